@@ -1,0 +1,76 @@
+"""The ``Engine`` interface: what the deploy orchestrator asks of an engine.
+
+An engine runs tasks (a main container plus sidecars sharing its network
+namespace) for the services of one environment, and reports what runs through
+the labels in :mod:`dockyard.plan.model`. Nothing is cached that the engine can
+tell.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol
+
+from dockyard.plan.model import ActualState, ActualTask, DesiredState, ServiceDef
+
+
+@dataclass(frozen=True)
+class BuildRequest:
+    """One image to build: context folder, Dockerfile, args and the tag to give it."""
+
+    service: str
+    context: Path
+    dockerfile: str
+    tag: str
+    args: dict[str, str] = field(default_factory=dict)
+    target: str | None = None
+    labels: dict[str, str] = field(default_factory=dict)
+
+
+ProgressFn = Callable[[str], None]
+"""Receives one line of progress (build output, a state change)."""
+
+
+class Engine(Protocol):
+    """One engine (a Docker host, a Swarm cluster) that runs an environment."""
+
+    name: str
+
+    def ping(self) -> str:
+        """The engine's version; raises EngineUnreachable when nothing answers."""
+        ...
+
+    def build(self, request: BuildRequest, progress: ProgressFn) -> str:
+        """Build an image; returns its immutable ID (``sha256:...``). Raises BuildError."""
+        ...
+
+    def observe(self, environment: str) -> ActualState:
+        """What runs for ``environment``, read back from Dockyard's labels."""
+        ...
+
+    def ensure_network(self, desired: DesiredState) -> None: ...
+
+    def ensure_volume(self, desired: DesiredState, volume: str) -> None: ...
+
+    def start_task(
+        self, desired: DesiredState, service: ServiceDef, replica: int, release: str
+    ) -> ActualTask:
+        """Create and start one replica's containers (main first, then sidecars)."""
+        ...
+
+    def wait_ready(self, task: ActualTask, timeout: float, progress: ProgressFn) -> None:
+        """Wait until the task runs and its main container is healthy (or has no
+        check). Raises DeployError with the failing container's last log lines."""
+        ...
+
+    def remove_task(self, task: ActualTask) -> None:
+        """Stop (SIGTERM, grace, SIGKILL) and remove a task's containers, sidecars first."""
+        ...
+
+    def remove_network(self, desired_or_env: str) -> None: ...
+
+    def remove_volume(self, volume: str) -> None: ...
+
+    def logs(self, container_id: str, tail: int = 20) -> str: ...

@@ -1,0 +1,226 @@
+"""The values the planner works on: desired state, actual state, and the plan.
+
+All three are plain, immutable data. ``desired`` is computed from specs with no
+I/O, ``actual`` is what an engine observes through Dockyard's labels, and a
+``Plan`` is the ordered list of steps between the two.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+# Labels Dockyard puts on every object it creates. The engine is the source of
+# truth: everything the planner needs to know about what runs is read back from
+# these.
+LABEL_ENV = "dockyard.env"
+LABEL_SERVICE = "dockyard.service"
+LABEL_KIND = "dockyard.kind"  # service | accessory
+LABEL_ROLE = "dockyard.role"  # main | sidecar | network | volume
+LABEL_CONTAINER = "dockyard.container"  # container name within its task
+LABEL_REPLICA = "dockyard.replica"
+LABEL_TASK = "dockyard.task"  # id shared by a task's containers
+LABEL_RELEASE = "dockyard.release"
+LABEL_SPEC_HASH = "dockyard.spec-hash"
+LABEL_DEFINITION = "dockyard.definition"  # canonical JSON of the TaskDef (no secret values)
+
+
+class Value(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+# --------------------------------------------------------------------- desired
+
+
+class PortDef(Value):
+    name: str
+    port: int
+    protocol: str = "tcp"
+    publish: int | None = None
+    host_ip: str = "127.0.0.1"
+
+
+class HealthDef(Value):
+    """A health check already turned into a command the container runs."""
+
+    test: list[str]  # Docker form: ["CMD", ...] or ["CMD-SHELL", "..."]
+    interval: float
+    timeout: float
+    retries: int
+    start_period: float
+
+
+class MountDef(Value):
+    target: str
+    volume: str | None = None  # engine-level volume name
+    tmpfs: bool = False
+    read_only: bool = False
+
+
+class ContainerDef(Value):
+    """One container of a task, fully resolved."""
+
+    name: str
+    image: str
+    sidecar: bool = False
+    command: list[str] | None = None
+    entrypoint: list[str] | None = None
+    workdir: str | None = None
+    user: str | None = None
+    env: dict[str, str] = Field(default_factory=dict)
+    ports: list[PortDef] = Field(default_factory=list)
+    health: HealthDef | None = None
+    cpus: float | None = None
+    memory: int | None = None
+    mounts: list[MountDef] = Field(default_factory=list)
+    stop_grace: float = 10.0
+
+
+class TaskDef(Value):
+    """What one replica runs: a main container and its sidecars (main first)."""
+
+    containers: list[ContainerDef]
+    restart: str = "unless-stopped"
+
+    @property
+    def main(self) -> ContainerDef:
+        return self.containers[0]
+
+    def canonical(self) -> str:
+        return json.dumps(self.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+
+    def spec_hash(self) -> str:
+        return hashlib.sha256(self.canonical().encode()).hexdigest()[:12]
+
+
+class ServiceDef(Value):
+    """The desired state of one service or accessory."""
+
+    name: str
+    kind: Literal["service", "accessory"] = "service"
+    task: TaskDef
+    replicas: int = 1
+    depends_on: list[str] = Field(default_factory=list)
+    health_timeout: float = 60.0
+    max_surge: int = 1
+    max_unavailable: int = 0
+
+
+class DesiredState(Value):
+    environment: str
+    network: str
+    volumes: list[str] = Field(default_factory=list)
+    services: list[ServiceDef] = Field(default_factory=list)  # in deploy order
+    labels: dict[str, str] = Field(default_factory=dict)  # extra labels on every object
+
+    def service(self, name: str) -> ServiceDef:
+        return next(s for s in self.services if s.name == name)
+
+
+def network_name(environment: str) -> str:
+    return f"dockyard-{environment}"
+
+
+def volume_name(environment: str, volume: str) -> str:
+    return f"dockyard-{environment}-{volume}"
+
+
+def task_name(environment: str, service: str, replica: int, spec_hash: str) -> str:
+    """Container name of a task's main container; sidecars append ``-<name>``."""
+    return f"{environment}-{service}-{replica}-{spec_hash[:7]}"
+
+
+# ---------------------------------------------------------------------- actual
+
+
+class ActualContainer(Value):
+    id: str
+    name: str
+    container: str  # name within the task
+    role: Literal["main", "sidecar"]
+    status: str  # created | running | restarting | exited | dead | paused
+    health: str | None = None  # starting | healthy | unhealthy | None (no check)
+    exit_code: int | None = None
+
+
+class ActualTask(Value):
+    task: str  # the task id (main container's name)
+    service: str
+    kind: Literal["service", "accessory"] = "service"
+    replica: int
+    spec_hash: str
+    release: str | None = None
+    definition: TaskDef | None = None
+    containers: list[ActualContainer] = Field(default_factory=list)
+
+    @property
+    def main(self) -> ActualContainer | None:
+        return next((c for c in self.containers if c.role == "main"), None)
+
+    @property
+    def running(self) -> bool:
+        return bool(self.containers) and all(c.status == "running" for c in self.containers)
+
+    @property
+    def healthy(self) -> bool:
+        main = self.main
+        return self.running and main is not None and main.health in (None, "healthy")
+
+    def complete(self, definition: TaskDef) -> bool:
+        """All containers of ``definition`` exist in this task."""
+        names = {c.container for c in self.containers}
+        return all(c.name in names for c in definition.containers)
+
+
+class ActualState(Value):
+    environment: str
+    network: str | None = None  # name, when it exists
+    volumes: list[str] = Field(default_factory=list)
+    tasks: list[ActualTask] = Field(default_factory=list)
+
+    def tasks_of(self, service: str) -> list[ActualTask]:
+        return sorted(
+            (t for t in self.tasks if t.service == service), key=lambda t: (t.replica, t.task)
+        )
+
+
+# ------------------------------------------------------------------------ plan
+
+Action = Literal["create", "replace", "scale", "remove", "noop"]
+Target = Literal["network", "volume", "service", "accessory"]
+
+
+class FieldChange(Value):
+    path: str
+    old: Any = None
+    new: Any = None
+
+
+class Step(Value):
+    """One change to one object. ``replicas`` is (before, after) for services."""
+
+    action: Action
+    target: Target
+    name: str
+    replicas: tuple[int, int] | None = None
+    changes: list[FieldChange] = Field(default_factory=list)
+    start: list[int] = Field(default_factory=list)  # replica indexes to start
+    replace: list[str] = Field(default_factory=list)  # task ids replaced by new ones
+    stop: list[str] = Field(default_factory=list)  # task ids removed, not replaced
+    reason: str | None = None
+
+
+class Plan(Value):
+    environment: str
+    steps: list[Step] = Field(default_factory=list)
+
+    @property
+    def changes(self) -> list[Step]:
+        return [s for s in self.steps if s.action != "noop"]
+
+    @property
+    def empty(self) -> bool:
+        return not self.changes
