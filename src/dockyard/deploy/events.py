@@ -1,0 +1,23 @@
+"""Progress events the library emits; the CLI decides how to show them."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Literal
+
+EventKind = Literal["phase", "build", "output", "start", "ready", "stop", "info"]
+
+
+@dataclass(frozen=True)
+class Event:
+    kind: EventKind
+    subject: str  # the service, accessory or object concerned ("" for the environment)
+    message: str
+
+
+Reporter = Callable[[Event], None]
+
+
+def silent(_: Event) -> None:
+    """A reporter that drops every event."""

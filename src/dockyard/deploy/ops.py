@@ -1,0 +1,183 @@
+"""The operations the command line offers, as library calls.
+
+Each takes a loaded environment and an engine and returns a value; none
+prints. Progress goes to the ``report`` callback.
+"""
+
+from __future__ import annotations
+
+import getpass
+import os
+import secrets
+import socket
+import time
+from dataclasses import dataclass, field
+
+from dockyard.build.images import build_images
+from dockyard.deploy.apply import ApplyResult, apply
+from dockyard.deploy.events import Event, Reporter, silent
+from dockyard.engines.base import Engine
+from dockyard.plan import desire, plan
+from dockyard.plan.model import ActualState, DesiredState, Plan
+from dockyard.spec.loaded import LoadedEnvironment
+from dockyard.spec.models import Port
+
+
+@dataclass(frozen=True)
+class Planned:
+    desired: DesiredState
+    actual: ActualState
+    plan: Plan
+
+
+@dataclass(frozen=True)
+class Deployed:
+    release: str
+    plan: Plan
+    result: ApplyResult
+    seconds: float
+
+
+def new_release_id() -> str:
+    return time.strftime("%Y%m%d-%H%M%S", time.gmtime()) + "-" + secrets.token_hex(2)
+
+
+def who() -> str:
+    try:
+        user = getpass.getuser()
+    except (KeyError, OSError):
+        user = os.environ.get("USER", "unknown")
+    return f"{user}@{socket.gethostname()}"
+
+
+def make_plan(engine: Engine, env: LoadedEnvironment, report: Reporter = silent) -> Planned:
+    """Build the images (cached builds are cheap), then diff desired against actual."""
+    report(Event("phase", "", "building images"))
+    images = build_images(engine, env, report=report)
+    desired = desire(env, images)
+    report(Event("phase", "", "reading what runs"))
+    actual = engine.observe(env.name)
+    return Planned(desired, actual, plan(desired, actual))
+
+
+def deploy(engine: Engine, env: LoadedEnvironment, report: Reporter = silent) -> Deployed:
+    began = time.monotonic()
+    planned = make_plan(engine, env, report)
+    release = new_release_id()
+    result = ApplyResult()
+    if not planned.plan.empty:
+        result = apply(engine, planned.desired, planned.actual, planned.plan, release, report)
+    return Deployed(release, planned.plan, result, time.monotonic() - began)
+
+
+@dataclass(frozen=True)
+class TaskStatus:
+    task: str
+    replica: int
+    state: str
+    health: str | None
+    release: str | None
+    spec_hash: str
+
+
+@dataclass(frozen=True)
+class ServiceStatus:
+    name: str
+    kind: str
+    desired: int
+    running: int
+    healthy: int
+    ports: list[str]
+    tasks: list[TaskStatus] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return self.healthy == self.desired and len(self.tasks) == self.desired
+
+
+@dataclass(frozen=True)
+class EnvironmentStatus:
+    environment: str
+    engine: str
+    network: str | None
+    volumes: list[str]
+    services: list[ServiceStatus]
+
+
+def status(engine: Engine, env: LoadedEnvironment) -> EnvironmentStatus:
+    """What runs, service by service, against the replica counts the specs ask for."""
+    actual = engine.observe(env.name)
+    wanted: dict[str, tuple[str, int, list[str]]] = {}
+    for name, acc in env.spec.accessories.items():
+        wanted[name] = ("accessory", 1, _published(acc.ports))
+    for svc in env.services:
+        ports = [p for c in svc.spec.containers.values() for p in _published(c.ports)]
+        wanted[svc.name] = ("service", svc.spec.deploy.replicas, ports)
+    for t in actual.tasks:
+        wanted.setdefault(t.service, (t.kind, 0, []))
+
+    services = []
+    for name, (kind, count, ports) in wanted.items():
+        tasks = actual.tasks_of(name)
+        services.append(
+            ServiceStatus(
+                name=name,
+                kind=kind,
+                desired=count,
+                running=sum(1 for t in tasks if t.running),
+                healthy=sum(1 for t in tasks if t.healthy),
+                ports=ports,
+                tasks=[
+                    TaskStatus(
+                        task=t.task,
+                        replica=t.replica,
+                        state=t.main.status if t.main else "missing",
+                        health=t.main.health if t.main else None,
+                        release=t.release,
+                        spec_hash=t.spec_hash,
+                    )
+                    for t in tasks
+                ],
+            )
+        )
+    return EnvironmentStatus(
+        environment=env.name,
+        engine=engine.name,
+        network=actual.network,
+        volumes=actual.volumes,
+        services=services,
+    )
+
+
+def _published(ports: list[Port]) -> list[str]:
+    return [f"http://{p.host_ip}:{p.publish}" for p in ports if p.publish]
+
+
+@dataclass(frozen=True)
+class Removed:
+    tasks: list[str]
+    network: str | None
+    volumes: list[str]
+
+
+def down(
+    engine: Engine, environment: str, volumes: bool = False, report: Reporter = silent
+) -> Removed:
+    """Remove every task and the network of ``environment``; its volumes too if asked."""
+    actual = engine.observe(environment)
+    removed: list[str] = []
+    # Services before the accessories they may depend on.
+    for task in sorted(actual.tasks, key=lambda t: t.kind == "accessory"):
+        engine.remove_task(task)
+        removed.append(task.task)
+        report(Event("stop", task.service, f"removed {task.task}"))
+    if actual.network:
+        engine.remove_network(environment)
+        report(Event("stop", "", f"removed network {actual.network}"))
+    gone: list[str] = []
+    if volumes:
+        for volume in actual.volumes:
+            engine.remove_volume(volume)
+            gone.append(volume)
+            report(Event("stop", "", f"removed volume {volume}"))
+    return Removed(removed, actual.network, gone)

@@ -1,0 +1,179 @@
+"""Spec + release inputs → desired state. Pure: no I/O."""
+
+from __future__ import annotations
+
+import shlex
+from collections.abc import Mapping
+
+from dockyard.errors import SpecError
+from dockyard.plan.model import (
+    ContainerDef,
+    DesiredState,
+    HealthDef,
+    MountDef,
+    PortDef,
+    ServiceDef,
+    TaskDef,
+    network_name,
+    volume_name,
+)
+from dockyard.spec.loaded import LoadedEnvironment
+from dockyard.spec.models import Container, Health
+
+ImageRefs = Mapping[str, str]
+"""Service or accessory name → the image reference its built image resolved to."""
+
+
+def desire(env: LoadedEnvironment, images: ImageRefs) -> DesiredState:
+    """The desired state of ``env`` given the images its builds produced."""
+    name = env.name
+    services: dict[str, ServiceDef] = {}
+    volumes: set[str] = set()
+
+    for acc_name, acc in env.spec.accessories.items():
+        image = acc.image if acc.image is not None else _image(images, acc_name)
+        container = _container(name, acc_name, acc, image)
+        volumes.update(m.volume for m in container.mounts if m.volume)
+        services[acc_name] = ServiceDef(
+            name=acc_name,
+            kind="accessory",
+            task=TaskDef(containers=[container], restart=acc.restart),
+            replicas=1,
+            depends_on=list(acc.depends_on),
+        )
+
+    for svc in env.services:
+        spec = svc.spec
+        built = _image(images, svc.name) if spec.image is not None else None
+        ordered = [spec.main] + [n for n in spec.containers if n != spec.main]
+        containers: list[ContainerDef] = []
+        for cname in ordered:
+            spec_c = spec.containers[cname]
+            ref = spec_c.image if spec_c.image is not None else built
+            assert ref is not None  # ServiceSpec guarantees a built image or an explicit one
+            containers.append(_container(name, cname, spec_c, ref))
+        for cdef in containers:
+            volumes.update(m.volume for m in cdef.mounts if m.volume)
+        services[svc.name] = ServiceDef(
+            name=svc.name,
+            task=TaskDef(containers=containers, restart=spec.deploy.restart),
+            replicas=spec.deploy.replicas,
+            depends_on=list(spec.depends_on),
+            health_timeout=spec.deploy.health_timeout,
+            max_surge=spec.deploy.max_surge,
+            max_unavailable=spec.deploy.max_unavailable,
+        )
+
+    return DesiredState(
+        environment=name,
+        network=network_name(name),
+        volumes=sorted(volumes),
+        services=_deploy_order(services),
+        labels=dict(env.spec.labels),
+    )
+
+
+def _image(images: ImageRefs, name: str) -> str:
+    try:
+        return images[name]
+    except KeyError:
+        raise SpecError(
+            f"no image was built for {name!r}", hint="build the environment's images first"
+        ) from None
+
+
+def _container(environment: str, name: str, c: Container, image: str) -> ContainerDef:
+    ports = [
+        PortDef(name=p.name, port=p.port, protocol=p.protocol, publish=p.publish, host_ip=p.host_ip)
+        for p in c.ports
+    ]
+    mounts = [
+        MountDef(
+            target=v.target,
+            volume=volume_name(environment, v.name) if v.name else None,
+            tmpfs=v.tmpfs,
+            read_only=v.read_only,
+        )
+        for v in c.volumes
+    ]
+    return ContainerDef(
+        name=name,
+        image=image,
+        sidecar=c.sidecar,
+        command=c.command,
+        entrypoint=c.entrypoint,
+        workdir=c.workdir,
+        user=c.user,
+        env=dict(sorted(c.env.items())),
+        ports=ports,
+        health=health_def(c.health, ports) if c.health else None,
+        cpus=c.resources.cpus if c.resources else None,
+        memory=c.resources.memory if c.resources else None,
+        mounts=mounts,
+        stop_grace=c.stop_grace,
+    )
+
+
+def health_def(health: Health, ports: list[PortDef]) -> HealthDef:
+    """Turn a spec health check into a command run inside the container.
+
+    HTTP and TCP checks try the tools an image is likely to have (curl, wget,
+    then python3), so images without curl still get a real check.
+    """
+    if health.command is not None:
+        test = ["CMD", *health.command]
+    else:
+        port = _port_number(health.port, ports)
+        if health.http is not None:
+            url = f"http://127.0.0.1:{port}{health.http}"
+            probe = f"import urllib.request; urllib.request.urlopen({url!r}, timeout=5)"
+            script = (
+                f"curl -fsS -o /dev/null {shlex.quote(url)} "
+                f"|| wget -q -O /dev/null {shlex.quote(url)} "
+                f"|| python3 -c {shlex.quote(probe)}"
+            )
+        else:
+            probe = f"import socket; socket.create_connection(('127.0.0.1', {port}), 5)"
+            script = f"nc -z 127.0.0.1 {port} || python3 -c {shlex.quote(probe)}"
+        test = ["CMD-SHELL", script]
+    return HealthDef(
+        test=test,
+        interval=health.interval,
+        timeout=health.timeout,
+        retries=health.retries,
+        start_period=health.start_period,
+    )
+
+
+def _port_number(port: str | int | None, ports: list[PortDef]) -> int:
+    if isinstance(port, int):
+        return port
+    for p in ports:
+        if p.name == port:
+            return p.port
+    if port is not None and port.isdigit():
+        return int(port)
+    raise SpecError(f"health check names port {port!r}, which the container does not declare")
+
+
+def _deploy_order(services: dict[str, ServiceDef]) -> list[ServiceDef]:
+    """Dependencies first; otherwise accessories, then services, in file order."""
+    ordered: list[ServiceDef] = []
+    done: set[str] = set()
+    visiting: set[str] = set()
+
+    def visit(name: str) -> None:
+        if name in done or name not in services:
+            return
+        if name in visiting:
+            raise SpecError(f"dependency cycle through {name!r}")
+        visiting.add(name)
+        for dep in services[name].depends_on:
+            visit(dep)
+        visiting.discard(name)
+        done.add(name)
+        ordered.append(services[name])
+
+    for name in services:
+        visit(name)
+    return ordered

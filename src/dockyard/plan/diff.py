@@ -1,0 +1,175 @@
+"""Desired vs actual state → an ordered plan. Pure: no I/O.
+
+For every service the planner fills replica slots ``1..replicas``. A slot is
+kept when a task there runs the desired definition (same spec hash, every
+container present and running), replaced when a task there is stale, and
+started when it is empty; tasks above the desired count are stopped. Two tasks
+in one slot (left by an interrupted deploy) keep the good one.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from dockyard.plan.model import (
+    ActualState,
+    ActualTask,
+    DesiredState,
+    FieldChange,
+    Plan,
+    ServiceDef,
+    Step,
+    TaskDef,
+)
+
+_LIVE = ("running", "restarting")
+
+
+def plan(desired: DesiredState, actual: ActualState) -> Plan:
+    steps: list[Step] = []
+    steps.append(
+        Step(
+            action="noop" if actual.network else "create",
+            target="network",
+            name=desired.network,
+        )
+    )
+    have_volumes = set(actual.volumes)
+    for volume in desired.volumes:
+        steps.append(
+            Step(
+                action="noop" if volume in have_volumes else "create", target="volume", name=volume
+            )
+        )
+
+    wanted = {s.name for s in desired.services}
+    for service in desired.services:
+        steps.append(_service_step(service, actual.tasks_of(service.name)))
+
+    for name in sorted({t.service for t in actual.tasks} - wanted):
+        tasks = actual.tasks_of(name)
+        steps.append(
+            Step(
+                action="remove",
+                target=tasks[0].kind,
+                name=name,
+                replicas=(_count_slots(tasks), 0),
+                stop=[t.task for t in tasks],
+                reason="no longer in the environment",
+            )
+        )
+    return Plan(environment=desired.environment, steps=steps)
+
+
+def _good(task: ActualTask, service: ServiceDef) -> bool:
+    return (
+        task.spec_hash == service.task.spec_hash()
+        and task.complete(service.task)
+        and all(c.status in _LIVE for c in task.containers)
+    )
+
+
+def _count_slots(tasks: list[ActualTask]) -> int:
+    return len({t.replica for t in tasks})
+
+
+def _service_step(service: ServiceDef, tasks: list[ActualTask]) -> Step:
+    target = service.kind
+    by_slot: dict[int, list[ActualTask]] = {}
+    for t in tasks:
+        by_slot.setdefault(t.replica, []).append(t)
+
+    start: list[int] = []
+    replace: list[str] = []
+    stop: list[str] = []
+    stale: list[ActualTask] = []
+    for slot in range(1, service.replicas + 1):
+        here = by_slot.pop(slot, [])
+        good = [t for t in here if _good(t, service)]
+        if good:
+            stop.extend(t.task for t in here if t is not good[0])
+        elif here:
+            # Replace one stale task with a new one; drop any extra copies.
+            replace.append(here[0].task)
+            stale.append(here[0])
+            stop.extend(t.task for t in here[1:])
+        else:
+            start.append(slot)
+    for leftover in by_slot.values():
+        stop.extend(t.task for t in leftover)
+
+    before = _count_slots(tasks)
+    replicas = (before, service.replicas)
+    changes = _changes(stale, service.task)
+    if before != service.replicas:
+        changes.insert(0, FieldChange(path="replicas", old=before, new=service.replicas))
+
+    if not tasks:
+        action = "create"
+    elif replace:
+        action = "replace"
+    elif start or stop:
+        action = "scale"
+    else:
+        action = "noop"
+    reason = _reason(stale, service) if replace else None
+    return Step(
+        action=action,
+        target=target,
+        name=service.name,
+        replicas=replicas,
+        changes=changes if action != "create" else [],
+        start=start,
+        replace=replace,
+        stop=stop,
+        reason=reason,
+    )
+
+
+def _reason(stale: list[ActualTask], service: ServiceDef) -> str:
+    if any(t.spec_hash != service.task.spec_hash() for t in stale):
+        return "definition changed"
+    if any(not t.complete(service.task) for t in stale):
+        return "containers missing"
+    return "not running"
+
+
+def _changes(stale: list[ActualTask], new: TaskDef) -> list[FieldChange]:
+    old = next((t.definition for t in stale if t.definition is not None), None)
+    if old is None or old.spec_hash() == new.spec_hash():
+        return []
+    return diff_fields(_flatten(old), _flatten(new))
+
+
+def diff_fields(old: dict[str, Any], new: dict[str, Any]) -> list[FieldChange]:
+    """Field-level changes between two flattened definitions, in path order."""
+    return [
+        FieldChange(path=path, old=old.get(path), new=new.get(path))
+        for path in sorted(old.keys() | new.keys())
+        if old.get(path) != new.get(path)
+    ]
+
+
+def _flatten(task: TaskDef) -> dict[str, Any]:
+    """``containers.<name>.<field>[.<key>]`` → value, for readable diffs."""
+    flat: dict[str, Any] = {"restart": task.restart}
+    for c in task.containers:
+        data = c.model_dump(mode="json", exclude={"name"})
+        for key, value in data.items():
+            prefix = f"containers.{c.name}.{key}"
+            if key == "env":
+                for k, v in value.items():
+                    flat[f"{prefix}.{k}"] = v
+            elif key == "ports":
+                for p in value:
+                    flat[f"{prefix}.{p['name']}"] = _port_text(p)
+            elif value is not None and value != [] and value != {}:
+                flat[prefix] = value
+    return flat
+
+
+def _port_text(p: dict[str, Any]) -> str:
+    text = f"{p['port']}/{p['protocol']}"
+    if p.get("publish"):
+        text = f"{p['host_ip']}:{p['publish']}->{text}"
+    return text

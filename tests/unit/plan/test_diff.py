@@ -1,0 +1,205 @@
+"""The planner as data: desired + actual → expected steps."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import pytest
+
+from dockyard.plan import plan
+from dockyard.plan.model import (
+    ActualContainer,
+    ActualState,
+    ActualTask,
+    ContainerDef,
+    DesiredState,
+    PortDef,
+    ServiceDef,
+    TaskDef,
+    task_name,
+)
+
+ENV = "t"
+
+
+def svc(name: str, replicas: int = 1, image: str = "sha256:aaa", **env: str) -> ServiceDef:
+    main = ContainerDef(name=name, image=image, env=env, ports=[PortDef(name="http", port=8000)])
+    return ServiceDef(name=name, task=TaskDef(containers=[main]), replicas=replicas)
+
+
+def task(service: ServiceDef, replica: int, status: str = "running", **kw: object) -> ActualTask:
+    definition: TaskDef = kw.get("definition", service.task)  # type: ignore[assignment]
+    spec_hash = definition.spec_hash()
+    name = task_name(ENV, service.name, replica, spec_hash)
+    containers = [
+        ActualContainer(
+            id=f"id-{name}-{c.name}",
+            name=name,
+            container=c.name,
+            role="sidecar" if c.sidecar else "main",
+            status=status,
+        )
+        for c in definition.containers
+        if c.name not in kw.get("missing", ())  # type: ignore[operator]
+    ]
+    return ActualTask(
+        task=name,
+        service=service.name,
+        kind=service.kind,
+        replica=replica,
+        spec_hash=spec_hash,
+        definition=definition,
+        containers=containers,
+    )
+
+
+def desired(*services: ServiceDef, volumes: tuple[str, ...] = ()) -> DesiredState:
+    return DesiredState(
+        environment=ENV, network="dockyard-t", services=list(services), volumes=list(volumes)
+    )
+
+
+def actual(*tasks: ActualTask, network: bool = True, volumes: tuple[str, ...] = ()) -> ActualState:
+    return ActualState(
+        environment=ENV,
+        network="dockyard-t" if network else None,
+        tasks=list(tasks),
+        volumes=list(volumes),
+    )
+
+
+@dataclass
+class Case:
+    id: str
+    desired: DesiredState
+    actual: ActualState
+    # (action, target, name, start, n_replace, n_stop) for every step that changes something
+    expect: list[tuple[str, str, str, list[int], int, int]] = field(default_factory=list)
+    changes: dict[str, list[str]] = field(default_factory=dict)  # service -> changed paths
+
+
+API = svc("api", replicas=2, LOG_LEVEL="info")
+API_DEBUG = svc("api", replicas=2, LOG_LEVEL="debug")
+API_3 = svc("api", replicas=3, LOG_LEVEL="info")
+WEB = svc("web")
+
+CASES = [
+    Case(
+        "empty engine: network, volume and every service are created",
+        desired(API, WEB, volumes=("dockyard-t-data",)),
+        actual(network=False),
+        [
+            ("create", "network", "dockyard-t", [], 0, 0),
+            ("create", "volume", "dockyard-t-data", [], 0, 0),
+            ("create", "service", "api", [1, 2], 0, 0),
+            ("create", "service", "web", [1], 0, 0),
+        ],
+    ),
+    Case(
+        "nothing changed: no step",
+        desired(API, WEB, volumes=("dockyard-t-data",)),
+        actual(task(API, 1), task(API, 2), task(WEB, 1), volumes=("dockyard-t-data",)),
+        [],
+    ),
+    Case(
+        "env var changed: replace both replicas, field-level change shown",
+        desired(API_DEBUG, WEB),
+        actual(task(API, 1), task(API, 2), task(WEB, 1)),
+        [("replace", "service", "api", [], 2, 0)],
+        {"api": ["containers.api.env.LOG_LEVEL"]},
+    ),
+    Case(
+        "new image: replace, image change shown",
+        desired(svc("web", image="sha256:bbb")),
+        actual(task(WEB, 1)),
+        [("replace", "service", "web", [], 1, 0)],
+        {"web": ["containers.web.image"]},
+    ),
+    Case(
+        "replicas up: scale starts the new slot only",
+        desired(API_3, WEB),
+        actual(task(API, 1), task(API, 2), task(WEB, 1)),
+        [("scale", "service", "api", [3], 0, 0)],
+        {"api": ["replicas"]},
+    ),
+    Case(
+        "replicas down: scale stops the highest slots",
+        desired(svc("api", replicas=1, LOG_LEVEL="info"), WEB),
+        actual(task(API, 1), task(API, 2), task(WEB, 1)),
+        [("scale", "service", "api", [], 0, 1)],
+        {"api": ["replicas"]},
+    ),
+    Case(
+        "service gone from the environment: removed",
+        desired(WEB),
+        actual(task(API, 1), task(API, 2), task(WEB, 1)),
+        [("remove", "service", "api", [], 0, 2)],
+    ),
+    Case(
+        "exited container: replaced",
+        desired(WEB),
+        actual(task(WEB, 1, status="exited")),
+        [("replace", "service", "web", [], 1, 0)],
+    ),
+    Case(
+        "restarting container counts as live",
+        desired(WEB),
+        actual(task(WEB, 1, status="restarting")),
+        [],
+    ),
+    Case(
+        "interrupted deploy left old and new in one slot: keep the new, stop the old",
+        desired(API_DEBUG),
+        actual(task(API_DEBUG, 1), task(API, 1), task(API_DEBUG, 2)),
+        [("scale", "service", "api", [], 0, 1)],
+    ),
+    Case(
+        "interrupted deploy left the new one only in one slot: replace the other",
+        desired(API_DEBUG),
+        actual(task(API_DEBUG, 1), task(API, 2)),
+        [("replace", "service", "api", [], 1, 0)],
+        {"api": ["containers.api.env.LOG_LEVEL"]},
+    ),
+]
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
+def test_plan(case: Case) -> None:
+    result = plan(case.desired, case.actual)
+    got = [
+        (s.action, s.target, s.name, s.start, len(s.replace), len(s.stop)) for s in result.changes
+    ]
+    assert got == case.expect
+    assert result.empty == (not case.expect)
+    for service, paths in case.changes.items():
+        step = next(s for s in result.steps if s.name == service)
+        assert [c.path for c in step.changes] == paths
+
+
+def test_change_carries_old_and_new_values() -> None:
+    result = plan(desired(API_DEBUG), actual(task(API, 1), task(API, 2)))
+    (change,) = result.changes[0].changes
+    assert (change.old, change.new) == ("info", "debug")
+    assert result.changes[0].reason == "definition changed"
+
+
+def test_missing_sidecar_replaces_the_task() -> None:
+    main = ContainerDef(name="api", image="sha256:a")
+    side = ContainerDef(name="stats", image="sha256:b", sidecar=True)
+    service = ServiceDef(name="api", task=TaskDef(containers=[main, side]))
+    result = plan(desired(service), actual(task(service, 1, missing=("stats",))))
+    (step,) = result.changes
+    assert (step.action, step.reason) == ("replace", "containers missing")
+
+
+def test_spec_hash_ignores_replicas_but_not_definition() -> None:
+    assert API.task.spec_hash() == API_3.task.spec_hash()
+    assert API.task.spec_hash() != API_DEBUG.task.spec_hash()
+
+
+def test_plan_is_serialisable() -> None:
+    result = plan(desired(API_DEBUG), actual(task(API, 1)))
+    data = result.model_dump(mode="json")
+    paths = [c["path"] for c in data["steps"][1]["changes"]]
+    assert paths == ["replicas", "containers.api.env.LOG_LEVEL"]
+    assert data["steps"][1]["replicas"] == [1, 2]
