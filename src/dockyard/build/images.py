@@ -22,7 +22,7 @@ def build_requests(env: LoadedEnvironment) -> list[BuildRequest]:
                     tag=image_tag(env.name, name),
                     args=dict(acc.build.args),
                     target=acc.build.target,
-                    labels={"dockyard.env": env.name, "dockyard.service": name},
+                    labels={"dockyard.service": name},
                 )
             )
     for svc in env.services:
@@ -36,14 +36,17 @@ def build_requests(env: LoadedEnvironment) -> list[BuildRequest]:
                     tag=image_tag(env.name, svc.name),
                     args=dict(image.args),
                     target=image.target,
-                    labels={"dockyard.env": env.name, "dockyard.service": svc.name},
+                    labels={"dockyard.service": svc.name},
                 )
             )
     return requests
 
 
 def image_tag(environment: str, service: str) -> str:
-    return f"dockyard/{environment}-{service}:latest"
+    """The tag a local build gets. Containers run the image ID, never the tag; the
+    image carries no environment-specific label, so every environment built from
+    the same sources gets the same image ID."""
+    return f"dockyard/{service}:{environment}"
 
 
 def build_images(

@@ -1,0 +1,153 @@
+"""Deploy the example with Dockyard and with docker-compose, in one run.
+
+Measures, for each tool, with the images already built:
+  cold   - nothing runs; deploy everything (Dockyard waits until every replica is
+           healthy; for docker-compose we time `up -d` and, separately, until the
+           web front end answers, since `up -d` returns before the services are up)
+  no-op  - everything runs and nothing changed; deploy again
+
+Prints medians over --runs repetitions and the ratio Dockyard / compose.
+Traffic goes only to 127.0.0.1. Usage: python bench/deploy.py [--runs N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from collections.abc import Callable
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+ENV = "bench"
+PROJECT = "dockyardbench"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def sh(*cmd: str, cwd: Path | None = None, env: dict[str, str] | None = None) -> None:
+    proc = subprocess.run(
+        cmd, cwd=cwd, capture_output=True, text=True, env={**os.environ, **(env or {})}
+    )
+    if proc.returncode != 0:
+        raise SystemExit(f"{' '.join(cmd)} failed ({proc.returncode}):\n{proc.stdout}{proc.stderr}")
+
+
+def timed(fn: Callable[[], None]) -> float:
+    began = time.perf_counter()
+    fn()
+    return time.perf_counter() - began
+
+
+def wait_http(url: str, timeout: float = 120.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(url, timeout=2) as r:
+                if r.status == 200:
+                    return
+        except OSError:
+            pass
+        time.sleep(0.05)
+    raise SystemExit(f"{url} did not answer within {timeout}s")
+
+
+def prepare(tmp: Path, port: int) -> Path:
+    """A copy of examples/ with a `bench` environment on a free port."""
+    root = tmp / "examples"
+    shutil.copytree(ROOT / "examples", root, ignore=shutil.ignore_patterns("__pycache__"))
+    repo = root / "platform"
+    local = yaml.safe_load((repo / "environments" / "local.yaml").read_text())
+    local["environment"] = ENV
+    (repo / "environments" / f"{ENV}.yaml").write_text(yaml.safe_dump(local, sort_keys=False))
+    for ref in local["services"]:
+        params = (repo / "environments" / ref["source"]).resolve() / "params"
+        if (params / "local.yaml").exists():
+            data = yaml.safe_load((params / "local.yaml").read_text()) or {}
+            if "web_port" in data:
+                data["web_port"] = port
+            (params / f"{ENV}.yaml").write_text(yaml.safe_dump(data))
+    return repo
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=3)
+    args = parser.parse_args()
+    compose_bin = shutil.which("docker-compose")
+    if compose_bin is None:
+        raise SystemExit("docker-compose is not installed (Debian: apt-get install docker-compose)")
+
+    with tempfile.TemporaryDirectory() as tmpdir:
+        tmp = Path(tmpdir)
+        dy_port, dc_port = free_port(), free_port()
+        repo = prepare(tmp, dy_port)
+        compose_file = ROOT / "examples" / "compose" / "docker-compose.yml"
+        dc_env = {"WEB_PORT": str(dc_port), "COMPOSE_PROJECT_NAME": PROJECT}
+
+        def dockyard(*a: str) -> None:
+            sh(sys.executable, "-m", "dockyard", "-C", str(repo), *a)
+
+        def compose(*a: str) -> None:
+            sh(compose_bin, "-f", str(compose_file), *a, env=dc_env)
+
+        results: dict[str, list[float]] = {}
+
+        def record(key: str, seconds: float) -> None:
+            results.setdefault(key, []).append(seconds)
+
+        print("warming up: building images for both tools ...", flush=True)
+        dockyard("deploy", ENV)
+        dockyard("down", ENV, "--volumes")
+        compose("build")
+        compose("down", "-v")
+        try:
+            for i in range(args.runs):
+                print(f"run {i + 1}/{args.runs}", flush=True)
+                record("dockyard cold", timed(lambda: dockyard("deploy", ENV)))
+                record("dockyard no-op", timed(lambda: dockyard("deploy", ENV)))
+                dockyard("down", ENV, "--volumes")
+
+                began = time.perf_counter()
+                compose("up", "-d")
+                record("compose cold (up -d returns)", time.perf_counter() - began)
+                wait_http(f"http://127.0.0.1:{dc_port}/healthz")
+                record("compose cold (web answers)", time.perf_counter() - began)
+                record("compose no-op", timed(lambda: compose("up", "-d")))
+                compose("down", "-v")
+        finally:
+            dockyard("down", ENV, "--volumes")
+            compose("down", "-v")
+
+    med = {k: statistics.median(v) for k, v in results.items()}
+    print()
+    print(f"{'measure':<32}{'median s':>10}   runs")
+    for key, value in med.items():
+        runs = " ".join(f"{x:.2f}" for x in results[key])
+        print(f"{key:<32}{value:>10.2f}   {runs}")
+    print()
+    print("ratios (dockyard / compose; below 1 means dockyard is faster)")
+    pairs = [
+        ("cold deploy vs compose up -d", "dockyard cold", "compose cold (up -d returns)"),
+        ("cold deploy vs compose until web answers", "dockyard cold", "compose cold (web answers)"),
+        ("no-op redeploy vs compose up -d", "dockyard no-op", "compose no-op"),
+    ]
+    for label, a, b in pairs:
+        print(f"  {label:<44}{med[a] / med[b]:>6.2f}")
+
+
+if __name__ == "__main__":
+    main()

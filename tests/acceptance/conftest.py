@@ -1,0 +1,177 @@
+"""Acceptance tests: the ``dockyard`` CLI as a subprocess over a copy of examples/.
+
+Each test module deploys its own environment (a unique name, a free host port,
+and a ``dockyard.test-run`` label on every object) and removes everything it
+made by label afterwards, even when a test fails.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import docker
+import httpx
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+EXAMPLES = ROOT / "examples"
+TEST_LABEL = "dockyard.test-run"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class Run:
+    code: int
+    out: str
+    err: str
+
+    def json(self) -> Any:
+        return json.loads(self.out)
+
+
+@dataclass
+class Example:
+    """A private copy of examples/ with its own environment."""
+
+    root: Path  # the copy of examples/
+    repo: Path  # the environment repo inside it
+    env: str
+    web_port: int
+    run_id: str
+
+    def dockyard(self, *args: str, check: bool = True, timeout: float = 900) -> Run:
+        proc = subprocess.run(
+            [sys.executable, "-m", "dockyard", "-C", str(self.repo), *args],
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            env={**os.environ, "COLUMNS": "200", "NO_COLOR": "1"},
+        )
+        run = Run(proc.returncode, proc.stdout, proc.stderr)
+        if check and run.code != 0:
+            raise AssertionError(f"dockyard {' '.join(args)} exited {run.code}:\n{run.out}\n{run.err}")
+        return run
+
+    def service_dir(self, name: str) -> Path:
+        env_file = self.repo / "environments" / f"{self.env}.yaml"
+        data = yaml.safe_load(env_file.read_text())
+        ref = next(s for s in data["services"] if s["name"] == name)
+        return (env_file.parent / ref["source"]).resolve()
+
+    def set_param(self, service: str, key: str, value: object) -> None:
+        path = self.service_dir(service) / "params" / f"{self.env}.yaml"
+        data = yaml.safe_load(path.read_text()) or {}
+        data[key] = value
+        path.write_text(yaml.safe_dump(data))
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.web_port}"
+
+
+def make_example(tmp: Path) -> Example:
+    """Copy examples/ and derive a uniquely named environment from ``local``."""
+    root = tmp / "examples"
+    shutil.copytree(EXAMPLES, root, ignore=shutil.ignore_patterns("__pycache__"))
+    run_id = secrets.token_hex(4)
+    env = f"t{run_id}"
+    repo = root / "platform"
+    local = yaml.safe_load((repo / "environments" / "local.yaml").read_text())
+    local["environment"] = env
+    local.setdefault("labels", {})[TEST_LABEL] = run_id
+    (repo / "environments" / f"{env}.yaml").write_text(yaml.safe_dump(local, sort_keys=False))
+    port = free_port()
+    example = Example(root=root, repo=repo, env=env, web_port=port, run_id=run_id)
+    for ref in local["services"]:
+        params = (repo / "environments" / ref["source"]).resolve() / "params"
+        source = params / "local.yaml"
+        if source.exists():
+            shutil.copy(source, params / f"{env}.yaml")
+    example.set_param("web", "web_port", port)
+    return example
+
+
+def remove_by_label(run_id: str) -> None:
+    client = docker.from_env()
+    label = f"{TEST_LABEL}={run_id}"
+    for c in client.containers.list(all=True, filters={"label": label}):
+        c.remove(force=True, v=True)
+    for n in client.networks.list(filters={"label": label}):
+        n.remove()
+    for v in client.volumes.list(filters={"label": label}):
+        v.remove(force=True)
+    client.close()
+
+
+def labelled(kind: str, env: str) -> list[Any]:
+    """Objects of ``kind`` (containers, networks, volumes) with ``dockyard.env=env``."""
+    client = docker.from_env()
+    flt = {"label": f"dockyard.env={env}"}
+    if kind == "containers":
+        found: list[Any] = client.containers.list(all=True, filters=flt)
+    elif kind == "networks":
+        found = client.networks.list(filters=flt)
+    else:
+        found = client.volumes.list(filters=flt)
+    client.close()
+    return found
+
+
+def container_ids(env: str) -> dict[str, str]:
+    return {c.name: c.id for c in labelled("containers", env)}
+
+
+def wait_for(
+    condition: Callable[[], Any], timeout: float = 60.0, what: str = "condition"
+) -> Any:
+    """Poll ``condition`` until it returns a truthy value or the deadline passes."""
+    deadline = time.monotonic() + timeout
+    last: Exception | None = None
+    while time.monotonic() < deadline:
+        try:
+            value = condition()
+            if value:
+                return value
+        except (httpx.HTTPError, OSError, ValueError, KeyError) as e:
+            last = e
+        time.sleep(0.2)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what}; last error: {last}")
+
+
+@pytest.fixture(scope="module")
+def deployed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Example]:
+    """The example deployed once for a whole module."""
+    example = make_example(tmp_path_factory.mktemp("acceptance"))
+    try:
+        example.dockyard("deploy", example.env)
+        yield example
+    finally:
+        example.dockyard("down", example.env, "--volumes", check=False)
+        remove_by_label(example.run_id)
+
+
+@pytest.fixture
+def example(tmp_path: Path) -> Iterator[Example]:
+    """A fresh copy of the example, not deployed."""
+    ex = make_example(tmp_path)
+    try:
+        yield ex
+    finally:
+        remove_by_label(ex.run_id)

@@ -1,0 +1,89 @@
+"""The example, deployed and redeployed through the CLI as a user would."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+from tests.acceptance.conftest import Example, container_ids, labelled, wait_for
+
+pytestmark = pytest.mark.acceptance
+
+
+def test_example_answers_with_data_through_api_and_postgres(deployed: Example) -> None:
+    wait_for(lambda: httpx.get(f"{deployed.url}/healthz").status_code == 200, what="web healthz")
+    created = httpx.post(f"{deployed.url}/api/items", json={"name": "anchor"}, timeout=10)
+    assert created.status_code in (200, 201), created.text
+    item_id = created.json()["id"]
+
+    def processed() -> bool:
+        items = httpx.get(f"{deployed.url}/api/items", timeout=10).json()
+        mine = [i for i in items if i["id"] == item_id]
+        assert mine and mine[0]["name"] == "anchor"
+        return bool(mine[0].get("processed"))
+
+    # The worker picks it up through the api by name, so the item comes back processed.
+    wait_for(processed, timeout=60, what="the worker to process the item")
+    page = httpx.get(deployed.url, timeout=10)
+    assert "anchor" in page.text
+
+
+def test_status_reports_every_service_healthy(deployed: Example) -> None:
+    data = deployed.dockyard("status", deployed.env, "--json").json()
+    by_name = {s["name"]: s for s in data["services"]}
+    assert {"db", "api", "worker", "web"} <= set(by_name)
+    for name, service in by_name.items():
+        assert service["ok"], f"{name} is not healthy: {service}"
+    assert by_name["db"]["kind"] == "accessory"
+    assert by_name["web"]["ports"] == [deployed.url]
+
+
+def test_second_deploy_plans_nothing_and_touches_no_container(deployed: Example) -> None:
+    before = container_ids(deployed.env)
+    plan = deployed.dockyard("plan", deployed.env, "--detailed-exitcode")
+    assert plan.code == 0
+    run = deployed.dockyard("deploy", deployed.env)
+    assert "No changes" in run.out
+    assert container_ids(deployed.env) == before
+
+
+def test_param_change_touches_that_service_only(deployed: Example) -> None:
+    before = container_ids(deployed.env)
+    api_before = {n for n in before if f"{deployed.env}-api-" in n}
+    deployed.set_param("api", "replicas", len([n for n in api_before if "stats" not in n]) + 1)
+
+    plan = deployed.dockyard("plan", deployed.env, "--json", "--detailed-exitcode", check=False)
+    assert plan.code == 2, plan.err
+    changes = [s for s in plan.json()["steps"] if s["action"] != "noop"]
+    assert [(s["action"], s["name"]) for s in changes] == [("scale", "api")]
+
+    deployed.dockyard("deploy", deployed.env)
+    after = container_ids(deployed.env)
+    # Every container that existed still exists, unchanged; only api containers were added.
+    assert {n: after[n] for n in before} == before
+    added = set(after) - set(before)
+    assert added and all(f"{deployed.env}-api-" in n for n in added)
+    status = deployed.dockyard("status", deployed.env, "--json").json()
+    api = next(s for s in status["services"] if s["name"] == "api")
+    assert api["ok"] and api["desired"] == len(api["tasks"])
+
+
+def test_database_survives_down_and_redeploy(deployed: Example) -> None:
+    created = httpx.post(f"{deployed.url}/api/items", json={"name": "keel"}, timeout=10)
+    assert created.status_code in (200, 201), created.text
+    deployed.dockyard("down", deployed.env)
+    assert labelled("containers", deployed.env) == []
+    assert labelled("volumes", deployed.env), "down without --volumes keeps the data"
+    deployed.dockyard("deploy", deployed.env)
+
+    def names() -> list[str]:
+        return [i["name"] for i in httpx.get(f"{deployed.url}/api/items", timeout=10).json()]
+
+    assert "keel" in wait_for(names, what="the api to answer after redeploy")
+
+
+def test_down_with_volumes_leaves_nothing(deployed: Example) -> None:
+    assert labelled("volumes", deployed.env), "the example should own a data volume"
+    deployed.dockyard("down", deployed.env, "--volumes")
+    for kind in ("containers", "networks", "volumes"):
+        assert labelled(kind, deployed.env) == [], f"{kind} left behind"
