@@ -66,7 +66,9 @@ class Example:
         )
         run = Run(proc.returncode, proc.stdout, proc.stderr)
         if check and run.code != 0:
-            raise AssertionError(f"dockyard {' '.join(args)} exited {run.code}:\n{run.out}\n{run.err}")
+            raise AssertionError(
+                f"dockyard {' '.join(args)} exited {run.code}:\n{run.out}\n{run.err}"
+            )
         return run
 
     def service_dir(self, name: str) -> Path:
@@ -138,9 +140,7 @@ def container_ids(env: str) -> dict[str, str]:
     return {c.name: c.id for c in labelled("containers", env)}
 
 
-def wait_for(
-    condition: Callable[[], Any], timeout: float = 60.0, what: str = "condition"
-) -> Any:
+def wait_for(condition: Callable[[], Any], timeout: float = 60.0, what: str = "condition") -> Any:
     """Poll ``condition`` until it returns a truthy value or the deadline passes."""
     deadline = time.monotonic() + timeout
     last: Exception | None = None

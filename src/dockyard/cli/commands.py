@@ -64,20 +64,8 @@ def cmd_validate(args: argparse.Namespace, out: Console, err: Console) -> int:
 
 
 def cmd_schema(args: argparse.Namespace, out: Console, err: Console) -> int:
-    schema = spec.json_schema()
-    if args.kind != "all":
-        schema = _schema_of(schema, args.kind)
-    _print_json(schema)
+    _print_json(spec.json_schema(None if args.kind == "all" else args.kind))
     return 0
-
-
-def _schema_of(schema: dict[str, Any], kind: str) -> dict[str, Any]:
-    by_kind = schema.get("x-dockyard-files")
-    if isinstance(by_kind, dict) and kind in by_kind:
-        part = by_kind[kind]
-        if isinstance(part, dict):
-            return part
-    return schema
 
 
 def cmd_plan(args: argparse.Namespace, out: Console, err: Console) -> int:

@@ -74,7 +74,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "kind",
         nargs="?",
-        choices=["all", "service", "environment"],
+        choices=["all", "service", "environment", "params"],
         default="all",
         help="which file's schema (default: both)",
     )

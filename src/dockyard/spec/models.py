@@ -14,12 +14,37 @@ import re
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    WithJsonSchema,
+    field_validator,
+    model_validator,
+)
+from pydantic_core import PydanticCustomError
 
-from dockyard.spec.units import parse_bytes, parse_duration
+from dockyard.spec.units import BYTES_PATTERN, DURATION_PATTERN, parse_bytes, parse_duration
 
 NAME_PATTERN = r"^[a-z][a-z0-9-]{0,40}$"
 Name = Annotated[str, Field(pattern=NAME_PATTERN)]
+
+PARAM_NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]*$"
+ParamName = Annotated[str, Field(pattern=PARAM_NAME_PATTERN)]
+"""A parameter name, as referenced by ``${name}``."""
+
+ParamValue = str | int | float | bool
+
+
+def invalid(message: str, *at: str | int) -> PydanticCustomError:
+    """A validation error for a model validator to raise.
+
+    ``at`` is the path, relative to the model being validated, of the value at
+    fault, so that the loader can point at it rather than at the whole model.
+    The path element ``"[key]"`` points at the key of the mapping entry before it.
+    """
+    return PydanticCustomError("dockyard", message, {"at": at})
 
 
 class Model(BaseModel):
@@ -38,16 +63,90 @@ def _duration(value: object) -> float:
     raise ValueError("expected a duration such as 1s, 500ms or 5m")
 
 
-Seconds = Annotated[float, BeforeValidator(_duration)]
+Seconds = Annotated[
+    float,
+    BeforeValidator(_duration),
+    WithJsonSchema(
+        {
+            "anyOf": [
+                {"type": "number", "minimum": 0},
+                {"type": "string", "pattern": DURATION_PATTERN},
+            ]
+        }
+    ),
+]
 """Seconds, written in a spec as ``500ms``, ``1s``, ``5m``, ``1h`` or a number."""
 
 
-class ParamDecl(Model):
-    """A declared parameter: its type and, optionally, a default."""
+def _bytes(value: object) -> object:
+    if isinstance(value, str):
+        return parse_bytes(value)
+    return value
 
-    type: Literal["str", "int", "float", "bool"] = "str"
-    default: str | int | float | bool | None = None
+
+Bytes = Annotated[
+    int,
+    BeforeValidator(_bytes),
+    WithJsonSchema(
+        {"anyOf": [{"type": "integer", "minimum": 0}, {"type": "string", "pattern": BYTES_PATTERN}]}
+    ),
+]
+"""Bytes, written in a spec as ``256m``, ``1g``, ``512k`` or a number."""
+
+ParamType = Literal["str", "int", "float", "bool"]
+_PARAM_TYPES: dict[type, ParamType] = {bool: "bool", int: "int", float: "float", str: "str"}
+
+
+def param_type_of(value: object) -> ParamType | None:
+    """The declared type a value satisfies: ``int`` for 3, ``bool`` for true."""
+    return _PARAM_TYPES.get(type(value))
+
+
+def check_param(value: object, declared: ParamType) -> ParamValue | None:
+    """``value`` as a value of the declared type, or None when it is not one.
+
+    Only an integer is accepted for a float (and becomes a float); nothing else
+    is converted: ``"3"`` is not an int and ``1`` is not a bool.
+    """
+    actual = param_type_of(value)
+    if actual == declared and isinstance(value, str | int | float | bool):
+        return value
+    if declared == "float" and actual == "int" and isinstance(value, int):
+        return float(value)
+    return None
+
+
+class ParamDecl(Model):
+    """A declared parameter: its type and, optionally, a default.
+
+    ``type`` defaults to the type of ``default`` when only a default is given,
+    and to ``str`` when neither is.
+    """
+
+    type: ParamType = "str"
+    default: ParamValue | None = None
     description: str | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _infer_type(cls, data: object) -> object:
+        if isinstance(data, dict):
+            default = data.get("default")
+            declared = data.get("type", param_type_of(default))
+            if declared is not None:
+                data = {**data, "type": declared}
+            if declared == "float" and isinstance(default, int) and not isinstance(default, bool):
+                data = {**data, "default": float(default)}
+        return data
+
+    @model_validator(mode="after")
+    def _default_type(self) -> ParamDecl:
+        if self.default is not None and check_param(self.default, self.type) is None:
+            raise invalid(
+                f"the default {self.default!r} does not have the declared type {self.type}",
+                "default",
+            )
+        return self
 
 
 class Port(Model):
@@ -83,22 +182,15 @@ class Health(Model):
         if self.tcp:
             kinds.append("tcp")
         if len(kinds) != 1:
-            raise ValueError("a health check needs exactly one of http, tcp or command")
+            raise invalid("a health check needs exactly one of http, tcp or command")
         if (self.http is not None or self.tcp) and self.port is None:
-            raise ValueError("http and tcp health checks need a port (name or number)")
+            raise invalid("http and tcp health checks need a port (name or number)")
         return self
 
 
 class Resources(Model):
     cpus: float | None = Field(default=None, gt=0)
-    memory: int | None = Field(default=None, description="Bytes, or 256m, 1g ...")
-
-    @field_validator("memory", mode="before")
-    @classmethod
-    def _memory(cls, v: object) -> object:
-        if isinstance(v, str):
-            return parse_bytes(v)
-        return v
+    memory: Bytes | None = Field(default=None, description="Bytes, or 256m, 1g ...")
 
 
 class VolumeMount(Model):
@@ -112,9 +204,9 @@ class VolumeMount(Model):
     @model_validator(mode="after")
     def _named_or_tmpfs(self) -> VolumeMount:
         if (self.name is None) == (not self.tmpfs):
-            raise ValueError("a volume needs either a name or tmpfs: true")
+            raise invalid("a volume needs either a name or tmpfs: true")
         if not self.target.startswith("/"):
-            raise ValueError("a volume target must be an absolute path")
+            raise invalid("a volume target must be an absolute path", "target")
         return self
 
 
@@ -182,7 +274,7 @@ class ServiceSpec(Model):
 
     service: Name
     image: ImageBuild | None = None
-    params: dict[str, ParamDecl] = Field(default_factory=dict)
+    params: dict[ParamName, ParamDecl] = Field(default_factory=dict)
     containers: dict[Name, Container]
     depends_on: list[Name] = Field(default_factory=list)
     deploy: Deploy = Field(default_factory=Deploy)
@@ -191,14 +283,23 @@ class ServiceSpec(Model):
     def _one_main(self) -> ServiceSpec:
         mains = [n for n, c in self.containers.items() if not c.sidecar]
         if len(mains) != 1:
-            raise ValueError(
-                f"a service has exactly one main container (sidecar: false), found {len(mains)}"
+            raise invalid(
+                f"a service has exactly one main container (sidecar: false), found {len(mains)}",
+                "containers",
             )
         for name, c in self.containers.items():
             if c.image is None and self.image is None:
-                raise ValueError(f"container {name!r} has no image and the service builds none")
-            if c.sidecar and c.ports and any(p.publish for p in c.ports):
-                raise ValueError(f"sidecar {name!r} cannot publish ports; publish on the main")
+                raise invalid(
+                    f"container {name!r} has no image and the service builds none",
+                    "containers",
+                    name,
+                )
+            for i, p in enumerate(c.ports):
+                if c.sidecar and p.publish:
+                    raise invalid(
+                        f"sidecar {name!r} cannot publish ports; publish on the main",
+                        *("containers", name, "ports", i, "publish"),
+                    )
         return self
 
     @property
@@ -216,14 +317,14 @@ class Accessory(Container):
     @model_validator(mode="after")
     def _image_or_build(self) -> Accessory:
         if (self.image is None) == (self.build is None):
-            raise ValueError("an accessory needs exactly one of image or build")
+            raise invalid("an accessory needs exactly one of image or build")
         if self.sidecar:
-            raise ValueError("an accessory cannot be a sidecar")
+            raise invalid("an accessory cannot be a sidecar", "sidecar")
         return self
 
 
 class EngineConfig(Model):
-    kind: Literal["docker"] = "docker"
+    kind: Literal["docker", "swarm"] = "docker"
     host: str | None = Field(
         default=None, description="unix://, tcp:// or ssh:// address; DOCKER_HOST when omitted."
     )
@@ -241,7 +342,7 @@ class EnvironmentSpec(Model):
     environment: Name | None = None
     engine: EngineConfig = Field(default_factory=EngineConfig)
     protected: bool = False
-    params: dict[str, str | int | float | bool] = Field(default_factory=dict)
+    params: dict[ParamName, ParamValue] = Field(default_factory=dict)
     labels: dict[str, str] = Field(default_factory=dict)
     accessories: dict[Name, Accessory] = Field(default_factory=dict)
     services: list[ServiceRef] = Field(default_factory=list)
@@ -251,9 +352,9 @@ class EnvironmentSpec(Model):
     def _labels(cls, v: dict[str, str]) -> dict[str, str]:
         for key in v:
             if key.startswith("dockyard.") and not key.startswith("dockyard.test"):
-                raise ValueError(f"label {key!r}: the dockyard. prefix is reserved")
+                raise invalid(f"label {key!r}: the dockyard. prefix is reserved", key, "[key]")
             if not re.match(r"^[A-Za-z0-9][A-Za-z0-9._/-]*$", key):
-                raise ValueError(f"label {key!r} is not a valid label key")
+                raise invalid(f"label {key!r} is not a valid label key", key, "[key]")
         return v
 
 
