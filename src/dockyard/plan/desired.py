@@ -126,14 +126,14 @@ def health_def(health: Health, ports: list[PortDef]) -> HealthDef:
         port = _port_number(health.port, ports)
         if health.http is not None:
             url = f"http://127.0.0.1:{port}{health.http}"
-            probe = f"import urllib.request; urllib.request.urlopen({url!r}, timeout=5)"
+            probe = f'import urllib.request; urllib.request.urlopen("{url}", timeout=5)'
             script = (
                 f"curl -fsS -o /dev/null {shlex.quote(url)} "
                 f"|| wget -q -O /dev/null {shlex.quote(url)} "
                 f"|| python3 -c {shlex.quote(probe)}"
             )
         else:
-            probe = f"import socket; socket.create_connection(('127.0.0.1', {port}), 5)"
+            probe = f'import socket; socket.create_connection(("127.0.0.1", {port}), 5)'
             script = f"nc -z 127.0.0.1 {port} || python3 -c {shlex.quote(probe)}"
         test = ["CMD-SHELL", script]
     return HealthDef(

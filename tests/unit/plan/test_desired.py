@@ -1,0 +1,75 @@
+"""Spec + image IDs → desired state, over a small valid environment repo."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from dockyard.errors import SpecError
+from dockyard.plan import desire
+from dockyard.plan.desired import health_def
+from dockyard.plan.model import PortDef
+from dockyard.spec import load_environment
+from dockyard.spec.loaded import LoadedEnvironment
+from dockyard.spec.models import Health
+
+REPO = Path(__file__).resolve().parents[1] / "spec" / "cases" / "valid"
+IMAGES = {"db": "sha256:db", "api": "sha256:api", "worker": "sha256:worker"}
+
+
+@pytest.fixture(scope="module")
+def env() -> LoadedEnvironment:
+    return load_environment(REPO, "local")
+
+
+def test_dependencies_come_first_and_volumes_are_named_per_environment(
+    env: LoadedEnvironment,
+) -> None:
+    state = desire(env, IMAGES)
+    names = [s.name for s in state.services]
+    assert names.index("db") < names.index("api")
+    assert state.network == "dockyard-local"
+    assert state.volumes == ["dockyard-local-pgdata"]
+    assert state.service("db").kind == "accessory"
+    assert state.labels == {"team": "shop"}
+
+
+def test_params_and_images_flow_into_the_task(env: LoadedEnvironment) -> None:
+    api = desire(env, IMAGES).service("api")
+    main = api.task.main
+    assert api.replicas == 1  # params/local.yaml beats the environment's 2
+    assert main.image == "sha256:api"
+    assert main.env["LOG_LEVEL"] == "debug"
+    assert main.command == ["python3", "-m", "shop.api", "--workers=2"]
+    assert main.memory == 256 * 1024**2 and main.cpus == 0.5
+    assert main.ports[0].publish == 8080 and main.ports[0].host_ip == "127.0.0.1"
+    assert api.health_timeout == 120.0
+
+
+def test_same_inputs_same_hash_new_image_new_hash(env: LoadedEnvironment) -> None:
+    first = desire(env, IMAGES).service("api").task.spec_hash()
+    again = desire(env, dict(IMAGES)).service("api").task.spec_hash()
+    changed = desire(env, {**IMAGES, "api": "sha256:other"}).service("api").task.spec_hash()
+    assert first == again != changed
+
+
+def test_missing_image_is_an_error(env: LoadedEnvironment) -> None:
+    with pytest.raises(SpecError, match="no image was built for 'api'"):
+        desire(env, {"db": "sha256:db", "worker": "sha256:w"})
+
+
+@pytest.mark.parametrize(
+    ("health", "expect"),
+    [
+        (Health(command=["pg_isready"]), ["CMD", "pg_isready"]),
+        (Health(http="/healthz", port="http"), "http://127.0.0.1:8000/healthz"),
+        (Health(tcp=True, port=8000), '("127.0.0.1", 8000)'),
+    ],
+)
+def test_health_checks_become_commands(health: Health, expect: object) -> None:
+    test = health_def(health, [PortDef(name="http", port=8000)]).test
+    if isinstance(expect, list):
+        assert test == expect
+    else:
+        assert test[0] == "CMD-SHELL" and str(expect) in test[1]
