@@ -324,7 +324,7 @@ class Accessory(Container):
 
 
 class EngineConfig(Model):
-    kind: Literal["docker", "swarm"] = "docker"
+    kind: Literal["docker"] = "docker"
     host: str | None = Field(
         default=None, description="unix://, tcp:// or ssh:// address; DOCKER_HOST when omitted."
     )

@@ -241,6 +241,10 @@ def _syntax_error(exc: yaml.YAMLError, file: Path, source: str = "") -> SpecErro
         before = source[: exc.position]
         line, column = before.count("\n") + 1, exc.position - (before.rfind("\n") + 1) + 1
         problem = "the file contains a character YAML does not allow"
+    lines = source.splitlines()
+    if lines and line > len(lines):
+        # The parser ran off the end of the file: point at the end of the last line.
+        line, column = len(lines), len(lines[-1]) + 1
     text = str(exc)
     hint = next(
         (h for needle, h in _HINTS if needle in text),

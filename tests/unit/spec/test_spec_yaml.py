@@ -70,8 +70,8 @@ def test_merge_keys_are_not_duplicates() -> None:
     [
         ("a: b: c\n", 1, 5, "quote a value"),
         ("a:\n\t- x\n", 2, 1, "spaces"),
-        ("a: 'x\n", 2, 1, "not closed"),
-        ("a: [1,\n", 2, 1, "not closed"),
+        ("a: 'x\n", 1, 6, "not closed"),
+        ("a: [1,\n", 1, 7, "not closed"),
         ("a: 1\n---\nb: 2\n", 2, 1, "one YAML document"),
         ("a: !custom x\n", 1, 4, "remove the tag"),
     ],

@@ -1,0 +1,236 @@
+"""``DockerEngine``: the Engine interface over one Docker Engine, through docker-py.
+
+The work is done by small modules beside this one; this class holds the
+connection, wraps every call in :func:`translate_errors`, and keeps the
+operations idempotent where the interface says so.
+"""
+
+from __future__ import annotations
+
+import math
+from contextlib import suppress
+from datetime import datetime
+
+import docker
+import docker.errors
+
+from dockyard.engines.base import BuildRequest, ProgressFn
+from dockyard.engines.docker import observe, readiness, run
+from dockyard.engines.docker.build import build_image
+from dockyard.engines.docker.connection import (
+    connect,
+    engine_address,
+    explanation,
+    is_conflict,
+    translate_errors,
+)
+from dockyard.engines.docker.labels import env_filter, network_labels, task_filter, volume_labels
+from dockyard.errors import EngineError
+from dockyard.plan.model import (
+    ActualState,
+    ActualTask,
+    DesiredState,
+    ServiceDef,
+    network_name,
+    task_name,
+)
+
+DEFAULT_STOP_GRACE = 10.0
+
+
+class DockerEngine:
+    """One Docker Engine: the local socket, ``tcp://`` or ``ssh://`` host.
+
+    The connection is made on first use, so constructing an engine never fails;
+    ``ping()`` is the way to check that one answers.
+    """
+
+    name = "docker"
+
+    def __init__(self, host: str | None = None) -> None:
+        self.host = host
+        self.address = engine_address(host)
+        self._client: docker.DockerClient | None = None
+
+    @property
+    def client(self) -> docker.DockerClient:
+        """The docker-py client, connected on first use."""
+        if self._client is None:
+            self._client = connect(self.host)
+        return self._client
+
+    @property
+    def api(self) -> docker.APIClient:
+        return self.client.api
+
+    def close(self) -> None:
+        if self._client is not None:
+            self._client.close()
+            self._client = None
+
+    # ------------------------------------------------------------------ engine
+
+    def ping(self) -> str:
+        with translate_errors(self.address, "ask the Docker engine for its version"):
+            return str(self.api.version(api_version=False)["Version"])
+
+    def build(self, request: BuildRequest, progress: ProgressFn) -> str:
+        return build_image(self.client, self.address, request, progress)
+
+    def observe(self, environment: str) -> ActualState:
+        with translate_errors(self.address, f"list the containers of {environment}"):
+            summaries = self.api.containers(all=True, filters={"label": env_filter(environment)})
+            volumes = self.api.volumes(filters={"label": env_filter(environment)})
+            network = self._network(network_name(environment))
+            tasks = [self._with_detached(t) for t in observe.tasks_of(summaries)]
+        return ActualState(
+            environment=environment,
+            network=network,
+            volumes=sorted(v["Name"] for v in (volumes or {}).get("Volumes") or []),
+            tasks=tasks,
+        )
+
+    def _with_detached(self, task: ActualTask) -> ActualTask:
+        if not observe.needs_start_times(task):
+            return task
+        started: dict[str, datetime] = {}
+        for c in task.containers:
+            try:
+                info = self.api.inspect_container(c.id)
+            except docker.errors.NotFound:
+                continue
+            when = observe.started_at((info.get("State") or {}).get("StartedAt"))
+            if when is not None:
+                started[c.id] = when
+        return observe.mark_detached(task, started)
+
+    def ensure_network(self, desired: DesiredState) -> None:
+        name = desired.network
+        with translate_errors(self.address, f"create network {name}"):
+            if self._network(name) is not None:
+                return
+            try:
+                self.api.create_network(
+                    name, driver="bridge", labels=network_labels(desired), check_duplicate=True
+                )
+            except docker.errors.APIError as e:
+                if not is_conflict(e):  # created meanwhile by someone else
+                    raise
+
+    def ensure_volume(self, desired: DesiredState, volume: str) -> None:
+        with translate_errors(self.address, f"create volume {volume}"):
+            try:
+                self.api.inspect_volume(volume)
+            except docker.errors.NotFound:
+                self.api.create_volume(volume, labels=volume_labels(desired))
+
+    def start_task(
+        self, desired: DesiredState, service: ServiceDef, replica: int, release: str
+    ) -> ActualTask:
+        """Create and start the main container, then each sidecar.
+
+        When any step fails, the containers this call made are removed again
+        before the error is raised, so no half-made task is left behind.
+        """
+        task = service.task
+        name = task_name(desired.environment, service.name, replica, task.spec_hash())
+        made: list[str] = []
+        with translate_errors(self.address, f"start {name}"):
+            for mount in (m for c in task.containers for m in c.mounts):
+                if mount.volume:
+                    self.ensure_volume(desired, mount.volume)
+            try:
+                main_id: str | None = None
+                for container in task.containers:
+                    args = run.create_args(
+                        self.api,
+                        desired,
+                        service,
+                        container,
+                        replica=replica,
+                        release=release,
+                        task=name,
+                        main_id=main_id,
+                    )
+                    container_id = run.create(self.api, args, desired.environment)
+                    made.append(container_id)
+                    self.api.start(container_id)
+                    main_id = main_id or container_id
+            except BaseException:
+                for container_id in reversed(made):
+                    with suppress(Exception):  # the first error is the one to report
+                        run.force_remove(self.api, container_id)
+                raise
+            summaries = self.api.containers(all=True, filters={"label": task_filter(name)})
+        found = observe.tasks_of(summaries)
+        if not found:
+            raise EngineError(f"task {name} vanished right after it started")
+        return found[0]
+
+    def wait_ready(self, task: ActualTask, timeout: float, progress: ProgressFn) -> None:
+        with translate_errors(self.address, f"watch {task.task} start"):
+            readiness.wait_ready(self.api, task, timeout, progress, self.logs)
+
+    def remove_task(self, task: ActualTask) -> None:
+        """Stop and remove every container of ``task``, sidecars first; gone already is fine."""
+        graces = (
+            {c.name: c.stop_grace for c in task.definition.containers} if task.definition else {}
+        )
+        with translate_errors(self.address, f"remove {task.task}"):
+            listed = self.api.containers(all=True, filters={"label": task_filter(task.task)})
+            found = observe.tasks_of(listed)
+            containers = {c.id: c for c in task.containers}
+            for c in found[0].containers if found else []:
+                containers[c.id] = c
+            ordered = sorted(containers.values(), key=lambda c: c.role == "main")
+            for c in ordered:
+                grace = math.ceil(graces.get(c.container, DEFAULT_STOP_GRACE))
+                try:
+                    self.api.stop(c.id, timeout=grace)
+                except docker.errors.NotFound:
+                    continue
+                run.force_remove(self.api, c.id)
+
+    def remove_network(self, environment: str) -> None:
+        """Remove an environment's network; gone already is fine."""
+        name = network_name(environment)
+        with translate_errors(self.address, f"remove network {name}"):
+            try:
+                self.api.remove_network(name)
+            except docker.errors.NotFound:
+                return
+            except docker.errors.APIError as e:
+                if "active endpoints" in explanation(e):
+                    raise EngineError(
+                        f"cannot remove network {name}: containers are still attached to it",
+                        hint="Remove the environment's tasks first.",
+                    ) from e
+                raise
+
+    def remove_volume(self, volume: str) -> None:
+        with translate_errors(self.address, f"remove volume {volume}"):
+            try:
+                self.api.remove_volume(volume)
+            except docker.errors.NotFound:
+                return
+            except docker.errors.APIError as e:
+                if is_conflict(e):
+                    raise EngineError(
+                        f"cannot remove volume {volume}: a container still uses it "
+                        f"({explanation(e)})",
+                        hint="Remove the tasks that mount it first.",
+                    ) from e
+                raise
+
+    def _network(self, name: str) -> str | None:
+        """``name`` when that network exists."""
+        try:
+            self.client.networks.get(name)
+        except docker.errors.NotFound:
+            return None
+        return name
+
+    def logs(self, container_id: str, tail: int = 20) -> str:
+        with translate_errors(self.address, f"read the logs of {container_id[:12]}"):
+            raw = self.api.logs(container_id, stdout=True, stderr=True, tail=tail)
+        return raw.decode("utf-8", "replace") if isinstance(raw, bytes) else str(raw)

@@ -1,0 +1,155 @@
+"""Creating a task's containers: a main container on the environment's network
+and sidecars that join its network namespace.
+
+The main container is reachable on the environment network under the service's
+name (a network alias, also its hostname). A sidecar runs with
+``network_mode=container:<main>``: it shares the main's interfaces, reaches it on
+127.0.0.1, and cannot publish ports or set a hostname of its own.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import docker
+import docker.errors
+from docker.types import Mount
+
+from dockyard.engines.docker.connection import is_conflict
+from dockyard.engines.docker.labels import container_labels, task_filter
+from dockyard.errors import EngineError
+from dockyard.plan.model import (
+    LABEL_ENV,
+    LABEL_ROLE,
+    ContainerDef,
+    DesiredState,
+    HealthDef,
+    MountDef,
+    PortDef,
+    ServiceDef,
+)
+
+CreateArgs = dict[str, Any]
+"""Keyword arguments of ``APIClient.create_container``."""
+
+NANO = 1_000_000_000
+
+
+def create_args(
+    api: docker.APIClient,
+    desired: DesiredState,
+    service: ServiceDef,
+    container: ContainerDef,
+    *,
+    replica: int,
+    release: str,
+    task: str,
+    main_id: str | None = None,
+) -> CreateArgs:
+    """What to create for ``container``; sidecars need the main's id in ``main_id``."""
+    sidecar = main_id is not None
+    name = f"{task}-{container.name}" if sidecar else task
+    host_config = api.create_host_config(
+        network_mode=f"container:{main_id}" if sidecar else desired.network,
+        port_bindings=None if sidecar else _port_bindings(container.ports),
+        restart_policy={"Name": service.task.restart, "MaximumRetryCount": 0},
+        nano_cpus=int(container.cpus * NANO) if container.cpus else None,
+        mem_limit=container.memory,
+        mounts=[_mount(m) for m in container.mounts] or None,
+    )
+    args: CreateArgs = {
+        "image": container.image,
+        "name": name,
+        "command": container.command,
+        "entrypoint": container.entrypoint,
+        "working_dir": container.workdir,
+        "user": container.user,
+        "environment": dict(container.env) or None,
+        "labels": container_labels(
+            desired, service, container, replica=replica, release=release, task=task
+        ),
+        "healthcheck": _healthcheck(container.health) if container.health else None,
+        "stop_timeout": math.ceil(container.stop_grace),
+        "host_config": host_config,
+        "detach": True,
+    }
+    if not sidecar:
+        args["hostname"] = service.name
+        args["ports"] = [(p.port, p.protocol) for p in container.ports] or None
+        args["networking_config"] = {
+            "EndpointsConfig": {desired.network: {"Aliases": [service.name]}}
+        }
+    return args
+
+
+def create(api: docker.APIClient, args: CreateArgs, environment: str) -> str:
+    """Create a container; returns its id.
+
+    When the name is taken by a container this environment left behind (a run
+    that crashed half-way), that container's task is removed first. A name held
+    by anything else is an error: Dockyard never removes what it did not make.
+    """
+    name: str = args["name"]
+    try:
+        return str(api.create_container(**args)["Id"])
+    except docker.errors.APIError as e:
+        if not is_conflict(e):
+            raise
+    remove_stale(api, name, environment)
+    return str(api.create_container(**args)["Id"])
+
+
+def remove_stale(api: docker.APIClient, name: str, environment: str) -> None:
+    """Remove the container named ``name`` (and, for a main, its sidecars) if it is ours."""
+    try:
+        stale = api.inspect_container(name)
+    except docker.errors.NotFound:
+        return
+    labels = stale["Config"].get("Labels") or {}
+    if labels.get(LABEL_ENV) != environment:
+        raise EngineError(
+            f"a container named {name} already exists and was not made by Dockyard "
+            f"for environment {environment}",
+            hint=f"Remove or rename it (docker rm -f {name}), then deploy again.",
+        )
+    doomed = [stale["Id"]]
+    if labels.get(LABEL_ROLE) == "main":
+        sidecars = api.containers(all=True, filters={"label": task_filter(name)})
+        doomed = [s["Id"] for s in sidecars if s["Id"] != stale["Id"]] + doomed
+    for container_id in doomed:
+        force_remove(api, container_id)
+
+
+def force_remove(api: docker.APIClient, container_id: str) -> None:
+    """Kill and remove a container with its anonymous volumes; gone already is fine."""
+    try:
+        api.remove_container(container_id, v=True, force=True)
+    except docker.errors.NotFound:
+        pass
+    except docker.errors.APIError as e:
+        if not is_conflict(e):  # 409: a removal is already in progress
+            raise
+
+
+def _port_bindings(ports: list[PortDef]) -> dict[int | str, Any] | None:
+    bindings: dict[int | str, Any] = {
+        f"{p.port}/{p.protocol}": (p.host_ip, p.publish) for p in ports if p.publish
+    }
+    return bindings or None
+
+
+def _mount(mount: MountDef) -> Mount:
+    if mount.tmpfs:
+        return Mount(mount.target, None, type="tmpfs", read_only=mount.read_only)
+    return Mount(mount.target, mount.volume, type="volume", read_only=mount.read_only)
+
+
+def _healthcheck(health: HealthDef) -> dict[str, Any]:
+    return {
+        "test": health.test,
+        "interval": int(health.interval * NANO),
+        "timeout": int(health.timeout * NANO),
+        "retries": health.retries,
+        "start_period": int(health.start_period * NANO),
+    }

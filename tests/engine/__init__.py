@@ -1,0 +1,1 @@
+"""Engine tests: a real Docker Engine, everything cleaned up by label."""

@@ -1,0 +1,34 @@
+"""A tiny HTTP server for the engine tests.
+
+GET / answers "<MESSAGE> from <hostname>"; GET /healthz answers "ok". It listens
+on $PORT and exits at once on SIGTERM (as PID 1 it would otherwise ignore it).
+"""
+
+import http.server
+import os
+import signal
+import socket
+import sys
+
+PORT = int(os.environ.get("PORT", "8000"))
+MESSAGE = os.environ.get("MESSAGE", "hello")
+
+
+class Handler(http.server.BaseHTTPRequestHandler):
+    def do_GET(self) -> None:
+        text = "ok" if self.path == "/healthz" else f"{MESSAGE} from {socket.gethostname()}"
+        body = (text + "\n").encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "text/plain")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: object) -> None:
+        if self.path != "/healthz":
+            print(f"{self.command} {self.path}", flush=True)
+
+
+signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+print(f"listening on {PORT}", flush=True)
+http.server.ThreadingHTTPServer(("", PORT), Handler).serve_forever()
