@@ -16,6 +16,7 @@ from dockyard.cli.progress import Progress
 from dockyard.deploy import ops
 from dockyard.engines import engine_for
 from dockyard.engines.base import Engine
+from dockyard.plan.model import Plan
 from dockyard.spec.loaded import LoadedEnvironment
 
 
@@ -86,14 +87,19 @@ def cmd_deploy(args: argparse.Namespace, out: Console, err: Console) -> int:
     env = _load(args)
     engine = _engine(env)
     with Progress(err, verbose=args.verbose) as progress:
-        deployed = ops.deploy(engine, env, progress)
+
+        def show(plan: Plan) -> None:
+            if not plan.empty:
+                with progress.paused():
+                    render.plan(out, plan)
+
+        deployed = ops.deploy(engine, env, progress, on_plan=show)
     if deployed.plan.empty:
         out.print(
             f"[green]No changes.[/] Environment [bold]{env.name}[/] is up to date "
             f"({deployed.seconds:.1f}s)."
         )
     else:
-        render.plan(out, deployed.plan)
         out.print(
             f"[green]Deployed[/] release [bold]{deployed.release}[/] to [bold]{env.name}[/] "
             f"in {deployed.seconds:.1f}s: {len(deployed.result.started)} started, "

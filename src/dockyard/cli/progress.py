@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from types import TracebackType
 
 from rich.console import Console
@@ -46,8 +48,20 @@ class Progress:
             self._status.__exit__(exc_type, exc, tb)
             self._status = None
 
+    @contextmanager
+    def paused(self) -> Iterator[None]:
+        """Hide the spinner while something else is printed."""
+        if self._status is not None:
+            self._status.stop()
+        try:
+            yield
+        finally:
+            if self._status is not None:
+                self._status.start()
+
     def __call__(self, event: Event) -> None:
-        subject = f"[bold]{escape(event.subject)}[/] " if event.subject else ""
+        shown = event.subject and event.kind != "phase"
+        subject = f"[bold]{escape(event.subject)}[/] " if shown else ""
         line = f"{subject}{escape(event.message)}"
         if event.kind in ("output", "info"):
             if self.verbose:

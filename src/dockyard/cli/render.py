@@ -119,7 +119,7 @@ def plan_json(plan: Plan) -> dict[str, Any]:
 def status(console: Console, st: EnvironmentStatus) -> None:
     table = Table(title=f"{st.environment} ({st.engine})", title_justify="left")
     for col in ("service", "kind", "replicas", "healthy", "release", "ports"):
-        table.add_column(col)
+        table.add_column(col, overflow="fold")
     for s in st.services:
         style = "green" if s.ok else "red" if s.healthy < s.desired else "yellow"
         releases = sorted({t.release or "-" for t in s.tasks})

@@ -11,6 +11,7 @@ import os
 import secrets
 import socket
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from dockyard.build.images import build_images
@@ -60,9 +61,17 @@ def make_plan(engine: Engine, env: LoadedEnvironment, report: Reporter = silent)
     return Planned(desired, actual, plan(desired, actual))
 
 
-def deploy(engine: Engine, env: LoadedEnvironment, report: Reporter = silent) -> Deployed:
+def deploy(
+    engine: Engine,
+    env: LoadedEnvironment,
+    report: Reporter = silent,
+    on_plan: Callable[[Plan], None] | None = None,
+) -> Deployed:
+    """Build, plan and apply. ``on_plan`` sees the plan before anything changes."""
     began = time.monotonic()
     planned = make_plan(engine, env, report)
+    if on_plan is not None:
+        on_plan(planned.plan)
     release = new_release_id()
     result = ApplyResult()
     if not planned.plan.empty:

@@ -85,7 +85,10 @@ def check_environment(
         if acc.build is not None:
             where = ("accessories", name, "build")
             errors += _build(acc.build, env_path.parent, env_source, where, env_path.name)
-    errors += _dependencies(units)
+    # A service whose own file failed to load is still a known name: its errors
+    # are reported already, and its dependents should not report it missing.
+    listed = {ref.name for ref in env.services}
+    errors += _dependencies(units, listed)
     return errors
 
 
@@ -247,9 +250,9 @@ def _build(
     ]
 
 
-def _dependencies(units: Sequence[_Unit]) -> list[SpecError]:
+def _dependencies(units: Sequence[_Unit], listed: set[str]) -> list[SpecError]:
     errors: list[SpecError] = []
-    known = {u.name for u in units}
+    known = {u.name for u in units} | listed
     graph: dict[str, list[tuple[str, _Unit, KeyPath]]] = {u.name: [] for u in units}
     for unit in units:
         for dep, where in unit.depends_on:
@@ -264,7 +267,7 @@ def _dependencies(units: Sequence[_Unit]) -> list[SpecError]:
                         where,
                     )
                 )
-            else:
+            elif dep in graph:
                 graph[unit.name].append((dep, unit, where))
     return errors + _cycles(graph)
 
