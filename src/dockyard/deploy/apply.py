@@ -83,7 +83,11 @@ def _service(
         same_name = old.task == task_name(desired.environment, service.name, old.replica, new_hash)
         if publishes or same_name:
             _remove(engine, old, result, report)
-            _start(engine, desired, service, old.replica, release, result, report)
+            try:
+                _start(engine, desired, service, old.replica, release, result, report)
+            except DeployError:
+                _restore(engine, desired, service, old, result, report)
+                raise
         else:
             _start(engine, desired, service, old.replica, release, result, report)
             _remove(engine, old, result, report)
@@ -115,6 +119,26 @@ def _start(
     result.started.append(task.task)
     report(Event("ready", service.name, f"{task.task} is ready"))
     return task
+
+
+def _restore(
+    engine: Engine,
+    desired: DesiredState,
+    service: ServiceDef,
+    old: ActualTask,
+    result: ApplyResult,
+    report: Reporter,
+) -> None:
+    """Bring back a task that was removed to make room for one that failed."""
+    if old.definition is None:
+        report(Event("info", service.name, f"cannot restore {old.task}: no definition recorded"))
+        return
+    report(Event("phase", service.name, f"restoring the previous version of {service.name}"))
+    previous = service.model_copy(update={"task": old.definition})
+    try:
+        _start(engine, desired, previous, old.replica, old.release or "", result, report)
+    except DeployError as e:
+        report(Event("info", service.name, f"the previous version did not come back: {e.message}"))
 
 
 def _remove(engine: Engine, task: ActualTask, result: ApplyResult, report: Reporter) -> None:

@@ -1,0 +1,77 @@
+"""The planner and the orchestrator against a real engine: converge, then fail safely."""
+
+from __future__ import annotations
+
+import pytest
+
+from dockyard.deploy.apply import apply
+from dockyard.engines import TaskNotReady
+from dockyard.engines.docker import DockerEngine
+from dockyard.plan import plan
+from dockyard.plan.model import DesiredState, PortDef
+
+from .support import Run, free_port, http_get, service, wait_for, web
+
+pytestmark = pytest.mark.engine
+
+CRASH = ["python3", "-c", "import sys; print('cannot start: bad config'); sys.exit(3)"]
+
+
+def converge(engine: DockerEngine, desired: DesiredState, release: str) -> None:
+    actual = engine.observe(desired.environment)
+    apply(engine, desired, actual, plan(desired, actual), release)
+
+
+def test_apply_converges_and_the_next_plan_is_empty(
+    engine: DockerEngine, web_image: str, test_run: Run
+) -> None:
+    desired = test_run.desired(service("web", web(web_image, env={"MESSAGE": "v1"}), replicas=2))
+    converge(engine, desired, "r1")
+    actual = engine.observe(test_run.environment)
+    assert [(t.replica, t.healthy) for t in actual.tasks_of("web")] == [(1, True), (2, True)]
+    assert plan(desired, actual).empty
+
+    # Scale down: the highest slot goes, the first is untouched.
+    first = actual.tasks_of("web")[0].task
+    smaller = test_run.desired(service("web", web(web_image, env={"MESSAGE": "v1"}), replicas=1))
+    converge(engine, smaller, "r2")
+    assert [t.task for t in engine.observe(test_run.environment).tasks_of("web")] == [first]
+
+
+def test_failed_start_first_replacement_keeps_the_old_task(
+    engine: DockerEngine, web_image: str, test_run: Run
+) -> None:
+    v1 = test_run.desired(service("web", web(web_image, env={"MESSAGE": "v1"})))
+    converge(engine, v1, "r1")
+    (old,) = engine.observe(test_run.environment).tasks_of("web")
+
+    v2 = test_run.desired(service("web", web(web_image, command=CRASH), health_timeout=20))
+    with pytest.raises(TaskNotReady) as failure:
+        converge(engine, v2, "r2")
+    assert "cannot start: bad config" in failure.value.logs
+
+    (left,) = engine.observe(test_run.environment).tasks_of("web")
+    assert left.task == old.task and left.healthy
+
+
+def test_failed_stop_first_replacement_restores_the_previous_version(
+    engine: DockerEngine, web_image: str, test_run: Run
+) -> None:
+    port = free_port()
+    published = [PortDef(name="http", port=8000, publish=port)]
+    v1 = test_run.desired(service("web", web(web_image, env={"MESSAGE": "v1"}, ports=published)))
+    converge(engine, v1, "r1")
+    url = f"http://127.0.0.1:{port}/"
+    wait_for(lambda: "v1" in http_get(url), what="v1 to answer")
+
+    broken = web(web_image, env={"MESSAGE": "v2"}, ports=published, command=CRASH)
+    v2 = test_run.desired(service("web", broken, health_timeout=20))
+    with pytest.raises(TaskNotReady):
+        converge(engine, v2, "r2")
+
+    (task,) = engine.observe(test_run.environment).tasks_of("web")
+    assert task.spec_hash == v1.service("web").task.spec_hash()
+    assert task.release == "r1"
+    assert "v1" in str(wait_for(lambda: http_get(url), what="v1 to answer again"))
+    # And the next run with the good definition has nothing to do.
+    assert plan(v1, engine.observe(test_run.environment)).empty
