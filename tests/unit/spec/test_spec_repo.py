@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import jsonschema
 import pytest
 import yaml
 
@@ -63,7 +64,6 @@ def test_json_schema_structure() -> None:
 
 
 def test_json_schema_validates_spec_files() -> None:
-    jsonschema = pytest.importorskip("jsonschema")
     validator = jsonschema.Draft7Validator(json_schema())
     validator.check_schema(validator.schema)
     for path in _spec_files():
@@ -77,7 +77,6 @@ def test_json_schema_validates_spec_files() -> None:
     "case", ["unknown-key", "wrong-type", "missing-key", "bad-container-name", "literal-typo"]
 )
 def test_json_schema_rejects_invalid_specs(case: str) -> None:
-    jsonschema = pytest.importorskip("jsonschema")
     validator = jsonschema.Draft7Validator(json_schema())
     data = yaml.safe_load((CASES / case / "services" / "api" / "dockyard.yaml").read_text())
     assert list(validator.iter_errors(data)) != []

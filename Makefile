@@ -1,0 +1,46 @@
+# Dockyard's everyday commands. `make bootstrap` runs first where it is needed:
+# on a fresh Debian machine (as root) it installs and starts what is missing,
+# elsewhere it only checks, in well under a second.
+
+SHELL := /bin/bash
+.SHELLFLAGS := -euo pipefail -c
+
+VENV := .venv
+BIN := $(VENV)/bin
+DOCKYARD := $(BIN)/dockyard -C examples/platform
+ENV ?= local
+CODE := src tests bench
+
+.DEFAULT_GOAL := help
+.PHONY: help bootstrap demo down test lint format bench clean
+
+help: ## list the targets
+	@awk -F ':.*## ' '/^[a-z-]+:.*## / {printf "  make %-10s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+bootstrap: ## install and start what is missing (Docker, base image, .venv)
+	@scripts/bootstrap.sh
+
+demo: bootstrap ## deploy the example and show data going web -> api -> Postgres
+	@scripts/demo.sh
+
+down: bootstrap ## remove the example's containers (its database volume stays)
+	$(DOCKYARD) down $(ENV)
+
+lint: bootstrap ## ruff, ruff format --check and mypy
+	$(BIN)/ruff check $(CODE)
+	$(BIN)/ruff format --check $(CODE)
+	$(BIN)/mypy src
+
+test: lint ## lint, then every test suite (unit, engine, acceptance)
+	$(BIN)/pytest -q
+
+format: bootstrap ## format the code in place
+	$(BIN)/ruff format $(CODE)
+	$(BIN)/ruff check --fix $(CODE)
+
+bench: bootstrap ## deploy timings against docker-compose
+	$(BIN)/python bench/deploy.py
+
+clean: ## remove caches and build artefacts (keeps .venv)
+	rm -rf .pytest_cache .mypy_cache .ruff_cache build dist src/*.egg-info
+	find . -path ./$(VENV) -prune -o -name __pycache__ -type d -prune -exec rm -rf {} +
