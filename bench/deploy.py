@@ -1,9 +1,10 @@
 """Deploy the example with Dockyard and with docker-compose, in one run.
 
 Measures, for each tool, with the images already built:
-  cold   - nothing runs; deploy everything (Dockyard waits until every replica is
-           healthy; for docker-compose we time `up -d` and, separately, until the
-           web front end answers, since `up -d` returns before the services are up)
+  cold   - nothing runs; deploy everything, and time until the app serves data
+           (GET /api/items on the web front end goes through the api to Postgres).
+           Dockyard returns once every replica is healthy; `docker-compose up -d`
+           returns before its services are up, so both moments are shown for it.
   no-op  - everything runs and nothing changed; deploy again
 
 Prints medians over --runs repetitions and the ratio Dockyard / compose.
@@ -117,15 +118,19 @@ def main() -> None:
         try:
             for i in range(args.runs):
                 print(f"run {i + 1}/{args.runs}", flush=True)
-                record("dockyard cold", timed(lambda: dockyard("deploy", ENV)))
+                began = time.perf_counter()
+                dockyard("deploy", ENV)
+                record("dockyard cold (deploy returns)", time.perf_counter() - began)
+                wait_http(f"http://127.0.0.1:{dy_port}/api/items")
+                record("dockyard cold (app serves data)", time.perf_counter() - began)
                 record("dockyard no-op", timed(lambda: dockyard("deploy", ENV)))
                 dockyard("down", ENV, "--volumes")
 
                 began = time.perf_counter()
                 compose("up", "-d")
                 record("compose cold (up -d returns)", time.perf_counter() - began)
-                wait_http(f"http://127.0.0.1:{dc_port}/healthz")
-                record("compose cold (web answers)", time.perf_counter() - began)
+                wait_http(f"http://127.0.0.1:{dc_port}/api/items")
+                record("compose cold (app serves data)", time.perf_counter() - began)
                 record("compose no-op", timed(lambda: compose("up", "-d")))
                 compose("down", "-v")
         finally:
@@ -134,16 +139,24 @@ def main() -> None:
 
     med = {k: statistics.median(v) for k, v in results.items()}
     print()
-    print(f"{'measure':<32}{'median s':>10}   runs")
+    print(f"{'measure':<34}{'median s':>10}   runs")
     for key, value in med.items():
         runs = " ".join(f"{x:.2f}" for x in results[key])
-        print(f"{key:<32}{value:>10.2f}   {runs}")
+        print(f"{key:<34}{value:>10.2f}   {runs}")
     print()
     print("ratios (dockyard / compose; below 1 means dockyard is faster)")
     pairs = [
-        ("cold deploy vs compose up -d", "dockyard cold", "compose cold (up -d returns)"),
-        ("cold deploy vs compose until web answers", "dockyard cold", "compose cold (web answers)"),
-        ("no-op redeploy vs compose up -d", "dockyard no-op", "compose no-op"),
+        (
+            "cold, until the app serves data",
+            "dockyard cold (app serves data)",
+            "compose cold (app serves data)",
+        ),
+        (
+            "cold, until the command returns",
+            "dockyard cold (deploy returns)",
+            "compose cold (up -d returns)",
+        ),
+        ("no-op redeploy", "dockyard no-op", "compose no-op"),
     ]
     for label, a, b in pairs:
         print(f"  {label:<44}{med[a] / med[b]:>6.2f}")

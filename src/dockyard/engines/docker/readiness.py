@@ -1,8 +1,9 @@
 """Waiting for a started task to become ready, and explaining why it did not.
 
 A task is ready when every container runs, the main container is healthy (or
-has no health check), and every container has stayed up for MIN_UPTIME: a
-process that dies right after it starts is still "running" at the first look.
+has no health check), and every container without a passing health check has
+stayed up for MIN_UPTIME: a process that dies right after it starts is still
+"running" at the first look.
 It has failed when a container exits, keeps restarting, or the main turns
 unhealthy; or when the deadline passes first.
 The error names the container, what happened, the last output of its health
@@ -107,9 +108,14 @@ def wait_ready(
             elif up_since.get(name, (-1, 0.0))[0] != s.restarts:
                 up_since[name] = (s.restarts, time.monotonic())
         main = next((s for s in seen if s.container.role == "main"), seen[0])
+        # A passing health check already shows the process survived its start;
+        # containers without one must stay up for MIN_UPTIME.
         settled = all(
             s.container.name in up_since
-            and time.monotonic() - up_since[s.container.name][1] >= MIN_UPTIME
+            and (
+                (s is main and s.health == "healthy")
+                or time.monotonic() - up_since[s.container.name][1] >= MIN_UPTIME
+            )
             for s in seen
         )
         if settled and main.health in (None, "healthy"):
