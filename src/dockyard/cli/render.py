@@ -8,6 +8,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
+from rich import box
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
@@ -117,20 +118,18 @@ def plan_json(plan: Plan) -> dict[str, Any]:
 
 
 def status(console: Console, st: EnvironmentStatus) -> None:
-    table = Table(title=f"{st.environment} ({st.engine})", title_justify="left")
-    for col in ("service", "kind", "replicas", "healthy", "release", "ports"):
+    table = Table(
+        title=f"{st.environment} ({st.engine})", title_justify="left", box=box.SIMPLE_HEAD
+    )
+    for col in ("service", "kind", "ready", "release", "ports"):
         table.add_column(col, overflow="fold")
     for s in st.services:
         style = "green" if s.ok else "red" if s.healthy < s.desired else "yellow"
         releases = sorted({t.release or "-" for t in s.tasks})
-        table.add_row(
-            s.name,
-            s.kind,
-            f"{len(s.tasks)}/{s.desired}",
-            f"[{style}]{s.healthy}/{s.desired}[/]",
-            ", ".join(releases) or "-",
-            " ".join(s.ports) or "-",
-        )
+        ready = f"[{style}]{s.healthy}/{s.desired}[/]"
+        if len(s.tasks) != s.desired:
+            ready += f" [dim]({len(s.tasks)} running)[/]"
+        table.add_row(s.name, s.kind, ready, ", ".join(releases) or "-", " ".join(s.ports) or "-")
     console.print(table)
     if st.network is None:
         console.print("[dim]Nothing runs in this environment.[/]")
