@@ -7,7 +7,7 @@ import pytest
 from dockyard.engines import engine_for
 from dockyard.engines.docker import DockerEngine
 from dockyard.errors import EngineUnreachable
-from dockyard.spec.models import EngineConfig
+from dockyard.spec.environment import EngineConfig
 
 pytestmark = pytest.mark.engine
 

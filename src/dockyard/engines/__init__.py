@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dockyard.engines.base import BuildRequest, Engine, ProgressFn
 from dockyard.errors import DeployError, EngineError
-from dockyard.spec.models import EngineConfig
+from dockyard.spec.environment import EngineConfig
 
 __all__ = ["BuildRequest", "Engine", "ProgressFn", "TaskNotReady", "engine_for"]
 

@@ -7,7 +7,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from dockyard.errors import Location
-from dockyard.spec.models import EnvironmentSpec, ServiceSpec
+from dockyard.spec.environment import EnvironmentSpec
+from dockyard.spec.models import ServiceSpec
 
 ParamValue = str | int | float | bool
 

@@ -12,9 +12,10 @@ from pathlib import Path
 
 from dockyard.errors import Location, SpecError, SpecErrors
 from dockyard.spec import codes
+from dockyard.spec.environment import EnvironmentSpec, ServiceRef
 from dockyard.spec.hints import KeyPath, describe, is_scalar, path_part
 from dockyard.spec.loaded import LoadedEnvironment, LoadedService
-from dockyard.spec.models import EnvironmentSpec, ServiceRef, ServiceSpec
+from dockyard.spec.models import ServiceSpec
 from dockyard.spec.params import ValueLayer, interpolate, parse_declarations, resolve
 from dockyard.spec.repo import environment_path
 from dockyard.spec.translate import validate_model

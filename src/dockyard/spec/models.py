@@ -10,8 +10,6 @@ locations for every error) lives in :mod:`dockyard.spec.loader`.
 
 from __future__ import annotations
 
-import re
-from pathlib import Path
 from typing import Annotated, Literal
 
 from pydantic import (
@@ -305,65 +303,3 @@ class ServiceSpec(Model):
     @property
     def main(self) -> str:
         return next(n for n, c in self.containers.items() if not c.sidecar)
-
-
-class Accessory(Container):
-    """A long-lived helper of the environment (a database, a cache) with its own image."""
-
-    build: ImageBuild | None = None
-    depends_on: list[Name] = Field(default_factory=list)
-    restart: RestartPolicy = "unless-stopped"
-
-    @model_validator(mode="after")
-    def _image_or_build(self) -> Accessory:
-        if (self.image is None) == (self.build is None):
-            raise invalid("an accessory needs exactly one of image or build")
-        if self.sidecar:
-            raise invalid("an accessory cannot be a sidecar", "sidecar")
-        return self
-
-
-class EngineConfig(Model):
-    kind: Literal["docker"] = "docker"
-    host: str | None = Field(
-        default=None, description="unix://, tcp:// or ssh:// address; DOCKER_HOST when omitted."
-    )
-
-
-class ServiceRef(Model):
-    name: Name
-    source: str = Field(description="Path to the service repo, relative to this file.")
-    spec: str = Field(default="dockyard.yaml", description="Spec file inside the source.")
-
-
-class EnvironmentSpec(Model):
-    """``environments/<env>.yaml``: what the services of one environment share."""
-
-    environment: Name | None = None
-    engine: EngineConfig = Field(default_factory=EngineConfig)
-    protected: bool = False
-    params: dict[ParamName, ParamValue] = Field(default_factory=dict)
-    labels: dict[str, str] = Field(default_factory=dict)
-    accessories: dict[Name, Accessory] = Field(default_factory=dict)
-    services: list[ServiceRef] = Field(default_factory=list)
-
-    @field_validator("labels")
-    @classmethod
-    def _labels(cls, v: dict[str, str]) -> dict[str, str]:
-        for key in v:
-            if key.startswith("dockyard.") and not key.startswith("dockyard.test"):
-                raise invalid(f"label {key!r}: the dockyard. prefix is reserved", key, "[key]")
-            if not re.match(r"^[A-Za-z0-9][A-Za-z0-9._/-]*$", key):
-                raise invalid(f"label {key!r} is not a valid label key", key, "[key]")
-        return v
-
-
-SPEC_FILES: dict[str, type[Model]] = {
-    "service": ServiceSpec,
-    "environment": EnvironmentSpec,
-}
-
-
-def spec_dir(path: Path) -> Path:
-    """The folder a spec's relative paths are resolved against."""
-    return path.parent

@@ -12,7 +12,8 @@ from typing import Literal
 
 from pydantic.json_schema import models_json_schema
 
-from dockyard.spec.models import PARAM_NAME_PATTERN, EnvironmentSpec, ServiceSpec
+from dockyard.spec.environment import EnvironmentSpec
+from dockyard.spec.models import PARAM_NAME_PATTERN, ServiceSpec
 
 DIALECT = "http://json-schema.org/draft-07/schema#"
 SchemaKind = Literal["service", "environment", "params"]

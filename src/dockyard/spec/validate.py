@@ -14,8 +14,9 @@ from pathlib import Path
 
 from dockyard.errors import SpecError
 from dockyard.spec import codes
+from dockyard.spec.environment import EnvironmentSpec
 from dockyard.spec.hints import KeyPath, did_you_mean
-from dockyard.spec.models import Container, EnvironmentSpec, ImageBuild, ServiceSpec
+from dockyard.spec.models import Container, ImageBuild, ServiceSpec
 from dockyard.spec.yamlsource import SourceMap
 
 _WILDCARDS = {"0.0.0.0", "::", ""}

@@ -1,0 +1,120 @@
+"""Models of the environment file, ``environments/<env>.yaml``: what the services
+of one environment share (engine, registry, state store, accessories) and which
+services it runs."""
+
+from __future__ import annotations
+
+import re
+from typing import Literal
+
+from pydantic import Field, field_validator, model_validator
+
+from dockyard.spec.models import (
+    Container,
+    ImageBuild,
+    Model,
+    Name,
+    ParamName,
+    ParamValue,
+    RestartPolicy,
+    Seconds,
+    invalid,
+)
+
+
+class Accessory(Container):
+    """A long-lived helper of the environment (a database, a cache) with its own image."""
+
+    build: ImageBuild | None = None
+    depends_on: list[Name] = Field(default_factory=list)
+    restart: RestartPolicy = "unless-stopped"
+
+    @model_validator(mode="after")
+    def _image_or_build(self) -> Accessory:
+        if (self.image is None) == (self.build is None):
+            raise invalid("an accessory needs exactly one of image or build")
+        if self.sidecar:
+            raise invalid("an accessory cannot be a sidecar", "sidecar")
+        return self
+
+
+class EngineConfig(Model):
+    kind: Literal["docker"] = "docker"
+    host: str | None = Field(
+        default=None, description="unix://, tcp:// or ssh:// address; DOCKER_HOST when omitted."
+    )
+
+
+class RegistryConfig(Model):
+    """Where the environment's images are shipped. Credentials never come from argv:
+    the password is read from the environment variable ``password_env`` names; without
+    one, the engine's own login (``~/.docker/config.json``) is used."""
+
+    url: str = Field(
+        pattern=r"^[A-Za-z0-9.-]+(:[0-9]+)?(/[a-z0-9._/-]+)?$",
+        description="host[:port][/namespace]; images are pushed as <url>/<service>.",
+    )
+    username: str | None = None
+    password_env: str | None = Field(
+        default=None,
+        pattern=r"^[A-Za-z_][A-Za-z0-9_]*$",
+        description="Name of the environment variable that holds the password.",
+    )
+
+
+class StateConfig(Model):
+    """Where release history and deploy locks live."""
+
+    url: str | None = Field(
+        default=None,
+        description=(
+            "SQLAlchemy URL, e.g. postgresql://dockyard@db.internal/dockyard; "
+            "default: sqlite:///<environment repo>/.dockyard/state.db"
+        ),
+    )
+    password_env: str | None = Field(
+        default=None,
+        pattern=r"^[A-Za-z_][A-Za-z0-9_]*$",
+        description="Environment variable with the database password (kept out of the URL).",
+    )
+
+
+class LockConfig(Model):
+    lease: Seconds = Field(
+        default=30.0,
+        gt=0,
+        description="How long a lock outlives its holder if the holder dies without releasing.",
+    )
+
+
+class ServiceRef(Model):
+    name: Name
+    source: str = Field(description="Path to the service repo, relative to this file.")
+    spec: str = Field(default="dockyard.yaml", description="Spec file inside the source.")
+
+
+class EnvironmentSpec(Model):
+    """``environments/<env>.yaml``: what the services of one environment share."""
+
+    environment: Name | None = None
+    engine: EngineConfig = Field(default_factory=EngineConfig)
+    protected: bool = Field(
+        default=False, description="Refuse images built from dirty trees unless forced."
+    )
+    registry: RegistryConfig | None = None
+    state: StateConfig = Field(default_factory=StateConfig)
+    lock: LockConfig = Field(default_factory=LockConfig)
+    params: dict[ParamName, ParamValue] = Field(default_factory=dict)
+    labels: dict[str, str] = Field(default_factory=dict)
+    accessories: dict[Name, Accessory] = Field(default_factory=dict)
+    services: list[ServiceRef] = Field(default_factory=list)
+
+    @field_validator("labels")
+    @classmethod
+    def _labels(cls, v: dict[str, str]) -> dict[str, str]:
+        for key in v:
+            if key.startswith("dockyard.") and not key.startswith("dockyard.test"):
+                raise invalid(f"label {key!r}: the dockyard. prefix is reserved", key, "[key]")
+            if not re.match(r"^[A-Za-z0-9][A-Za-z0-9._/-]*$", key):
+                raise invalid(f"label {key!r} is not a valid label key", key, "[key]")
+        return v
