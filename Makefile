@@ -32,6 +32,7 @@ lint: bootstrap ## ruff, ruff format --check and mypy
 	$(BIN)/mypy src
 
 test: lint ## lint, then every test suite (unit, engine, acceptance)
+	@scripts/bootstrap.sh --tests
 	$(BIN)/pytest -q
 
 format: bootstrap ## format the code in place

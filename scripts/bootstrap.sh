@@ -3,7 +3,9 @@
 #
 #   1. a Docker Engine that answers;
 #   2. the base image every example image is built FROM;
-#   3. a Python virtual environment at .venv with Dockyard installed.
+#   3. a Python virtual environment at .venv with Dockyard installed;
+#   4. with --tests: the servers the test suites start for themselves
+#      (a Docker registry, PostgreSQL, htpasswd for registry logins).
 #
 # On a fresh Debian machine, as root, it installs and starts what is missing.
 # Where Docker already runs (a laptop), it only checks. It prints nothing when
@@ -324,6 +326,40 @@ ensure_venv() {
     printf '%s\n' "$want" >"$STAMP"
 }
 
+# ------------------------------------------------------------ test servers
+
+# command -> Debian package; the test suites start their own instances of these.
+TEST_TOOLS=(
+    "docker-registry:docker-registry"
+    "/usr/lib/postgresql/15/bin/initdb:postgresql"
+    "htpasswd:apache2-utils"
+)
+
+ensure_test_tools() {
+    local entry tool package missing=()
+    for entry in "${TEST_TOOLS[@]}"; do
+        tool=${entry%%:*}
+        package=${entry#*:}
+        if ! have "$tool" && [[ ! -x $tool ]]; then
+            missing+=("$package")
+        fi
+    done
+    ((${#missing[@]} == 0)) && return 0
+    if is_root && is_debian; then
+        apt_install "${missing[@]}"
+        # The packages' own services are not wanted: the tests start private instances.
+        if have systemctl && [[ -d /run/systemd/system ]]; then
+            systemctl disable --now docker-registry postgresql >/dev/null 2>&1 || true
+        fi
+    else
+        die "the tests need these packages: ${missing[*]}" \
+            "Debian/Ubuntu: apt-get install ${missing[*]}"
+    fi
+}
+
 ensure_docker
 ensure_base_image
 ensure_venv
+if [[ ${1:-} == --tests ]]; then
+    ensure_test_tools
+fi
