@@ -47,6 +47,7 @@ class _Context:
     release: str
     result: ApplyResult
     report: Reporter
+    check: Callable[[], None]
 
 
 def apply(
@@ -56,9 +57,13 @@ def apply(
     plan: Plan,
     release: str,
     report: Reporter = silent,
+    check: Callable[[], None] = lambda: None,
 ) -> ApplyResult:
+    """Apply ``plan``. ``check`` runs before every change and may raise to stop the
+    deploy (the deploy lock uses it when its lease was lost)."""
     result = ApplyResult()
-    ctx = _Context(engine, desired, {t.task: t for t in actual.tasks}, release, result, report)
+    tasks = {t.task: t for t in actual.tasks}
+    ctx = _Context(engine, desired, tasks, release, result, report, check)
     changes = plan.changes
     for step in changes:
         if step.target == "network":
@@ -140,6 +145,7 @@ def _service(ctx: _Context, step: Step) -> None:
 
 
 def _start(ctx: _Context, service: ServiceDef, slot: int, release: str | None = None) -> None:
+    ctx.check()
     task = ctx.engine.start_task(ctx.desired, service, slot, release or ctx.release)
     ctx.report(Event("start", service.name, f"started {task.task}"))
 
@@ -170,6 +176,7 @@ def _restore(ctx: _Context, service: ServiceDef, old: ActualTask) -> None:
 
 
 def _remove(ctx: _Context, task: ActualTask) -> None:
+    ctx.check()
     ctx.engine.remove_task(task)
     ctx.result.removed.append(task.task)
     ctx.report(Event("stop", task.service, f"removed {task.task}"))

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import shlex
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 
 from dockyard.errors import SpecError
 from dockyard.plan.model import (
@@ -24,13 +24,21 @@ ImageRefs = Mapping[str, str]
 """Service or accessory name → the image reference its built image resolved to."""
 
 
-def desire(env: LoadedEnvironment, images: ImageRefs) -> DesiredState:
-    """The desired state of ``env`` given the images its builds produced."""
+def desire(
+    env: LoadedEnvironment, images: ImageRefs, only: Collection[str] | None = None
+) -> DesiredState:
+    """The desired state of ``env`` given the images its builds produced.
+
+    With ``only``, just those services and accessories are described (a deploy
+    of part of an environment); plan it with the same ``only``.
+    """
     name = env.name
     services: dict[str, ServiceDef] = {}
     volumes: set[str] = set()
 
     for acc_name, acc in env.spec.accessories.items():
+        if only is not None and acc_name not in only:
+            continue
         image = acc.image if acc.image is not None else _image(images, acc_name)
         container = _container(name, acc_name, acc, image)
         volumes.update(m.volume for m in container.mounts if m.volume)
@@ -43,6 +51,8 @@ def desire(env: LoadedEnvironment, images: ImageRefs) -> DesiredState:
         )
 
     for svc in env.services:
+        if only is not None and svc.name not in only:
+            continue
         spec = svc.spec
         built = _image(images, svc.name) if spec.image is not None else None
         ordered = [spec.main] + [n for n in spec.containers if n != spec.main]

@@ -9,6 +9,7 @@ in one slot (left by an interrupted deploy) keep the good one.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import Any
 
 from dockyard.plan.model import (
@@ -25,7 +26,9 @@ from dockyard.plan.model import (
 _LIVE = ("running", "restarting")
 
 
-def plan(desired: DesiredState, actual: ActualState) -> Plan:
+def plan(desired: DesiredState, actual: ActualState, only: Collection[str] | None = None) -> Plan:
+    """The steps from ``actual`` to ``desired``. With ``only``, services outside it
+    are left alone: neither changed nor removed."""
     steps: list[Step] = []
     steps.append(
         Step(
@@ -46,7 +49,10 @@ def plan(desired: DesiredState, actual: ActualState) -> Plan:
     for service in desired.services:
         steps.append(_service_step(service, actual.tasks_of(service.name)))
 
-    for name in sorted({t.service for t in actual.tasks} - wanted):
+    gone = {t.service for t in actual.tasks} - wanted
+    if only is not None:
+        gone &= set(only)
+    for name in sorted(gone):
         tasks = actual.tasks_of(name)
         steps.append(
             Step(

@@ -203,3 +203,14 @@ def test_plan_is_serialisable() -> None:
     paths = [c["path"] for c in data["steps"][1]["changes"]]
     assert paths == ["replicas", "containers.api.env.LOG_LEVEL"]
     assert data["steps"][1]["replicas"] == [1, 2]
+
+
+def test_only_leaves_other_services_alone() -> None:
+    # web is not in the desired state (a deploy of api alone): it is not removed.
+    result = plan(
+        desired(API_DEBUG), actual(task(API, 1), task(API, 2), task(WEB, 1)), only={"api"}
+    )
+    assert [(s.action, s.name) for s in result.changes] == [("replace", "api")]
+    # Without `only`, the same inputs remove web.
+    full = plan(desired(API_DEBUG), actual(task(API, 1), task(API, 2), task(WEB, 1)))
+    assert ("remove", "web") in [(s.action, s.name) for s in full.changes]
