@@ -117,3 +117,9 @@ class DeployError(DockyardError):
     """A deploy could not reach the desired state."""
 
     code = "DY500"
+
+
+class StateError(DockyardError):
+    """The state store (release history, audit, deploy locks) failed or refused."""
+
+    code = "DY600"

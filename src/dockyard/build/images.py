@@ -1,52 +1,146 @@
-"""Build the images an environment needs, through its engine."""
+"""Build the images an environment needs, through its engine, named by source version.
+
+An image is named ``<registry url>/<service>:<version tag>`` when the
+environment has a registry, ``dockyard/<service>:<version tag>`` otherwise
+(see :mod:`dockyard.build.versions` for the tag). A service's version is that
+of its source folder (and of its build context, when that lies outside); an
+accessory's is that of its build context in the environment repo. Containers
+run the image ID (or, once pushed, the digest), never the tag.
+
+The image carries no environment-specific label, so every environment built
+from the same sources gets the same image ID.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
 
+from dockyard.build.errors import DirtySource, UnknownImage
+from dockyard.build.versions import SourceVersion, source_version
 from dockyard.deploy.events import Event, Reporter, silent
 from dockyard.engines.base import BuildRequest, Engine
+from dockyard.spec.environment import RegistryConfig
 from dockyard.spec.loaded import LoadedEnvironment
 
+LOCAL_NAMESPACE = "dockyard"
+"""Repository namespace of images built for an environment without a registry."""
 
-def build_requests(env: LoadedEnvironment) -> list[BuildRequest]:
-    """One request per accessory or service that builds its own image."""
-    requests: list[BuildRequest] = []
+
+@dataclass(frozen=True)
+class BuildJob:
+    """One image to build, and the version of the sources it is built from."""
+
+    request: BuildRequest
+    version: SourceVersion
+    source: Path
+    """The folder whose version it is (service repo, or build context)."""
+
+
+@dataclass(frozen=True)
+class BuiltImage:
+    """An image built for a service or accessory."""
+
+    service: str
+    image_id: str
+    repository: str
+    tag: str
+    version: SourceVersion
+
+    @property
+    def ref(self) -> str:
+        """``repository:tag``."""
+        return f"{self.repository}:{self.tag}"
+
+
+def image_repository(registry: RegistryConfig | None, service: str) -> str:
+    """``<registry url>/<service>``, or ``dockyard/<service>`` without a registry."""
+    return f"{registry.url if registry else LOCAL_NAMESPACE}/{service}"
+
+
+def image_tag(registry: RegistryConfig | None, service: str, version: SourceVersion) -> str:
+    """The name a build gets: ``<repository>:<version tag>``."""
+    return f"{image_repository(registry, service)}:{version.tag}"
+
+
+def build_requests(env: LoadedEnvironment, only: Iterable[str] | None = None) -> list[BuildJob]:
+    """One job per accessory or service that builds its own image (those of ``only``).
+
+    Raises UnknownImage when ``only`` names something that builds no image.
+    """
+    registry = env.spec.registry
+    wanted = set(only) if only is not None else None
+    jobs: list[BuildJob] = []
     for name, acc in env.spec.accessories.items():
-        if acc.build is not None:
-            requests.append(
-                BuildRequest(
-                    service=name,
-                    context=(env.path.parent / acc.build.build).resolve(),
-                    dockerfile=acc.build.dockerfile,
-                    tag=image_tag(env.name, name),
-                    args=dict(acc.build.args),
-                    target=acc.build.target,
-                    labels={"dockyard.service": name},
-                )
+        if acc.build is not None and (wanted is None or name in wanted):
+            context = (env.path.parent / acc.build.build).resolve()
+            version = source_version(context)
+            request = BuildRequest(
+                service=name,
+                context=context,
+                dockerfile=acc.build.dockerfile,
+                tag=image_tag(registry, name, version),
+                args=dict(acc.build.args),
+                target=acc.build.target,
+                labels={"dockyard.service": name},
             )
+            jobs.append(BuildJob(request, version, context))
     for svc in env.services:
         image = svc.spec.image
-        if image is not None:
-            requests.append(
-                BuildRequest(
-                    service=svc.name,
-                    context=(svc.path.parent / image.build).resolve(),
-                    dockerfile=image.dockerfile,
-                    tag=image_tag(env.name, svc.name),
-                    args=dict(image.args),
-                    target=image.target,
-                    labels={"dockyard.service": svc.name},
-                )
+        if image is not None and (wanted is None or svc.name in wanted):
+            context = (svc.path.parent / image.build).resolve()
+            version = source_version(svc.source, context)
+            request = BuildRequest(
+                service=svc.name,
+                context=context,
+                dockerfile=image.dockerfile,
+                tag=image_tag(registry, svc.name, version),
+                args=dict(image.args),
+                target=image.target,
+                labels={"dockyard.service": svc.name},
             )
-    return requests
+            jobs.append(BuildJob(request, version, svc.source.resolve()))
+    if wanted is not None:
+        missing = sorted(wanted - {job.request.service for job in jobs})
+        if missing:
+            raise _unknown(env, missing)
+    return jobs
 
 
-def image_tag(environment: str, service: str) -> str:
-    """The tag a local build gets. Containers run the image ID, never the tag; the
-    image carries no environment-specific label, so every environment built from
-    the same sources gets the same image ID."""
-    return f"dockyard/{service}:{environment}"
+def build_environment(
+    engine: Engine,
+    env: LoadedEnvironment,
+    only: Iterable[str] | None = None,
+    *,
+    force: bool = False,
+    report: Reporter = silent,
+) -> list[BuiltImage]:
+    """Build every image of ``env`` (or those of ``only``), in file order.
+
+    A protected environment refuses sources with uncommitted changes (DirtySource)
+    before anything is built, unless ``force``.
+    """
+    jobs = build_requests(env, only)
+    if env.spec.protected and not force:
+        dirty = [job for job in jobs if job.version.dirty]
+        if dirty:
+            raise _dirty(env, dirty)
+    built: list[BuiltImage] = []
+    for job in jobs:
+        request = job.request
+        report(Event("build", request.service, f"building {request.tag}"))
+
+        def progress(line: str, subject: str = request.service) -> None:
+            report(Event("output", subject, line))
+
+        image_id = engine.build(request, progress)
+        repository = image_repository(env.spec.registry, request.service)
+        built.append(
+            BuiltImage(request.service, image_id, repository, job.version.tag, job.version)
+        )
+        report(Event("build", request.service, f"built {image_id[:19]} ({request.tag})"))
+    return built
 
 
 def build_images(
@@ -54,18 +148,30 @@ def build_images(
     env: LoadedEnvironment,
     only: Iterable[str] | None = None,
     report: Reporter = silent,
+    *,
+    force: bool = False,
 ) -> dict[str, str]:
     """Build every image of ``env`` (or those of ``only``); name → image ID."""
-    wanted = set(only) if only is not None else None
-    images: dict[str, str] = {}
-    for request in build_requests(env):
-        if wanted is not None and request.service not in wanted:
-            continue
-        report(Event("build", request.service, f"building {request.tag}"))
+    return {
+        b.service: b.image_id
+        for b in build_environment(engine, env, only, force=force, report=report)
+    }
 
-        def progress(line: str, subject: str = request.service) -> None:
-            report(Event("output", subject, line))
 
-        images[request.service] = engine.build(request, progress)
-        report(Event("build", request.service, f"built {images[request.service][:19]}"))
-    return images
+def _dirty(env: LoadedEnvironment, jobs: list[BuildJob]) -> DirtySource:
+    lines = [f"  {job.request.service}: {job.source}" for job in jobs]
+    return DirtySource(
+        f"environment {env.name} is protected and these sources have uncommitted changes "
+        "(or are not in git):\n" + "\n".join(lines),
+        hint="Commit the changes and build again, or pass --force to build from the "
+        "working tree anyway.",
+    )
+
+
+def _unknown(env: LoadedEnvironment, missing: list[str]) -> UnknownImage:
+    builds = [name for name, acc in env.spec.accessories.items() if acc.build is not None]
+    builds += [svc.name for svc in env.services if svc.spec.image is not None]
+    return UnknownImage(
+        f"environment {env.name} has no image to build for {', '.join(missing)}",
+        hint=f"Images built in {env.name}: {', '.join(builds) or 'none'}.",
+    )

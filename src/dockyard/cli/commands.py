@@ -3,50 +3,31 @@
 from __future__ import annotations
 
 import argparse
-import json
-import sys
-from pathlib import Path
-from typing import Any
+from collections.abc import Callable
 
 from rich.console import Console
 
 from dockyard import spec
-from dockyard.cli import render
+from dockyard.cli import releases, render
+from dockyard.cli.context import engine_of, load, print_json
 from dockyard.cli.progress import Progress
 from dockyard.deploy import ops
-from dockyard.engines import engine_for
-from dockyard.engines.base import Engine
-from dockyard.plan.model import Plan
-from dockyard.spec.loaded import LoadedEnvironment
+from dockyard.deploy.ship import selection
+
+Command = Callable[[argparse.Namespace, Console, Console], int]
 
 
 def run(args: argparse.Namespace, out: Console, err: Console) -> int:
-    handler = _COMMANDS[args.command]
+    handler = _COMMANDS.get(args.command) or releases.COMMANDS[args.command]
     return handler(args, out, err)
 
 
-def _print_json(data: Any) -> None:
-    sys.stdout.write(json.dumps(data, indent=2, default=str) + "\n")
-
-
-def _load(args: argparse.Namespace) -> LoadedEnvironment:
-    start = args.directory if args.directory is not None else Path.cwd()
-    repo = spec.find_repo(Path(start).resolve())
-    return spec.load_environment(repo, args.environment)
-
-
-def _engine(env: LoadedEnvironment) -> Engine:
-    engine = engine_for(env.spec.engine)
-    engine.ping()
-    return engine
-
-
 def cmd_validate(args: argparse.Namespace, out: Console, err: Console) -> int:
-    env = _load(args)
+    env = load(args)
     accessories = sorted(env.spec.accessories)
     services = [s.name for s in env.services]
     if args.json:
-        _print_json(
+        print_json(
             {
                 "ok": True,
                 "environment": env.name,
@@ -65,17 +46,17 @@ def cmd_validate(args: argparse.Namespace, out: Console, err: Console) -> int:
 
 
 def cmd_schema(args: argparse.Namespace, out: Console, err: Console) -> int:
-    _print_json(spec.json_schema(None if args.kind == "all" else args.kind))
+    print_json(spec.json_schema(None if args.kind == "all" else args.kind))
     return 0
 
 
 def cmd_plan(args: argparse.Namespace, out: Console, err: Console) -> int:
-    env = _load(args)
-    engine = _engine(env)
+    env = load(args)
+    engine = engine_of(env)
     with Progress(err) as progress:
-        planned = ops.make_plan(engine, env, progress)
+        planned = ops.make_plan(engine, env, selection(env, args.services), progress)
     if args.json:
-        _print_json(render.plan_json(planned.plan))
+        print_json(render.plan_json(planned.plan))
     else:
         render.plan(out, planned.plan)
     if args.detailed_exitcode and not planned.plan.empty:
@@ -83,45 +64,20 @@ def cmd_plan(args: argparse.Namespace, out: Console, err: Console) -> int:
     return 0
 
 
-def cmd_deploy(args: argparse.Namespace, out: Console, err: Console) -> int:
-    env = _load(args)
-    engine = _engine(env)
-    with Progress(err, verbose=args.verbose) as progress:
-
-        def show(plan: Plan) -> None:
-            if not plan.empty:
-                with progress.paused():
-                    render.plan(out, plan)
-
-        deployed = ops.deploy(engine, env, progress, on_plan=show)
-    if deployed.plan.empty:
-        out.print(
-            f"[green]No changes.[/] Environment [bold]{env.name}[/] is up to date "
-            f"({deployed.seconds:.1f}s)."
-        )
-    else:
-        out.print(
-            f"[green]Deployed[/] release [bold]{deployed.release}[/] to [bold]{env.name}[/] "
-            f"in {deployed.seconds:.1f}s: {len(deployed.result.started)} started, "
-            f"{len(deployed.result.removed)} removed."
-        )
-    return 0
-
-
 def cmd_status(args: argparse.Namespace, out: Console, err: Console) -> int:
-    env = _load(args)
-    engine = _engine(env)
+    env = load(args)
+    engine = engine_of(env)
     st = ops.status(engine, env)
     if args.json:
-        _print_json(render.status_json(st))
+        print_json(render.status_json(st))
     else:
         render.status(out, st)
     return 0
 
 
 def cmd_down(args: argparse.Namespace, out: Console, err: Console) -> int:
-    env = _load(args)
-    engine = _engine(env)
+    env = load(args)
+    engine = engine_of(env)
     with Progress(err) as progress:
         removed = ops.down(engine, env.name, volumes=args.volumes, report=progress)
     kept = "" if args.volumes else " (volumes kept; --volumes removes them)"
@@ -133,11 +89,10 @@ def cmd_down(args: argparse.Namespace, out: Console, err: Console) -> int:
     return 0
 
 
-_COMMANDS = {
+_COMMANDS: dict[str, Command] = {
     "validate": cmd_validate,
     "schema": cmd_schema,
     "plan": cmd_plan,
-    "deploy": cmd_deploy,
     "status": cmd_status,
     "down": cmd_down,
 }

@@ -16,6 +16,7 @@ from rich.table import Table
 from dockyard.deploy.ops import EnvironmentStatus
 from dockyard.errors import DockyardError, Location, SpecErrors
 from dockyard.plan.model import Plan, Step
+from dockyard.state import LockInfo, Release, ReleaseService
 
 _ACTION_STYLE = {
     "create": ("+", "green"),
@@ -140,3 +141,55 @@ def status_json(st: EnvironmentStatus) -> dict[str, Any]:
     for service, s in zip(data["services"], st.services, strict=True):
         service["ok"] = s.ok
     return data
+
+
+_STATUS_STYLE = {"succeeded": "green", "failed": "red", "running": "yellow", "interrupted": "red"}
+
+
+def history(console: Console, environment: str, releases: list[Release]) -> None:
+    if not releases:
+        console.print(f"[dim]No releases of {escape(environment)} yet.[/]")
+        return
+    table = Table(title=f"releases of {environment}", title_justify="left", box=box.SIMPLE_HEAD)
+    for col in ("#", "kind", "status", "when (UTC)", "took", "by", "services"):
+        table.add_column(col, overflow="fold")
+    for r in releases:
+        style = _STATUS_STYLE.get(r.status, "")
+        kind = r.kind + (f" {r.source}" if r.source else "")
+        services = ", ".join(f"{s.name}@{_version(s)}" for s in r.services) or "-"
+        table.add_row(
+            str(r.number),
+            kind,
+            f"[{style}]{r.status}[/]",
+            r.started_at.strftime("%Y-%m-%d %H:%M:%S"),
+            f"{r.duration:.1f}s" if r.duration is not None else "-",
+            r.actor,
+            services,
+        )
+    console.print(table)
+    failed = next((r for r in releases if r.status == "failed" and r.error), None)
+    if failed is not None and failed.error:
+        first = failed.error.splitlines()[0]
+        console.print(f"[dim]#{failed.number} failed: {escape(first)}[/]")
+
+
+def _version(service: ReleaseService) -> str:
+    if service.commit:
+        return service.commit[:12] + ("-dirty" if service.dirty else "")
+    ref = service.digest or service.image
+    return ref.removeprefix("sha256:")[:12]
+
+
+def lock(console: Console, environment: str, info: LockInfo | None) -> None:
+    if info is None:
+        console.print(f"Nobody holds the deploy lock of [bold]{escape(environment)}[/].")
+        return
+    state = (
+        f"[red]expired {-info.expires_in:.0f}s ago[/] (its holder is gone; the next deploy "
+        f"takes it over, or `dockyard lock release {environment}`)"
+        if info.expired
+        else f"[green]held[/], lease ends in {info.expires_in:.0f}s"
+    )
+    console.print(f"Deploy lock of [bold]{escape(environment)}[/]: {state}")
+    console.print(f"  holder: {escape(info.holder.describe())}")
+    console.print(f"  since:  {info.started_at:%Y-%m-%d %H:%M:%S} UTC")

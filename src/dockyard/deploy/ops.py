@@ -6,17 +6,11 @@ prints. Progress goes to the ``report`` callback.
 
 from __future__ import annotations
 
-import getpass
-import os
-import secrets
-import socket
-import time
-from collections.abc import Callable
+from collections.abc import Collection
 from dataclasses import dataclass, field
 
-from dockyard.build.images import build_images
-from dockyard.deploy.apply import ApplyResult, apply
 from dockyard.deploy.events import Event, Reporter, silent
+from dockyard.deploy.ship import ship
 from dockyard.engines.base import Engine
 from dockyard.plan import desire, plan
 from dockyard.plan.model import ActualState, DesiredState, Plan
@@ -31,52 +25,19 @@ class Planned:
     plan: Plan
 
 
-@dataclass(frozen=True)
-class Deployed:
-    release: str
-    plan: Plan
-    result: ApplyResult
-    seconds: float
-
-
-def new_release_id() -> str:
-    return time.strftime("%Y%m%d-%H%M%S", time.gmtime()) + "-" + secrets.token_hex(2)
-
-
-def who() -> str:
-    try:
-        user = getpass.getuser()
-    except (KeyError, OSError):
-        user = os.environ.get("USER", "unknown")
-    return f"{user}@{socket.gethostname()}"
-
-
-def make_plan(engine: Engine, env: LoadedEnvironment, report: Reporter = silent) -> Planned:
-    """Build the images (cached builds are cheap), then diff desired against actual."""
-    report(Event("phase", "", "building images"))
-    images = build_images(engine, env, report=report)
-    desired = desire(env, images)
-    report(Event("phase", "", "reading what runs"))
-    actual = engine.observe(env.name)
-    return Planned(desired, actual, plan(desired, actual))
-
-
-def deploy(
+def make_plan(
     engine: Engine,
     env: LoadedEnvironment,
+    only: Collection[str] | None = None,
     report: Reporter = silent,
-    on_plan: Callable[[Plan], None] | None = None,
-) -> Deployed:
-    """Build, plan and apply. ``on_plan`` sees the plan before anything changes."""
-    began = time.monotonic()
-    planned = make_plan(engine, env, report)
-    if on_plan is not None:
-        on_plan(planned.plan)
-    release = new_release_id()
-    result = ApplyResult()
-    if not planned.plan.empty:
-        result = apply(engine, planned.desired, planned.actual, planned.plan, release, report)
-    return Deployed(release, planned.plan, result, time.monotonic() - began)
+) -> Planned:
+    """Build the images (cached builds are cheap, nothing is pushed), then diff
+    desired against actual. A service whose build matches what runs keeps its
+    running digest; a new build shows as its local image ID."""
+    actual = engine.observe(env.name)
+    shipped = ship(engine, env, only, actual=actual, push_images=False, report=report)
+    desired = desire(env, {name: s.image for name, s in shipped.items()}, only)
+    return Planned(desired, actual, plan(desired, actual, only))
 
 
 @dataclass(frozen=True)

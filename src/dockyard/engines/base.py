@@ -32,6 +32,11 @@ class BuildRequest:
 ProgressFn = Callable[[str], None]
 """Receives one line of progress (build output, a state change)."""
 
+RegistryAuth = dict[str, str]
+"""Credentials for one registry, as Docker's API takes them: ``username``, ``password``
+and ``serveraddress``. ``None`` in their place lets the engine's client use its own
+login (``~/.docker/config.json``)."""
+
 
 class Engine(Protocol):
     """One engine (a Docker host, a Swarm cluster) that runs an environment."""
@@ -74,3 +79,31 @@ class Engine(Protocol):
     def remove_volume(self, volume: str) -> None: ...
 
     def logs(self, container_id: str, tail: int = 20) -> str: ...
+
+    # Images. A reference is an image ID, ``repository:tag`` or
+    # ``repository@sha256:...``. Registry refusals raise the errors of
+    # :mod:`dockyard.build.errors`: RegistryAuthError for credentials,
+    # NotInRegistry for an unknown tag or digest, RegistryError otherwise.
+
+    def image_present(self, ref: str) -> bool:
+        """Whether the engine has the image ``ref`` locally."""
+        ...
+
+    def image_id(self, ref: str) -> str | None:
+        """The ID (``sha256:...``) of the local image ``ref``; None when the engine lacks it."""
+        ...
+
+    def pull(self, ref: str, auth: RegistryAuth | None, progress: ProgressFn) -> None:
+        """Pull ``ref`` from its registry, by digest (``repository@sha256:...``) or tag."""
+        ...
+
+    def tag(self, image: str, repository: str, tag: str) -> None:
+        """Name the local image ``image`` (ID or reference) ``repository:tag``."""
+        ...
+
+    def push(
+        self, repository: str, tag: str, auth: RegistryAuth | None, progress: ProgressFn
+    ) -> str:
+        """Push the local ``repository:tag``; returns the digest of the manifest the
+        registry stored (``sha256:...``)."""
+        ...

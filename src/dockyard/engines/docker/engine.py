@@ -14,8 +14,8 @@ from datetime import datetime
 import docker
 import docker.errors
 
-from dockyard.engines.base import BuildRequest, ProgressFn
-from dockyard.engines.docker import observe, readiness, run
+from dockyard.engines.base import BuildRequest, ProgressFn, RegistryAuth
+from dockyard.engines.docker import images, observe, readiness, run
 from dockyard.engines.docker.build import build_image
 from dockyard.engines.docker.connection import (
     connect,
@@ -234,3 +234,23 @@ class DockerEngine:
         with translate_errors(self.address, f"read the logs of {container_id[:12]}"):
             raw = self.api.logs(container_id, stdout=True, stderr=True, tail=tail)
         return raw.decode("utf-8", "replace") if isinstance(raw, bytes) else str(raw)
+
+    # ------------------------------------------------------------------ images
+
+    def image_present(self, ref: str) -> bool:
+        return self.image_id(ref) is not None
+
+    def image_id(self, ref: str) -> str | None:
+        with translate_errors(self.address, f"look up image {ref}"):
+            return images.image_id(self.client, ref)
+
+    def pull(self, ref: str, auth: RegistryAuth | None, progress: ProgressFn) -> None:
+        images.pull(self.api, self.address, ref, auth, progress)
+
+    def tag(self, image: str, repository: str, tag: str) -> None:
+        images.tag(self.api, self.address, image, repository, tag)
+
+    def push(
+        self, repository: str, tag: str, auth: RegistryAuth | None, progress: ProgressFn
+    ) -> str:
+        return images.push(self.api, self.address, repository, tag, auth, progress)

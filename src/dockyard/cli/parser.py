@@ -1,0 +1,148 @@
+"""The command line's grammar: every command, its arguments and its help."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from dockyard import __version__
+
+DESCRIPTION = """\
+Deploy services from their specs: one dockyard.yaml per service repo, one
+environments/<env>.yaml per environment in the environment repo.
+
+Run inside an environment repo (a folder with environments/), or anywhere
+with -C DIR. Every command that reads specs validates them first and never
+touches an engine when they are invalid.
+"""
+
+EPILOG = """\
+examples:
+  dockyard validate local              check every spec of environment 'local'
+  dockyard plan local                  show what a release would change
+  dockyard release staging             build, push, deploy and record a release
+  dockyard release staging api         ... of one service only
+  dockyard history staging             what was released, by whom, and how it went
+  dockyard rollback staging            back to the release before the current one
+  dockyard promote --from staging --to prod
+                                       run in prod exactly what runs in staging
+  dockyard lock status staging         who holds the deploy lock
+  dockyard down local --volumes        remove everything, data volumes too
+
+exit codes: 0 success; 1 error; 2 usage error, or changes with plan --detailed-exitcode
+"""
+
+
+class _Formatter(argparse.RawDescriptionHelpFormatter):
+    def __init__(self, prog: str) -> None:
+        super().__init__(prog, max_help_position=32)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="dockyard", description=DESCRIPTION, epilog=EPILOG, formatter_class=_Formatter
+    )
+    parser.add_argument("--version", action="version", version=f"dockyard {__version__}")
+    parser.add_argument(
+        "-C",
+        dest="directory",
+        metavar="DIR",
+        type=Path,
+        default=None,
+        help="run as if started in DIR (like git -C)",
+    )
+    parser.add_argument("--debug", action="store_true", help="show full tracebacks")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    def command(name: str, text: str, env: bool = True) -> argparse.ArgumentParser:
+        p = sub.add_parser(name, help=text, description=text, formatter_class=_Formatter)
+        if env:
+            p.add_argument("environment", metavar="ENV", help="environment (environments/ENV.yaml)")
+        return p
+
+    def services(p: argparse.ArgumentParser, what: str) -> None:
+        p.add_argument("services", metavar="SERVICE", nargs="*", help=f"{what} (default: all)")
+
+    def waiting(p: argparse.ArgumentParser) -> None:
+        p.add_argument(
+            "--wait",
+            metavar="SECONDS",
+            type=float,
+            nargs="?",
+            const=600.0,
+            default=None,
+            help="wait for another deploy's lock instead of failing (default 600 s)",
+        )
+
+    p = command("validate", "Check the environment's specs without touching an engine.")
+    p.add_argument("--json", action="store_true", help="print the result as JSON")
+
+    p = command("schema", "Print the JSON Schema of the spec files, for editors.", env=False)
+    p.add_argument(
+        "kind",
+        nargs="?",
+        choices=["all", "service", "environment", "params"],
+        default="all",
+        help="which file's schema (default: all)",
+    )
+
+    p = command("plan", "Show what a release would change, field by field (builds, no push).")
+    services(p, "services to plan")
+    p.add_argument("--json", action="store_true", help="print the plan as JSON")
+    p.add_argument(
+        "--detailed-exitcode",
+        action="store_true",
+        help="exit 0 when nothing would change, 2 when something would, 1 on error",
+    )
+
+    p = command("build", "Build the images, tagged with each source's git commit.")
+    services(p, "services to build")
+    p.add_argument("--force", action="store_true", help="build dirty trees for a protected env")
+    p.add_argument("-v", "--verbose", action="store_true", help="print build output")
+
+    p = command("push", "Build (cached) and push the images to the environment's registry.")
+    services(p, "services to push")
+    p.add_argument("--force", action="store_true", help="push dirty trees for a protected env")
+    p.add_argument("-v", "--verbose", action="store_true", help="print build and push output")
+
+    for name, text in (
+        ("release", "Build, push, deploy and record a release (what a pipeline calls)."),
+        ("deploy", "The same as release."),
+    ):
+        p = command(name, text)
+        services(p, "services to release")
+        p.add_argument(
+            "--force", action="store_true", help="release dirty trees to a protected env"
+        )
+        p.add_argument("-v", "--verbose", action="store_true", help="print build and push output")
+        waiting(p)
+
+    p = command("rollback", "Redeploy an earlier release's digests and config (no build).")
+    services(p, "services to roll back")
+    p.add_argument("--to", metavar="N", type=int, help="release number (default: the one before)")
+    waiting(p)
+
+    p = command("promote", "Deploy what runs in one environment to another, by digest.", env=False)
+    p.add_argument("--from", dest="source", metavar="SRC", required=True, help="source env")
+    p.add_argument("--to", dest="environment", metavar="DST", required=True, help="target env")
+    services(p, "services to promote")
+    waiting(p)
+
+    p = command("history", "List the environment's releases, newest first.")
+    p.add_argument("-n", "--limit", type=int, default=20, help="how many (default 20)")
+    p.add_argument("--json", action="store_true", help="print the releases as JSON")
+
+    p = command("status", "Show what runs in the environment.")
+    p.add_argument("--json", action="store_true", help="print the status as JSON")
+
+    p = command("down", "Remove the environment's containers and network.")
+    p.add_argument("--volumes", action="store_true", help="remove its named volumes (data) too")
+
+    lock = sub.add_parser("lock", help="Inspect or release an environment's deploy lock.")
+    lock_sub = lock.add_subparsers(dest="lock_command", metavar="ACTION", required=True)
+    p = lock_sub.add_parser("status", help="Who holds the deploy lock, since when, until when.")
+    p.add_argument("environment", metavar="ENV")
+    p.add_argument("--json", action="store_true", help="print the lock as JSON")
+    p = lock_sub.add_parser("release", help="Remove the lock (its holder died or is stuck).")
+    p.add_argument("environment", metavar="ENV")
+    return parser

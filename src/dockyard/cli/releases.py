@@ -1,0 +1,163 @@
+"""Commands of the build → ship → run pipeline and its history."""
+
+from __future__ import annotations
+
+import argparse
+from dataclasses import asdict
+from typing import Any
+
+from rich.console import Console
+
+from dockyard.build.images import build_environment
+from dockyard.cli import render
+from dockyard.cli.context import engine_of, load, print_json, store_of
+from dockyard.cli.progress import Progress
+from dockyard.deploy.release import Outcome, Target, promote, release, rollback
+from dockyard.deploy.ship import selection, ship
+from dockyard.errors import DockyardError
+from dockyard.plan.model import Plan
+
+
+def _target(args: argparse.Namespace, name: str | None = None) -> Target:
+    env = load(args, name)
+    return Target(env, engine_of(env), store_of(env))
+
+
+def cmd_build(args: argparse.Namespace, out: Console, err: Console) -> int:
+    env = load(args)
+    engine = engine_of(env)
+    only = selection(env, args.services)
+    with Progress(err, verbose=args.verbose) as progress:
+        built = build_environment(engine, env, only, force=args.force, report=progress)
+    for image in built:
+        dirty = " [yellow](dirty)[/]" if image.version.dirty else ""
+        out.print(f"{image.service:<12} {image.ref}  {image.image_id[:19]}{dirty}")
+    return 0
+
+
+def cmd_push(args: argparse.Namespace, out: Console, err: Console) -> int:
+    env = load(args)
+    if env.spec.registry is None:
+        raise DockyardError(
+            f"environment {env.name} has no registry to push to",
+            hint=f"add `registry: {{url: ...}}` to environments/{env.name}.yaml; without one, "
+            "releases use the engine's own image store",
+        )
+    engine = engine_of(env)
+    with Progress(err, verbose=args.verbose) as progress:
+        shipped = ship(
+            engine, env, selection(env, args.services), force=args.force, report=progress
+        )
+    for s in shipped.values():
+        out.print(f"{s.service:<12} {s.image}")
+    return 0
+
+
+def _outcome(out: Console, outcome: Outcome, verb: str) -> None:
+    if outcome.release is None:
+        out.print(
+            f"[green]No changes.[/] Environment [bold]{outcome.environment}[/] is up to date "
+            f"({outcome.seconds:.1f}s)."
+        )
+        return
+    rel = outcome.release
+    out.print(
+        f"[green]{verb}[/] [bold]{rel.label}[/] in {outcome.seconds:.1f}s: "
+        f"{len(outcome.result.started)} started, {len(outcome.result.removed)} removed."
+    )
+
+
+def _show_plan(out: Console, progress: Progress) -> Any:
+    def show(plan: Plan) -> None:
+        if not plan.empty:
+            with progress.paused():
+                render.plan(out, plan)
+
+    return show
+
+
+def cmd_release(args: argparse.Namespace, out: Console, err: Console) -> int:
+    target = _target(args)
+    with Progress(err, verbose=args.verbose) as progress:
+        outcome = release(
+            target,
+            selection(target.env, args.services),
+            force=args.force,
+            wait=args.wait,
+            report=progress,
+            on_plan=_show_plan(out, progress),
+        )
+    _outcome(out, outcome, "Released")
+    return 0
+
+
+def cmd_rollback(args: argparse.Namespace, out: Console, err: Console) -> int:
+    target = _target(args)
+    with Progress(err) as progress:
+        outcome = rollback(
+            target,
+            selection(target.env, args.services),
+            to=args.to,
+            wait=args.wait,
+            report=progress,
+            on_plan=_show_plan(out, progress),
+        )
+    _outcome(out, outcome, "Rolled back with")
+    return 0
+
+
+def cmd_promote(args: argparse.Namespace, out: Console, err: Console) -> int:
+    dest = _target(args)
+    source = _target(args, args.source)
+    with Progress(err) as progress:
+        outcome = promote(
+            source,
+            dest,
+            selection(dest.env, args.services),
+            wait=args.wait,
+            report=progress,
+            on_plan=_show_plan(out, progress),
+        )
+    _outcome(out, outcome, "Promoted")
+    return 0
+
+
+def cmd_history(args: argparse.Namespace, out: Console, err: Console) -> int:
+    env = load(args)
+    releases = store_of(env).history(env.name, args.limit)
+    if args.json:
+        print_json([asdict(r) for r in releases])
+    else:
+        render.history(out, env.name, releases)
+    return 0
+
+
+def cmd_lock(args: argparse.Namespace, out: Console, err: Console) -> int:
+    env = load(args)
+    store = store_of(env)
+    if args.lock_command == "release":
+        info = store.force_release(env.name)
+        if info is None:
+            out.print(f"Nobody holds the deploy lock of [bold]{env.name}[/].")
+        else:
+            holder = info.holder.describe()
+            out.print(f"Released the deploy lock of [bold]{env.name}[/] held by {holder}.")
+        return 0
+    info = store.lock_status(env.name)
+    if args.json:
+        print_json(asdict(info) if info else None)
+    else:
+        render.lock(out, env.name, info)
+    return 0
+
+
+COMMANDS = {
+    "build": cmd_build,
+    "push": cmd_push,
+    "release": cmd_release,
+    "deploy": cmd_release,
+    "rollback": cmd_rollback,
+    "promote": cmd_promote,
+    "history": cmd_history,
+    "lock": cmd_lock,
+}

@@ -1,0 +1,271 @@
+"""Releases: the numbered, recorded, locked changes of an environment.
+
+``release`` builds, ships and deploys; ``rollback`` redeploys what an earlier
+release recorded; ``promote`` deploys what runs in one environment to another
+by digest. All three hold the environment's deploy lock for their whole run,
+mark releases that a killed process left ``running`` as interrupted, and record
+the outcome, the plan and the desired state they applied.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Collection, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+from dockyard.build.credentials import auth_config
+from dockyard.build.registry import ensure_image
+from dockyard.deploy.apply import ApplyResult, apply
+from dockyard.deploy.events import Event, Reporter, silent
+from dockyard.deploy.ship import Shipped, params_commit, ship
+from dockyard.engines.base import Engine
+from dockyard.errors import DeployError
+from dockyard.plan import desire, plan
+from dockyard.plan.model import DesiredState, Plan
+from dockyard.spec.loaded import LoadedEnvironment
+from dockyard.state import LockHolder, LockKeeper, Release, ReleaseService, StateStore, actor
+from dockyard.state.records import ReleaseKind
+
+PlanHook = Callable[[Plan], None]
+"""Sees the plan before anything changes (the CLI prints it)."""
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What a release did. ``release`` is None when there was nothing to change."""
+
+    environment: str
+    plan: Plan
+    release: Release | None
+    result: ApplyResult
+    seconds: float
+
+
+@dataclass(frozen=True)
+class Target:
+    """Where a release goes: the environment, its engine and its state store."""
+
+    env: LoadedEnvironment
+    engine: Engine
+    store: StateStore
+
+
+def release(
+    target: Target,
+    only: Collection[str] | None = None,
+    *,
+    force: bool = False,
+    wait: float | None = None,
+    report: Reporter = silent,
+    on_plan: PlanHook | None = None,
+) -> Outcome:
+    """Build → push → deploy → record, for the whole environment or ``only`` some services."""
+    began = time.monotonic()
+    env, engine = target.env, target.engine
+    with _locked(target, "release", wait, report) as keeper:
+        actual = engine.observe(env.name)
+        shipped = ship(engine, env, only, actual=actual, force=force, report=report)
+        keeper.check()
+        images = {name: s.image for name, s in shipped.items()}
+        desired = desire(env, images, only)
+        records = _records(env, desired, shipped)
+        return _converge(
+            target, desired, only, "deploy", None, records, keeper, report, began, on_plan
+        )
+
+
+def rollback(
+    target: Target,
+    only: Collection[str] | None = None,
+    *,
+    to: int | None = None,
+    wait: float | None = None,
+    report: Reporter = silent,
+    on_plan: PlanHook | None = None,
+) -> Outcome:
+    """Redeploy the digests and configuration an earlier release recorded (no build).
+
+    Without ``to``: the last succeeded release before the current one.
+    """
+    began = time.monotonic()
+    env, store = target.env, target.store
+    with _locked(target, "rollback", wait, report) as keeper:
+        chosen = _rollback_target(store, env.name, to)
+        if chosen.desired is None:
+            raise DeployError(f"release {chosen.label} recorded no desired state to return to")
+        desired = DesiredState.model_validate(chosen.desired)
+        names = {s.name for s in desired.services}
+        if only is not None:
+            unknown = sorted(set(only) - names)
+            if unknown:
+                raise DeployError(
+                    f"release {chosen.label} did not deploy {', '.join(unknown)}",
+                    hint=f"it deployed: {', '.join(sorted(names))}",
+                )
+            names &= set(only)
+        desired = _restricted(desired, names)
+        records = [s for s in chosen.services if s.name in names]
+        report(Event("phase", "", f"rolling back to {chosen.label}"))
+        return _converge(
+            target,
+            desired,
+            names,
+            "rollback",
+            f"#{chosen.number}",
+            records,
+            keeper,
+            report,
+            began,
+            on_plan,
+        )
+
+
+def promote(
+    source: Target,
+    dest: Target,
+    only: Collection[str] | None = None,
+    *,
+    wait: float | None = None,
+    report: Reporter = silent,
+    on_plan: PlanHook | None = None,
+) -> Outcome:
+    """Deploy what runs in ``source`` (by digest) to ``dest`` with dest's parameters."""
+    from dockyard.deploy.promote import carry_images
+
+    began = time.monotonic()
+    with _locked(dest, "promote", wait, report) as keeper:
+        images, records, label = carry_images(source, dest, only, report)
+        keeper.check()
+        names = set(images)
+        desired = desire(dest.env, images, names)
+        records = [
+            ReleaseService(
+                name=r.name,
+                image=images[r.name],
+                digest=images[r.name].partition("@")[2] or None,
+                commit=r.commit,
+                dirty=r.dirty,
+                params_commit=params_commit(dest.env, r.name),
+                spec_hash=desired.service(r.name).task.spec_hash(),
+            )
+            for r in records
+        ]
+        return _converge(
+            dest, desired, names, "promote", label, records, keeper, report, began, on_plan
+        )
+
+
+# ---------------------------------------------------------------------------
+
+
+@contextmanager
+def _locked(
+    target: Target, command: str, wait: float | None, report: Reporter
+) -> Iterator[LockKeeper]:
+    """The deploy lock, held for a whole release; interrupted releases are marked."""
+    env, store = target.env, target.store
+    report(Event("phase", "", f"taking the deploy lock of {env.name}"))
+    holder = LockHolder.current(command)
+    with LockKeeper(store, env.name, holder, env.spec.lock.lease, wait=wait) as keeper:
+        stale = store.mark_interrupted(env.name)
+        if stale:
+            numbers = ", ".join(f"#{n}" for n in stale)
+            report(Event("info", "", f"releases {numbers} were interrupted; converging"))
+        yield keeper
+
+
+def _converge(
+    target: Target,
+    desired: DesiredState,
+    only: Collection[str] | None,
+    kind: ReleaseKind,
+    source: str | None,
+    records: Sequence[ReleaseService],
+    keeper: LockKeeper,
+    report: Reporter,
+    began: float,
+    on_plan: PlanHook | None,
+) -> Outcome:
+    env, engine, store = target.env, target.engine, target.store
+    _pull_missing(target, desired, report)
+    report(Event("phase", "", "reading what runs"))
+    actual = engine.observe(env.name)
+    steps = plan(desired, actual, only)
+    if on_plan is not None:
+        on_plan(steps)
+    if steps.empty:
+        return Outcome(env.name, steps, None, ApplyResult(), time.monotonic() - began)
+    record = store.start_release(env.name, kind, actor(), list(records), source)
+    report(Event("phase", "", f"release {record.label}"))
+    plan_json = steps.model_dump(mode="json")
+    desired_json = desired.model_dump(mode="json")
+    try:
+        result = apply(engine, desired, actual, steps, str(record.number), report, keeper.check)
+    except KeyboardInterrupt:
+        store.finish_release(
+            env.name, record.number, "interrupted", plan=plan_json, desired=desired_json
+        )
+        raise
+    except Exception as e:
+        store.finish_release(
+            env.name, record.number, "failed", plan=plan_json, desired=desired_json, error=str(e)
+        )
+        raise
+    done = store.finish_release(
+        env.name, record.number, "succeeded", plan=plan_json, desired=desired_json
+    )
+    return Outcome(env.name, steps, done, result, time.monotonic() - began)
+
+
+def _pull_missing(target: Target, desired: DesiredState, report: Reporter) -> None:
+    """Pull, by digest, every image the engine lacks (another host, a pruned cache)."""
+    registry = target.env.spec.registry
+    auth = auth_config(registry) if registry is not None else None
+    for service in desired.services:
+        for container in service.task.containers:
+            if "@" not in container.image or target.engine.image_present(container.image):
+                continue
+            report(Event("build", service.name, f"pulling {container.image}"))
+
+            def progress(line: str, subject: str = service.name) -> None:
+                report(Event("output", subject, line))
+
+            ensure_image(target.engine, container.image, auth, progress)
+
+
+def _records(
+    env: LoadedEnvironment, desired: DesiredState, shipped: dict[str, Shipped]
+) -> list[ReleaseService]:
+    records = []
+    for service in desired.services:
+        art = shipped.get(service.name)
+        records.append(
+            ReleaseService(
+                name=service.name,
+                image=service.task.main.image,
+                digest=art.digest if art else None,
+                commit=art.version.commit if art else None,
+                dirty=art.version.dirty if art else False,
+                params_commit=params_commit(env, service.name),
+                spec_hash=service.task.spec_hash(),
+            )
+        )
+    return records
+
+
+def _rollback_target(store: StateStore, environment: str, to: int | None) -> Release:
+    if to is not None:
+        return store.get(environment, to)
+    current = store.last_succeeded(environment)
+    earlier = store.last_succeeded(environment, before=current.number) if current else None
+    if earlier is None:
+        raise DeployError(
+            f"environment {environment} has no earlier succeeded release to roll back to",
+            hint=f"see `dockyard history {environment}`; name one with --to N",
+        )
+    return earlier
+
+
+def _restricted(desired: DesiredState, names: Collection[str]) -> DesiredState:
+    return desired.model_copy(update={"services": [s for s in desired.services if s.name in names]})

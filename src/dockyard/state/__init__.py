@@ -1,0 +1,58 @@
+"""The state store: release history, audit of task runs, and deploy locks.
+
+SQLite in the environment repo by default (``.dockyard/state.db``), PostgreSQL
+by URL for teams that deploy from several machines. See docs/state.md.
+"""
+
+from dockyard.errors import StateError
+from dockyard.state.connect import open_store, state_url
+from dockyard.state.errors import (
+    LockHeld,
+    LockLost,
+    ReleaseNotFound,
+    StateConfigError,
+    StateSchemaTooNew,
+    StateUnreachable,
+)
+from dockyard.state.identity import actor
+from dockyard.state.keeper import LockKeeper
+from dockyard.state.migrations import LATEST as SCHEMA_VERSION
+from dockyard.state.records import (
+    FinalStatus,
+    Lock,
+    LockHolder,
+    LockInfo,
+    Release,
+    ReleaseKind,
+    ReleaseService,
+    ReleaseStatus,
+    TaskRun,
+    TaskStatus,
+)
+from dockyard.state.store import StateStore
+
+__all__ = [
+    "SCHEMA_VERSION",
+    "FinalStatus",
+    "Lock",
+    "LockHeld",
+    "LockHolder",
+    "LockInfo",
+    "LockKeeper",
+    "LockLost",
+    "Release",
+    "ReleaseKind",
+    "ReleaseNotFound",
+    "ReleaseService",
+    "ReleaseStatus",
+    "StateConfigError",
+    "StateError",
+    "StateSchemaTooNew",
+    "StateStore",
+    "StateUnreachable",
+    "TaskRun",
+    "TaskStatus",
+    "actor",
+    "open_store",
+    "state_url",
+]

@@ -1,0 +1,181 @@
+"""Opening the state store: the URL, the engine, and migrating on open."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import URL, Connection, Engine, create_engine, event, make_url
+from sqlalchemy.exc import ArgumentError, DBAPIError, SQLAlchemyError
+
+from dockyard.errors import StateError
+from dockyard.spec.environment import StateConfig
+from dockyard.state.db import WRITE_OPTION, Database
+from dockyard.state.errors import StateConfigError, StateSchemaTooNew, StateUnreachable
+from dockyard.state.migrations import migrate
+from dockyard.state.store import StateStore
+
+DEFAULT_PATH = Path(".dockyard") / "state.db"
+"""Where the store lives, in the environment repo, when ``state.url`` is not set."""
+
+BUSY_TIMEOUT = 30.0
+"""Seconds a SQLite write waits for another process's write to finish."""
+
+CONNECT_TIMEOUT = 10
+"""Seconds to wait for a PostgreSQL server to answer."""
+
+SUPPORTED = {
+    "sqlite": "sqlite",
+    "sqlite+pysqlite": "sqlite",
+    "postgresql": "postgresql+psycopg",
+    "postgres": "postgresql+psycopg",
+    "postgresql+psycopg": "postgresql+psycopg",
+}
+
+
+def open_store(config: StateConfig, repo: Path) -> StateStore:
+    """Open (creating and migrating as needed) the state store of an environment
+    repo: ``config.url``, or SQLite at ``<repo>/.dockyard/state.db``."""
+    url = state_url(config, repo)
+    password = _password(config, url)
+    if url.get_backend_name() == "sqlite" and url.database:
+        Path(url.database).parent.mkdir(parents=True, exist_ok=True)
+    engine = _engine(url, password)
+    db = Database(engine, _display(url), password)
+    try:
+        with db.translated(), engine.connect():
+            pass
+    except StateError as e:
+        db.close()
+        raise _unreachable(db, config, url, e) from e.__cause__
+    try:
+        with db.write() as conn:
+            version = migrate(conn, where=db.url)
+    except StateSchemaTooNew:
+        db.close()
+        raise
+    except StateError as e:
+        db.close()
+        cause = e.__cause__
+        detail = db.describe(cause) if isinstance(cause, SQLAlchemyError) else e.message
+        raise StateError(
+            f"cannot prepare the state store at {db.url}: {detail}",
+            hint="Dockyard creates and migrates its tables when it opens the store: the "
+            "database user must be allowed to create tables (own the database, or have "
+            "CREATE on its schema)",
+        ) from e.__cause__
+    except BaseException:
+        db.close()
+        raise
+    return StateStore(db, version)
+
+
+def state_url(config: StateConfig, repo: Path) -> URL:
+    """The store's SQLAlchemy URL, with the driver Dockyard uses and no password.
+    A relative SQLite path is relative to the environment repo."""
+    if config.url is None:
+        return URL.create("sqlite", database=str(repo.absolute() / DEFAULT_PATH))
+    try:
+        url = make_url(config.url)
+    except ArgumentError:
+        raise StateConfigError(
+            "state.url is not a database URL",
+            hint="write sqlite:///path/to/state.db or postgresql://user@host:5432/database",
+        ) from None
+    if url.password is not None:
+        raise StateConfigError(
+            f"state.url {_display(url)} contains a password",
+            hint="take it out of the URL, put it in an environment variable, and name "
+            "that variable in state.password_env",
+        )
+    drivername = SUPPORTED.get(url.drivername)
+    if drivername is None:
+        raise StateConfigError(
+            f"state.url {_display(url)}: {url.drivername!r} databases are not supported",
+            hint="use sqlite:///path/to/state.db or postgresql://user@host:5432/database",
+        )
+    url = url.set(drivername=drivername)
+    if drivername == "sqlite":
+        if url.database in (None, "", ":memory:"):
+            raise StateConfigError(
+                "state.url names an in-memory SQLite database, which forgets every release",
+                hint="name a file: sqlite:///.dockyard/state.db (relative to the environment repo)",
+            )
+        path = Path(url.database or "")
+        if not path.is_absolute():
+            path = repo.absolute() / path
+        url = url.set(database=str(path))
+    return url
+
+
+def _password(config: StateConfig, url: URL) -> str | None:
+    if config.password_env is None:
+        return None
+    if url.get_backend_name() != "postgresql":
+        raise StateConfigError(
+            "state.password_env is set, but a SQLite state store has no password",
+            hint="remove state.password_env, or point state.url at a PostgreSQL database",
+        )
+    password = os.environ.get(config.password_env)
+    if password is None:
+        raise StateConfigError(
+            f"the environment variable {config.password_env} is not set; "
+            "state.password_env says it holds the state database's password",
+            hint=f"export {config.password_env}=... (from your secret manager or CI secrets) "
+            "and run the command again",
+        )
+    return password
+
+
+def _engine(url: URL, password: str | None) -> Engine:
+    if url.get_backend_name() == "sqlite":
+        engine = create_engine(url, hide_parameters=True, connect_args={"timeout": BUSY_TIMEOUT})
+        event.listen(engine, "connect", _sqlite_connect)
+        event.listen(engine, "begin", _sqlite_begin)
+        return engine
+    connect_args: dict[str, Any] = {"application_name": "dockyard"}
+    if "connect_timeout" not in url.query:
+        connect_args["connect_timeout"] = CONNECT_TIMEOUT
+    if password is not None:
+        connect_args["password"] = password  # kept out of the URL, and so out of reprs
+    return create_engine(url, hide_parameters=True, pool_pre_ping=True, connect_args=connect_args)
+
+
+def _sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
+    # Let SQLAlchemy's "begin" event emit BEGIN (below) instead of the driver.
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
+    cursor.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT * 1000)}")
+    cursor.execute("PRAGMA journal_mode = WAL")  # readers never block the writer
+    cursor.execute("PRAGMA synchronous = NORMAL")
+    cursor.execute("PRAGMA foreign_keys = ON")
+    cursor.close()
+
+
+def _sqlite_begin(conn: Connection) -> None:
+    # A write transaction takes the database's write lock up front, so that what it
+    # read (the next release number, the lock row) cannot change before it writes.
+    immediate = conn.get_execution_options().get(WRITE_OPTION, False)
+    conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
+def _display(url: URL) -> str:
+    if url.get_backend_name() == "sqlite":
+        return f"sqlite:///{url.database}"
+    return url.set(drivername=url.get_backend_name()).render_as_string(hide_password=True)
+
+
+def _unreachable(db: Database, config: StateConfig, url: URL, error: Exception) -> StateUnreachable:
+    cause = error.__cause__
+    detail = db.describe(cause) if isinstance(cause, DBAPIError) else str(error)
+    if url.get_backend_name() == "sqlite":
+        hint = f"check that {url.database} is a SQLite database this user can write to"
+    else:
+        hint = (
+            "check state.url (host, port, database, user) in the environment file, and "
+            "that the PostgreSQL server runs and accepts connections from this host"
+        )
+        if config.password_env:
+            hint += f"; check that ${config.password_env} holds the role's password"
+    return StateUnreachable(f"cannot open the state store at {db.url}: {detail}", hint=hint)
