@@ -71,6 +71,32 @@ class Example:
             )
         return run
 
+    def popen(self, *args: str) -> subprocess.Popen[str]:
+        """Start ``dockyard`` without waiting; progress lines arrive on stderr."""
+        return subprocess.Popen(
+            [sys.executable, "-m", "dockyard", "-C", str(self.repo), *args],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env={**os.environ, "COLUMNS": "200", "NO_COLOR": "1"},
+        )
+
+    @property
+    def env_file(self) -> Path:
+        return self.repo / "environments" / f"{self.env}.yaml"
+
+    def edit_env(self, **values: object) -> None:
+        """Set top-level keys of this environment's file."""
+        data = yaml.safe_load(self.env_file.read_text())
+        data.update(values)
+        self.env_file.write_text(yaml.safe_dump(data, sort_keys=False))
+
+    def commit(self, message: str = "change") -> str:
+        """Commit everything in the copy (it is one git repo); returns the commit."""
+        git(self.root, "add", "-A")
+        git(self.root, "commit", "-q", "--allow-empty", "-m", message)
+        return git(self.root, "rev-parse", "HEAD")
+
     def service_dir(self, name: str) -> Path:
         env_file = self.repo / "environments" / f"{self.env}.yaml"
         data = yaml.safe_load(env_file.read_text())
@@ -88,12 +114,26 @@ class Example:
         return f"http://127.0.0.1:{self.web_port}"
 
 
-def make_example(tmp: Path) -> Example:
+def git(folder: Path, *args: str) -> str:
+    env = {
+        **os.environ,
+        "GIT_AUTHOR_NAME": "Test",
+        "GIT_AUTHOR_EMAIL": "test@example.invalid",
+        "GIT_COMMITTER_NAME": "Test",
+        "GIT_COMMITTER_EMAIL": "test@example.invalid",
+    }
+    proc = subprocess.run(
+        ["git", *args], cwd=folder, capture_output=True, text=True, env=env, check=True
+    )
+    return proc.stdout.strip()
+
+
+def make_example(tmp: Path, name: str | None = None, *, in_git: bool = False) -> Example:
     """Copy examples/ and derive a uniquely named environment from ``local``."""
     root = tmp / "examples"
     shutil.copytree(EXAMPLES, root, ignore=shutil.ignore_patterns("__pycache__"))
     run_id = secrets.token_hex(4)
-    env = f"t{run_id}"
+    env = name or f"t{run_id}"
     repo = root / "platform"
     local = yaml.safe_load((repo / "environments" / "local.yaml").read_text())
     local["environment"] = env
@@ -107,7 +147,26 @@ def make_example(tmp: Path) -> Example:
         if source.exists():
             shutil.copy(source, params / f"{env}.yaml")
     example.set_param("web", "web_port", port)
+    if in_git:
+        (root / ".gitignore").write_text(".dockyard/\n")
+        git(root, "init", "-q")
+        example.commit("the example")
     return example
+
+
+def add_environment(example: Example, name: str) -> Example:
+    """Another environment in the same copy, derived from ``local`` like the first."""
+    local = yaml.safe_load((example.repo / "environments" / "local.yaml").read_text())
+    local["environment"] = name
+    local.setdefault("labels", {})[TEST_LABEL] = example.run_id
+    (example.repo / "environments" / f"{name}.yaml").write_text(yaml.safe_dump(local))
+    other = Example(example.root, example.repo, name, free_port(), example.run_id)
+    for ref in local["services"]:
+        params = (example.repo / "environments" / ref["source"]).resolve() / "params"
+        if (params / "local.yaml").exists():
+            shutil.copy(params / "local.yaml", params / f"{name}.yaml")
+    other.set_param("web", "web_port", other.web_port)
+    return other
 
 
 def remove_by_label(run_id: str) -> None:

@@ -156,12 +156,12 @@ def history(console: Console, environment: str, releases: list[Release]) -> None
     for r in releases:
         style = _STATUS_STYLE.get(r.status, "")
         kind = r.kind + (f" {r.source}" if r.source else "")
-        services = ", ".join(f"{s.name}@{_version(s)}" for s in r.services) or "-"
+        services = "\n".join(f"{s.name}@{_version(s)}" for s in r.services) or "-"
         table.add_row(
             str(r.number),
             kind,
             f"[{style}]{r.status}[/]",
-            r.started_at.strftime("%Y-%m-%d %H:%M:%S"),
+            r.started_at.strftime("%m-%d %H:%M:%S"),
             f"{r.duration:.1f}s" if r.duration is not None else "-",
             r.actor,
             services,
