@@ -69,7 +69,9 @@ def wait_http(url: str, timeout: float = 120.0) -> None:
 def prepare(tmp: Path, port: int) -> Path:
     """A copy of examples/ with a `bench` environment on a free port."""
     root = tmp / "examples"
-    shutil.copytree(ROOT / "examples", root, ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(
+        ROOT / "examples", root, ignore=shutil.ignore_patterns("__pycache__", ".dockyard")
+    )
     repo = root / "platform"
     local = yaml.safe_load((repo / "environments" / "local.yaml").read_text())
     local["environment"] = ENV

@@ -131,7 +131,7 @@ def git(folder: Path, *args: str) -> str:
 def make_example(tmp: Path, name: str | None = None, *, in_git: bool = False) -> Example:
     """Copy examples/ and derive a uniquely named environment from ``local``."""
     root = tmp / "examples"
-    shutil.copytree(EXAMPLES, root, ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(EXAMPLES, root, ignore=shutil.ignore_patterns("__pycache__", ".dockyard"))
     run_id = secrets.token_hex(4)
     env = name or f"t{run_id}"
     repo = root / "platform"

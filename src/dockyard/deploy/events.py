@@ -6,7 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
-EventKind = Literal["phase", "build", "output", "start", "ready", "stop", "info"]
+EventKind = Literal["phase", "build", "output", "start", "ready", "stop", "info", "warn"]
 
 
 @dataclass(frozen=True)

@@ -171,7 +171,7 @@ def _locked(
         stale = store.mark_interrupted(env.name)
         if stale:
             numbers = ", ".join(f"#{n}" for n in stale)
-            report(Event("info", "", f"releases {numbers} were interrupted; converging"))
+            report(Event("warn", "", f"releases {numbers} were interrupted; converging"))
         yield keeper
 
 
