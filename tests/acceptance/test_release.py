@@ -204,3 +204,29 @@ def test_promote_deploys_the_same_digests_without_building(
     finally:
         prod.dockyard("down", prod.env, "--volumes", check=False)
         untag(f"{second_registry.url}/{prod.env}/")
+
+
+def test_killed_after_push_the_next_release_converges(shipped: Example) -> None:
+    ex = shipped
+    ex.dockyard("release", ex.env)
+    (before,) = running_images(ex.env, "api")
+    api_py = ex.service_dir("api") / "api.py"
+    api_py.write_text(api_py.read_text() + "\n# pushed, then killed\n")
+    ex.commit("v2")
+
+    proc = ex.popen("release", ex.env)
+    assert proc.stderr is not None
+    for line in proc.stderr:
+        if "pushed" in line and " api " in line:
+            proc.kill()
+            break
+    proc.wait(timeout=30)
+    assert proc.returncode == -9, "the release ended before it pushed the api"
+    assert running_images(ex.env, "api") == {before}  # nothing changed yet
+    wait_for(lambda: httpx.get(f"{ex.url}/api/items").status_code == 200, what="the app")
+
+    ex.dockyard("release", ex.env, "--wait", "60")  # waits out the dead holder's lease
+    latest = history(ex)[0]
+    assert latest["status"] == "succeeded"
+    (after,) = running_images(ex.env, "api")
+    assert after == digests(latest)["api"] != before
