@@ -39,8 +39,10 @@ format: bootstrap ## format the code in place
 	$(BIN)/ruff format $(CODE)
 	$(BIN)/ruff check --fix $(CODE)
 
-bench: bootstrap ## deploy timings against docker-compose
+bench: bootstrap ## deploy timings against docker-compose; release timings
+	@scripts/bootstrap.sh --tests
 	$(BIN)/python bench/deploy.py
+	$(BIN)/python bench/release.py
 
 clean: ## remove caches and build artefacts (keeps .venv)
 	rm -rf .pytest_cache .mypy_cache .ruff_cache build dist src/*.egg-info

@@ -10,7 +10,10 @@ An item is {"id", "name", "status": "new" | "processed", "processed": bool,
 "created_at", "processed_at"}.
 
 The database is reached through the usual libpq variables (PGHOST, PGUSER,
-PGPASSWORD, PGDATABASE...). The table is created at start when it is missing.
+PGPASSWORD, PGDATABASE...). The API does not change the schema: the `migrate`
+task (migrate.py, migrations/) does, before any replica of a release starts.
+Every query names its columns, so this code keeps working while a later
+release's migration adds columns it does not know (see docs/migrations.md).
 """
 
 from __future__ import annotations
@@ -23,7 +26,6 @@ import signal
 import socket
 import sys
 import threading
-import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -31,22 +33,14 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import psycopg2
+import psycopg2.errors
 import psycopg2.extras
 import psycopg2.pool
 
 log = logging.getLogger("api")
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS items (
-    id           bigserial PRIMARY KEY,
-    name         text        NOT NULL,
-    status       text        NOT NULL DEFAULT 'new',
-    created_at   timestamptz NOT NULL DEFAULT now(),
-    processed_at timestamptz
-);
-CREATE INDEX IF NOT EXISTS items_status ON items (status);
-"""
-SCHEMA_LOCK = 7_401_150  # advisory lock: replicas starting together take turns
+# What a query raises when the schema lacks a table or column this code uses.
+SCHEMA_BEHIND = (psycopg2.errors.UndefinedTable, psycopg2.errors.UndefinedColumn)
 COLUMNS = "id, name, status, created_at, processed_at"
 MAX_NAME = 200
 HOSTNAME = socket.gethostname()
@@ -82,30 +76,8 @@ class Database:
         finally:
             self._slots.release()
 
-    def migrate(self) -> None:
-        with self.cursor() as cur:
-            cur.execute("SELECT pg_advisory_xact_lock(%s)", (SCHEMA_LOCK,))
-            cur.execute(SCHEMA)
-
     def close(self) -> None:
         self._pool.closeall()
-
-
-def wait_for_schema(db: Database, stop: threading.Event, deadline: float) -> bool:
-    """Create the table, retrying while the database comes up."""
-    while not stop.is_set():
-        try:
-            db.migrate()
-            log.info("schema ready")
-            return True
-        except psycopg2.Error as exc:
-            if time.monotonic() > deadline:
-                log.error("database not ready: %s", str(exc).strip())
-                return False
-            reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-            log.info("waiting for the database: %s", reason)
-            stop.wait(1.0)
-    return False
 
 
 def as_json(row: dict[str, Any]) -> dict[str, Any]:
@@ -147,6 +119,10 @@ class Handler(BaseHTTPRequestHandler):
                 if verb == method:
                     try:
                         action(*match.groups(), query=parse_qs(url.query))
+                    except SCHEMA_BEHIND as exc:
+                        # The schema is older than this code: its migration has not run.
+                        log.error("%s %s: schema not migrated: %s", method, url.path, exc)
+                        self.send_json(500, {"error": "database schema not migrated"})
                     except psycopg2.Error as exc:
                         log.warning("%s %s: database error: %s", method, url.path, exc)
                         self.send_json(503, {"error": "database unavailable"})
@@ -256,10 +232,8 @@ def main() -> int:
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
 
+    # Connections are opened on demand: /healthz answers 503 until the database does.
     db = Database(size=int(os.environ.get("DB_POOL_SIZE", "8")))
-    if not wait_for_schema(db, stop, deadline=time.monotonic() + 60):
-        return 0 if stop.is_set() else 1
-
     Handler.db = db
     server = ThreadingHTTPServer(("0.0.0.0", port), Handler)
     server.daemon_threads = False  # server_close() waits for requests in flight

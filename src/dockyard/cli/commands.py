@@ -9,7 +9,7 @@ from rich.console import Console
 
 from dockyard import spec
 from dockyard.cli import releases, render
-from dockyard.cli.context import engine_of, load, print_json
+from dockyard.cli.context import engine_of, load, print_json, store_of
 from dockyard.cli.progress import Progress
 from dockyard.deploy import ops
 from dockyard.deploy.ship import selection
@@ -54,7 +54,9 @@ def cmd_plan(args: argparse.Namespace, out: Console, err: Console) -> int:
     env = load(args)
     engine = engine_of(env)
     with Progress(err) as progress:
-        planned = ops.make_plan(engine, env, selection(env, args.services), progress)
+        planned = ops.make_plan(
+            engine, env, selection(env, args.services), progress, store=store_of(env)
+        )
     if args.json:
         print_json(render.plan_json(planned.plan))
     else:

@@ -20,7 +20,15 @@ from dockyard.errors import DockyardError
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    words = list(sys.argv[1:] if argv is None else argv)
+    command: list[str] = []
+    if "--" in words:  # `run ENV SERVICE -- CMD…`: everything after -- is the command
+        at = words.index("--")
+        words, command = words[:at], words[at + 1 :]
+    args = parser.parse_args(words)
+    args.argv = command
+    if command and args.command != "run":
+        parser.error("only `run` takes a command after --")
     out = Console(highlight=False, soft_wrap=True)
     err = Console(stderr=True, highlight=False, soft_wrap=True)
     as_json = bool(getattr(args, "json", False))

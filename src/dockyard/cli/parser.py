@@ -26,6 +26,9 @@ examples:
   dockyard rollback staging            back to the release before the current one
   dockyard promote --from staging --to prod
                                        run in prod exactly what runs in staging
+  dockyard run staging api migrate     run the api's migrate task now
+  dockyard run staging api -- python3 -m shop.shell
+                                       a one-off command with the api's image and env
   dockyard lock status staging         who holds the deploy lock
   dockyard down local --volumes        remove everything, data volumes too
 
@@ -115,6 +118,11 @@ def build_parser() -> argparse.ArgumentParser:
             "--force", action="store_true", help="release dirty trees to a protected env"
         )
         p.add_argument("-v", "--verbose", action="store_true", help="print build and push output")
+        p.add_argument(
+            "--rerun-tasks",
+            action="store_true",
+            help="run before-deploy tasks even if they succeeded for this image",
+        )
         waiting(p)
 
     p = command("rollback", "Redeploy an earlier release's digests and config (no build).")
@@ -126,10 +134,26 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--from", dest="source", metavar="SRC", required=True, help="source env")
     p.add_argument("--to", dest="environment", metavar="DST", required=True, help="target env")
     services(p, "services to promote")
+    p.add_argument(
+        "--rerun-tasks",
+        action="store_true",
+        help="run before-deploy tasks even if they succeeded for this image",
+    )
+    waiting(p)
+
+    p = command(
+        "run",
+        "Run a service's task, or a command after --, in a one-off container with the "
+        "running release's image, env and network; exits with its exit code.",
+    )
+    p.add_argument("service", metavar="SERVICE", help="whose image and env to use")
+    p.add_argument("task", metavar="TASK", nargs="?", help="a task of the service's spec")
+    p.add_argument("--timeout", type=float, metavar="SECONDS", help="kill it after this long")
     waiting(p)
 
     p = command("history", "List the environment's releases, newest first.")
     p.add_argument("-n", "--limit", type=int, default=20, help="how many (default 20)")
+    p.add_argument("--tasks", action="store_true", help="also list each release's task runs")
     p.add_argument("--json", action="store_true", help="print the releases as JSON")
 
     p = command("status", "Show what runs in the environment.")

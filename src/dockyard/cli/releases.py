@@ -12,7 +12,9 @@ from dockyard.build.images import build_environment
 from dockyard.cli import render
 from dockyard.cli.context import engine_of, load, print_json, store_of
 from dockyard.cli.progress import Progress
+from dockyard.deploy.events import Event
 from dockyard.deploy.release import Outcome, Target, promote, release, rollback
+from dockyard.deploy.run import run_task
 from dockyard.deploy.ship import selection, ship
 from dockyard.errors import DockyardError
 from dockyard.plan.model import Plan
@@ -84,6 +86,7 @@ def cmd_release(args: argparse.Namespace, out: Console, err: Console) -> int:
             selection(target.env, args.services),
             force=args.force,
             wait=args.wait,
+            rerun_tasks=args.rerun_tasks,
             report=progress,
             on_plan=_show_plan(out, progress),
         )
@@ -115,6 +118,7 @@ def cmd_promote(args: argparse.Namespace, out: Console, err: Console) -> int:
             dest,
             selection(dest.env, args.services),
             wait=args.wait,
+            rerun_tasks=args.rerun_tasks,
             report=progress,
             on_plan=_show_plan(out, progress),
         )
@@ -124,11 +128,17 @@ def cmd_promote(args: argparse.Namespace, out: Console, err: Console) -> int:
 
 def cmd_history(args: argparse.Namespace, out: Console, err: Console) -> int:
     env = load(args)
-    releases = store_of(env).history(env.name, args.limit)
+    store = store_of(env)
+    releases = store.history(env.name, args.limit)
+    runs = {r.number: store.task_runs(env.name, r.number) for r in releases} if args.tasks else {}
     if args.json:
-        print_json([asdict(r) for r in releases])
+        print_json(
+            [{**asdict(r), "tasks": [asdict(t) for t in runs.get(r.number, [])]} for r in releases]
+        )
     else:
         render.history(out, env.name, releases)
+        if args.tasks:
+            render.task_runs(out, [t for r in releases for t in runs[r.number]])
     return 0
 
 
@@ -161,3 +171,31 @@ COMMANDS = {
     "history": cmd_history,
     "lock": cmd_lock,
 }
+
+
+def cmd_run(args: argparse.Namespace, out: Console, err: Console) -> int:
+    target = _target(args)
+    with Progress(err) as progress:
+
+        def report(event: Event) -> None:
+            if event.kind == "output":  # the task's own output, as it comes, on stdout
+                with progress.paused():
+                    out.out(event.message, highlight=False)
+            else:
+                progress(event)
+
+        result = run_task(
+            target,
+            args.service,
+            args.task,
+            args.argv,
+            timeout=args.timeout,
+            wait=args.wait,
+            report=report,
+        )
+    if result.timed_out:
+        err.print(f"[red]killed after its timeout[/] ({result.seconds:.1f}s)")
+    return result.exit_code
+
+
+COMMANDS["run"] = cmd_run

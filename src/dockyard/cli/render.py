@@ -16,7 +16,7 @@ from rich.table import Table
 from dockyard.deploy.ops import EnvironmentStatus
 from dockyard.errors import DockyardError, Location, SpecErrors
 from dockyard.plan.model import Plan, Step
-from dockyard.state import LockInfo, Release, ReleaseService
+from dockyard.state import LockInfo, Release, ReleaseService, TaskRun
 
 _ACTION_STYLE = {
     "create": ("+", "green"),
@@ -78,9 +78,20 @@ def plan(console: Console, plan: Plan) -> None:
         if step.action == "noop" and step.target in ("network", "volume"):
             continue
         _step(console, step)
+    for task in plan.tasks:
+        mark = "[magenta]▶ run    [/]" if task.run else "[dim]- skip   [/]"
+        console.print(
+            f"{mark} task {escape(task.service)}/{escape(task.task)} [dim]({task.when}; "
+            f"{escape(task.reason)})[/]"
+        )
+        if task.run:
+            console.print(f"      [dim]command:[/] {escape(' '.join(task.command))}")
+            console.print(f"      [dim]image:[/] {escape(_short(task.image))}")
     counts: dict[str, int] = {}
     for s in plan.changes:
         counts[s.action] = counts.get(s.action, 0) + 1
+    if plan.tasks_to_run:
+        counts["run (tasks)"] = len(plan.tasks_to_run)
     summary = ", ".join(f"{n} to {a}" for a, n in counts.items())
     console.print(f"\n[bold]{summary}[/].")
 
@@ -178,6 +189,28 @@ def _version(service: ReleaseService) -> str:
         return service.commit[:12] + ("-dirty" if service.dirty else "")
     ref = service.digest or service.image
     return ref.removeprefix("sha256:")[:12]
+
+
+def task_runs(console: Console, runs: list[TaskRun]) -> None:
+    if not runs:
+        console.print("[dim]No task runs.[/]")
+        return
+    table = Table(title="task runs", title_justify="left", box=box.SIMPLE_HEAD)
+    for col in ("release", "task", "status", "exit", "took", "image", "last output"):
+        table.add_column(col, overflow="fold")
+    for t in runs:
+        style = "green" if t.status == "succeeded" else "red"
+        last = t.log_tail.rstrip("\n").splitlines()[-1:] or ["-"]
+        table.add_row(
+            f"#{t.release}" if t.release else "-",
+            f"{t.service}/{t.task}",
+            f"[{style}]{t.status}[/]",
+            str(t.exit_code),
+            f"{t.duration:.1f}s",
+            _short(t.digest),
+            escape(last[0][:80]),
+        )
+    console.print(table)
 
 
 def lock(console: Console, environment: str, info: LockInfo | None) -> None:

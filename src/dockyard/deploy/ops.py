@@ -11,11 +11,13 @@ from dataclasses import dataclass, field
 
 from dockyard.deploy.events import Event, Reporter, silent
 from dockyard.deploy.ship import ship
+from dockyard.deploy.tasks import task_steps
 from dockyard.engines.base import Engine
 from dockyard.plan import desire, plan
 from dockyard.plan.model import ActualState, DesiredState, Plan
 from dockyard.spec.loaded import LoadedEnvironment
 from dockyard.spec.models import Port
+from dockyard.state import StateStore
 
 
 @dataclass(frozen=True)
@@ -30,14 +32,20 @@ def make_plan(
     env: LoadedEnvironment,
     only: Collection[str] | None = None,
     report: Reporter = silent,
+    store: StateStore | None = None,
 ) -> Planned:
     """Build the images (cached builds are cheap, nothing is pushed), then diff
     desired against actual. A service whose build matches what runs keeps its
-    running digest; a new build shows as its local image ID."""
+    running digest; a new build shows as its local image ID. With the ``store``,
+    the plan lists the one-off tasks a release would run or skip."""
     actual = engine.observe(env.name)
     shipped = ship(engine, env, only, actual=actual, push_images=False, report=report)
     desired = desire(env, {name: s.image for name, s in shipped.items()}, only)
-    return Planned(desired, actual, plan(desired, actual, only))
+    steps = plan(desired, actual, only)
+    if store is not None:
+        tasks = task_steps(store, desired, only, changes=bool(steps.changes))
+        steps = steps.model_copy(update={"tasks": tasks})
+    return Planned(desired, actual, steps)
 
 
 @dataclass(frozen=True)
@@ -141,6 +149,9 @@ def down(
         engine.remove_task(task)
         removed.append(task.task)
         report(Event("stop", task.service, f"removed {task.task}"))
+    for name in engine.remove_oneoffs(environment):
+        removed.append(name)
+        report(Event("stop", "", f"removed the leftover task container {name}"))
     if actual.network:
         engine.remove_network(environment)
         report(Event("stop", "", f"removed network {actual.network}"))

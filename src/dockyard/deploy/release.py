@@ -19,13 +19,14 @@ from dockyard.build.registry import ensure_image
 from dockyard.deploy.apply import ApplyResult, apply
 from dockyard.deploy.events import Event, Reporter, silent
 from dockyard.deploy.ship import Shipped, params_commit, ship
+from dockyard.deploy.tasks import Runner, TaskFailed, task_steps
 from dockyard.engines.base import Engine
 from dockyard.errors import DeployError
 from dockyard.plan import desire, plan
 from dockyard.plan.model import DesiredState, Plan
 from dockyard.spec.loaded import LoadedEnvironment
 from dockyard.state import LockHolder, LockKeeper, Release, ReleaseService, StateStore, actor
-from dockyard.state.records import ReleaseKind
+from dockyard.state.records import FinalStatus, ReleaseKind
 
 PlanHook = Callable[[Plan], None]
 """Sees the plan before anything changes (the CLI prints it)."""
@@ -57,6 +58,7 @@ def release(
     *,
     force: bool = False,
     wait: float | None = None,
+    rerun_tasks: bool = False,
     report: Reporter = silent,
     on_plan: PlanHook | None = None,
 ) -> Outcome:
@@ -70,9 +72,8 @@ def release(
         images = {name: s.image for name, s in shipped.items()}
         desired = desire(env, images, only)
         records = _records(env, desired, shipped)
-        return _converge(
-            target, desired, only, "deploy", None, records, keeper, report, began, on_plan
-        )
+        rel = _Release(desired, only, "deploy", None, records, rerun_tasks=rerun_tasks)
+        return _converge(target, rel, keeper, report, began, on_plan)
 
 
 def rollback(
@@ -107,18 +108,10 @@ def rollback(
         desired = _restricted(desired, names)
         records = [s for s in chosen.services if s.name in names]
         report(Event("phase", "", f"rolling back to {chosen.label}"))
-        return _converge(
-            target,
-            desired,
-            names,
-            "rollback",
-            f"#{chosen.number}",
-            records,
-            keeper,
-            report,
-            began,
-            on_plan,
-        )
+        # A rollback runs no tasks: the code it returns to must work with the
+        # schema as it is (see docs/migrations.md).
+        rel = _Release(desired, names, "rollback", f"#{chosen.number}", records, run_tasks=False)
+        return _converge(target, rel, keeper, report, began, on_plan)
 
 
 def promote(
@@ -127,6 +120,7 @@ def promote(
     only: Collection[str] | None = None,
     *,
     wait: float | None = None,
+    rerun_tasks: bool = False,
     report: Reporter = silent,
     on_plan: PlanHook | None = None,
 ) -> Outcome:
@@ -151,9 +145,8 @@ def promote(
             )
             for r in records
         ]
-        return _converge(
-            dest, desired, names, "promote", label, records, keeper, report, began, on_plan
-        )
+        rel = _Release(desired, names, "promote", label, records, rerun_tasks=rerun_tasks)
+        return _converge(dest, rel, keeper, report, began, on_plan)
 
 
 # ---------------------------------------------------------------------------
@@ -172,50 +165,106 @@ def _locked(
         if stale:
             numbers = ", ".join(f"#{n}" for n in stale)
             report(Event("warn", "", f"releases {numbers} were interrupted; converging"))
+        for name in target.engine.remove_oneoffs(env.name, deploy_only=True):
+            report(Event("warn", "", f"removed {name}, a task a killed run left behind"))
         yield keeper
+
+
+@dataclass(frozen=True)
+class _Release:
+    """What one release applies, and how."""
+
+    desired: DesiredState
+    only: Collection[str] | None
+    kind: ReleaseKind
+    source: str | None
+    records: Sequence[ReleaseService]
+    run_tasks: bool = True
+    rerun_tasks: bool = False
 
 
 def _converge(
     target: Target,
-    desired: DesiredState,
-    only: Collection[str] | None,
-    kind: ReleaseKind,
-    source: str | None,
-    records: Sequence[ReleaseService],
+    rel: _Release,
     keeper: LockKeeper,
     report: Reporter,
     began: float,
     on_plan: PlanHook | None,
 ) -> Outcome:
     env, engine, store = target.env, target.engine, target.store
+    desired = rel.desired
     _pull_missing(target, desired, report)
     report(Event("phase", "", "reading what runs"))
     actual = engine.observe(env.name)
-    steps = plan(desired, actual, only)
+    steps = plan(desired, actual, rel.only)
+    if rel.run_tasks:
+        tasks = task_steps(
+            store, desired, rel.only, changes=bool(steps.changes), rerun=rel.rerun_tasks
+        )
+        steps = steps.model_copy(update={"tasks": tasks})
     if on_plan is not None:
         on_plan(steps)
     if steps.empty:
         return Outcome(env.name, steps, None, ApplyResult(), time.monotonic() - began)
-    record = store.start_release(env.name, kind, actor(), list(records), source)
+    record = store.start_release(env.name, rel.kind, actor(), list(rel.records), rel.source)
+    number = record.number
     report(Event("phase", "", f"release {record.label}"))
     plan_json = steps.model_dump(mode="json")
     desired_json = desired.model_dump(mode="json")
-    try:
-        result = apply(engine, desired, actual, steps, str(record.number), report, keeper.check)
-    except KeyboardInterrupt:
-        store.finish_release(
-            env.name, record.number, "interrupted", plan=plan_json, desired=desired_json
+    runner = Runner(engine, store, desired, report)
+
+    def finish(status: FinalStatus, error: str | None = None) -> Release:
+        return store.finish_release(
+            env.name, number, status, plan=plan_json, desired=desired_json, error=error
         )
+
+    # What the tasks need comes first: the network, volumes and accessories (a
+    # migration needs its database). Then the tasks, then the services' replicas.
+    infra, services = _split(steps)
+    try:
+        result = apply(engine, desired, actual, infra, str(number), report, keeper.check)
+        runner.run_steps(steps.tasks, "before-deploy", number)
+        keeper.check()
+        done = apply(engine, desired, actual, services, str(number), report, keeper.check)
+        result.started += done.started
+        result.removed += done.removed
+        try:
+            runner.run_steps(steps.tasks, "after-deploy", number)
+        except TaskFailed as failed:
+            if failed.task.rollback_on_failure:
+                _undo(target, steps, number, report, keeper)
+            raise
+    except KeyboardInterrupt:
+        finish("interrupted")
         raise
     except Exception as e:
-        store.finish_release(
-            env.name, record.number, "failed", plan=plan_json, desired=desired_json, error=str(e)
-        )
+        finish("failed", str(e))
         raise
-    done = store.finish_release(
-        env.name, record.number, "succeeded", plan=plan_json, desired=desired_json
+    return Outcome(env.name, steps, finish("succeeded"), result, time.monotonic() - began)
+
+
+def _split(steps: Plan) -> tuple[Plan, Plan]:
+    """The plan's network, volume and accessory steps, and its service steps."""
+    infra = [s for s in steps.steps if s.target != "service"]
+    return (
+        steps.model_copy(update={"steps": infra, "tasks": []}),
+        steps.model_copy(update={"steps": [s for s in steps.steps if s.target == "service"]}),
     )
-    return Outcome(env.name, steps, done, result, time.monotonic() - began)
+
+
+def _undo(target: Target, steps: Plan, number: int, report: Reporter, keeper: LockKeeper) -> None:
+    """Put back what the last succeeded release deployed, for the services this one changed."""
+    env, engine, store = target.env, target.engine, target.store
+    previous = store.last_succeeded(env.name, before=number)
+    if previous is None or previous.desired is None:
+        report(Event("warn", "", "no earlier release to roll back to; the new version stays"))
+        return
+    changed = {s.name for s in steps.changes if s.target in ("service", "accessory")}
+    before = _restricted(DesiredState.model_validate(previous.desired), changed)
+    report(Event("phase", "", f"rolling back to {previous.label}"))
+    actual = engine.observe(env.name)
+    undo = plan(before, actual, changed)
+    apply(engine, before, actual, undo, str(previous.number), report, keeper.check)
 
 
 def _pull_missing(target: Target, desired: DesiredState, report: Reporter) -> None:

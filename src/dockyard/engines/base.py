@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
-from dockyard.plan.model import ActualState, ActualTask, DesiredState, ServiceDef
+from dockyard.plan.model import ActualState, ActualTask, DesiredState, OneOffDef, ServiceDef
 
 
 @dataclass(frozen=True)
@@ -27,6 +27,17 @@ class BuildRequest:
     args: dict[str, str] = field(default_factory=dict)
     target: str | None = None
     labels: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class OneOffResult:
+    """How a one-off task's container ended. It is removed; its output is kept here."""
+
+    exit_code: int  # the process's exit code; 137 when killed at the timeout
+    timed_out: bool
+    log_tail: str  # the last lines of its output
+    seconds: float
+    container: str  # its name, for messages
 
 
 ProgressFn = Callable[[str], None]
@@ -106,4 +117,22 @@ class Engine(Protocol):
     ) -> str:
         """Push the local ``repository:tag``; returns the digest of the manifest the
         registry stored (``sha256:...``)."""
+        ...
+
+    # One-off tasks.
+
+    def run_oneoff(
+        self, desired: DesiredState, task: OneOffDef, release: str, output: ProgressFn
+    ) -> OneOffResult:
+        """Run ``task`` in a container of its own on the environment's network (so it
+        reaches accessories and services by name), pass every output line to
+        ``output`` as it comes, kill it when ``task.timeout`` passes, remove the
+        container, and return how it ended. Interrupting the caller (KeyboardInterrupt)
+        kills and removes the container too."""
+        ...
+
+    def remove_oneoffs(self, environment: str, deploy_only: bool = False) -> list[str]:
+        """Remove the one-off task containers of ``environment`` that a killed run left
+        behind (with ``deploy_only``, not those of manual runs, which may be in use);
+        returns their names."""
         ...

@@ -11,6 +11,7 @@ from dockyard.plan.model import (
     DesiredState,
     HealthDef,
     MountDef,
+    OneOffDef,
     PortDef,
     ServiceDef,
     TaskDef,
@@ -18,7 +19,7 @@ from dockyard.plan.model import (
     volume_name,
 )
 from dockyard.spec.loaded import LoadedEnvironment
-from dockyard.spec.models import Container, Health
+from dockyard.spec.models import Container, Health, TaskSpec
 
 ImageRefs = Mapping[str, str]
 """Service or accessory name → the image reference its built image resolved to."""
@@ -64,8 +65,14 @@ def desire(
             containers.append(_container(name, cname, spec_c, ref))
         for cdef in containers:
             volumes.update(m.volume for m in cdef.mounts if m.volume)
+        by_name = {c.name: c for c in containers}
+        tasks = [
+            _oneoff(svc.name, task_name, t, by_name[t.container or spec.main])
+            for task_name, t in spec.tasks.items()
+        ]
         services[svc.name] = ServiceDef(
             name=svc.name,
+            tasks=tasks,
             task=TaskDef(containers=containers, restart=spec.deploy.restart),
             replicas=spec.deploy.replicas,
             depends_on=list(spec.depends_on),
@@ -121,6 +128,31 @@ def _container(environment: str, name: str, c: Container, image: str) -> Contain
         memory=c.resources.memory if c.resources else None,
         mounts=mounts,
         stop_grace=c.stop_grace,
+    )
+
+
+def _oneoff(service: str, name: str, task: TaskSpec, base: ContainerDef) -> OneOffDef:
+    """A task runs in a container like ``base`` (its image, env and volumes) with
+    its own command, env overrides and resources, and no ports or health check."""
+    container = base.model_copy(
+        update={
+            "name": name,
+            "sidecar": False,
+            "command": list(task.command),
+            "env": dict(sorted({**base.env, **task.env}.items())),
+            "ports": [],
+            "health": None,
+            "cpus": task.resources.cpus if task.resources else base.cpus,
+            "memory": task.resources.memory if task.resources else base.memory,
+        }
+    )
+    return OneOffDef(
+        service=service,
+        name=name,
+        container=container,
+        timeout=task.timeout,
+        when=task.run,
+        rollback_on_failure=task.rollback_on_failure,
     )
 
 

@@ -18,13 +18,14 @@ from pydantic import BaseModel, ConfigDict, Field
 # these.
 LABEL_ENV = "dockyard.env"
 LABEL_SERVICE = "dockyard.service"
-LABEL_KIND = "dockyard.kind"  # service | accessory
-LABEL_ROLE = "dockyard.role"  # main | sidecar | network | volume
+LABEL_KIND = "dockyard.kind"  # service | accessory | task (a one-off)
+LABEL_ROLE = "dockyard.role"  # main | sidecar | task | network | volume
 LABEL_CONTAINER = "dockyard.container"  # container name within its task
 LABEL_REPLICA = "dockyard.replica"
 LABEL_TASK = "dockyard.task"  # id shared by a task's containers
 LABEL_RELEASE = "dockyard.release"
 LABEL_SPEC_HASH = "dockyard.spec-hash"
+LABEL_WHEN = "dockyard.when"  # one-off tasks: before-deploy | after-deploy | manual
 LABEL_DEFINITION = "dockyard.definition"  # canonical JSON of the TaskDef (no secret values)
 
 
@@ -96,6 +97,25 @@ class TaskDef(Value):
         return hashlib.sha256(self.canonical().encode()).hexdigest()[:12]
 
 
+class OneOffDef(Value):
+    """A one-off task of a service, fully resolved: runs once in its own container."""
+
+    service: str
+    name: str  # the task's name in the spec (``run`` for an ad-hoc command)
+    container: ContainerDef  # image, command, env, mounts, resources; no ports or health
+    timeout: float = 300.0
+    when: Literal["before-deploy", "after-deploy", "manual"] = "manual"
+    rollback_on_failure: bool = True
+
+    def definition_hash(self) -> str:
+        """What makes two runs "the same task" apart from the image: command, env,
+        mounts, resources, timeout."""
+        data = self.container.model_dump(mode="json", exclude={"image", "name"})
+        data["timeout"] = self.timeout
+        text = json.dumps(data, sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(text.encode()).hexdigest()[:12]
+
+
 class ServiceDef(Value):
     """The desired state of one service or accessory."""
 
@@ -107,6 +127,10 @@ class ServiceDef(Value):
     health_timeout: float = 60.0
     max_surge: int = 1
     max_unavailable: int = 0
+    tasks: list[OneOffDef] = Field(default_factory=list)
+
+    def task_named(self, name: str) -> OneOffDef | None:
+        return next((t for t in self.tasks if t.name == name), None)
 
 
 class DesiredState(Value):
@@ -213,14 +237,31 @@ class Step(Value):
     reason: str | None = None
 
 
+class TaskStep(Value):
+    """A one-off task a release runs, or skips because it already succeeded."""
+
+    service: str
+    task: str
+    when: Literal["before-deploy", "after-deploy"]
+    command: list[str]
+    image: str
+    run: bool
+    reason: str
+
+
 class Plan(Value):
     environment: str
     steps: list[Step] = Field(default_factory=list)
+    tasks: list[TaskStep] = Field(default_factory=list)
 
     @property
     def changes(self) -> list[Step]:
         return [s for s in self.steps if s.action != "noop"]
 
     @property
+    def tasks_to_run(self) -> list[TaskStep]:
+        return [t for t in self.tasks if t.run]
+
+    @property
     def empty(self) -> bool:
-        return not self.changes
+        return not self.changes and not self.tasks_to_run

@@ -267,6 +267,42 @@ class Deploy(Model):
     health_timeout: Seconds = 60.0
 
 
+TaskWhen = Literal["before-deploy", "after-deploy", "manual"]
+
+
+class TaskSpec(Model):
+    """A one-off task of the service: a migration, a smoke test, a seed.
+
+    It runs in a container of its own with the release's image of ``container``
+    (the main container by default), that container's env and volumes plus the
+    overrides here, on the environment's network.
+    """
+
+    command: list[str] = Field(min_length=1)
+    run: TaskWhen = Field(
+        default="manual",
+        description="before-deploy: once per release, before any replica changes; "
+        "after-deploy: once the rollout is done; manual: only with `dockyard run`.",
+    )
+    timeout: Seconds = Field(default=300.0, gt=0)
+    container: Name | None = Field(
+        default=None, description="Whose image, env and volumes to use (default: the main)."
+    )
+    env: dict[str, str] = Field(default_factory=dict)
+    resources: Resources | None = None
+    rollback_on_failure: bool = Field(
+        default=True,
+        description="after-deploy only: roll the release back when the task fails.",
+    )
+
+    @field_validator("env", mode="before")
+    @classmethod
+    def _env_strings(cls, v: object) -> object:
+        if isinstance(v, dict):
+            return {k: _scalar_str(x) for k, x in v.items()}
+        return v
+
+
 class ServiceSpec(Model):
     """``dockyard.yaml``: one service, its image, its task and how it deploys."""
 
@@ -276,6 +312,7 @@ class ServiceSpec(Model):
     containers: dict[Name, Container]
     depends_on: list[Name] = Field(default_factory=list)
     deploy: Deploy = Field(default_factory=Deploy)
+    tasks: dict[Name, TaskSpec] = Field(default_factory=dict)
 
     @model_validator(mode="after")
     def _one_main(self) -> ServiceSpec:
@@ -298,6 +335,13 @@ class ServiceSpec(Model):
                         f"sidecar {name!r} cannot publish ports; publish on the main",
                         *("containers", name, "ports", i, "publish"),
                     )
+        for name, t in self.tasks.items():
+            if t.container is not None and t.container not in self.containers:
+                raise invalid(
+                    f"task {name!r} names container {t.container!r}, which the service "
+                    f"does not have (it has {', '.join(self.containers)})",
+                    *("tasks", name, "container"),
+                )
         return self
 
     @property

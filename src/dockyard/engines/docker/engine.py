@@ -14,8 +14,8 @@ from datetime import datetime
 import docker
 import docker.errors
 
-from dockyard.engines.base import BuildRequest, ProgressFn, RegistryAuth
-from dockyard.engines.docker import images, observe, readiness, run
+from dockyard.engines.base import BuildRequest, OneOffResult, ProgressFn, RegistryAuth
+from dockyard.engines.docker import images, observe, oneoff, readiness, run
 from dockyard.engines.docker.build import build_image
 from dockyard.engines.docker.connection import (
     connect,
@@ -30,6 +30,7 @@ from dockyard.plan.model import (
     ActualState,
     ActualTask,
     DesiredState,
+    OneOffDef,
     ServiceDef,
     network_name,
     task_name,
@@ -166,6 +167,18 @@ class DockerEngine:
         if not found:
             raise EngineError(f"task {name} vanished right after it started")
         return found[0]
+
+    def run_oneoff(
+        self, desired: DesiredState, task: OneOffDef, release: str, output: ProgressFn
+    ) -> OneOffResult:
+        self.ensure_network(desired)
+        for mount in task.container.mounts:
+            if mount.volume:
+                self.ensure_volume(desired, mount.volume)
+        return oneoff.run_oneoff(self.api, self.address, desired, task, release, output)
+
+    def remove_oneoffs(self, environment: str, deploy_only: bool = False) -> list[str]:
+        return oneoff.remove_oneoffs(self.api, self.address, environment, deploy_only)
 
     def wait_ready(self, task: ActualTask, timeout: float, progress: ProgressFn) -> None:
         with translate_errors(self.address, f"watch {task.task} start"):

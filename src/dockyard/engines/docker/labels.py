@@ -18,8 +18,10 @@ from dockyard.plan.model import (
     LABEL_SERVICE,
     LABEL_SPEC_HASH,
     LABEL_TASK,
+    LABEL_WHEN,
     ContainerDef,
     DesiredState,
+    OneOffDef,
     ServiceDef,
 )
 
@@ -64,4 +66,19 @@ def container_labels(
         LABEL_RELEASE: release,
         LABEL_SPEC_HASH: service.task.spec_hash(),
         LABEL_DEFINITION: service.task.canonical(),
+    }
+
+
+def oneoff_labels(desired: DesiredState, task: OneOffDef, release: str) -> dict[str, str]:
+    """Labels of a one-off task's container. It carries no ``dockyard.task``, so
+    ``observe`` never counts it as a replica of its service."""
+    return {
+        **desired.labels,
+        LABEL_ENV: desired.environment,
+        LABEL_SERVICE: task.service,
+        LABEL_KIND: "task",
+        LABEL_ROLE: "task",
+        LABEL_CONTAINER: task.name,
+        LABEL_RELEASE: release,
+        LABEL_WHEN: task.when,
     }

@@ -49,31 +49,19 @@ def create_args(
 ) -> CreateArgs:
     """What to create for ``container``; sidecars need the main's id in ``main_id``."""
     sidecar = main_id is not None
-    name = f"{task}-{container.name}" if sidecar else task
-    host_config = api.create_host_config(
+    args = container_args(
+        api,
+        container,
+        name=f"{task}-{container.name}" if sidecar else task,
+        labels=container_labels(
+            desired, service, container, replica=replica, release=release, task=task
+        ),
         network_mode=f"container:{main_id}" if sidecar else desired.network,
         port_bindings=None if sidecar else _port_bindings(container.ports),
         restart_policy={"Name": service.task.restart, "MaximumRetryCount": 0},
-        nano_cpus=int(container.cpus * NANO) if container.cpus else None,
-        mem_limit=container.memory,
-        mounts=[_mount(m) for m in container.mounts] or None,
     )
-    args: CreateArgs = {
-        "image": container.image,
-        "name": name,
-        "command": container.command,
-        "entrypoint": container.entrypoint,
-        "working_dir": container.workdir,
-        "user": container.user,
-        "environment": dict(container.env) or None,
-        "labels": container_labels(
-            desired, service, container, replica=replica, release=release, task=task
-        ),
-        "healthcheck": _healthcheck(container.health) if container.health else None,
-        "stop_timeout": math.ceil(container.stop_grace),
-        "host_config": host_config,
-        "detach": True,
-    }
+    args["healthcheck"] = _healthcheck(container.health) if container.health else None
+    args["stop_timeout"] = math.ceil(container.stop_grace)
     if not sidecar:
         args["hostname"] = service.name
         args["ports"] = [(p.port, p.protocol) for p in container.ports] or None
@@ -81,6 +69,37 @@ def create_args(
             "EndpointsConfig": {desired.network: {"Aliases": [service.name]}}
         }
     return args
+
+
+def container_args(
+    api: docker.APIClient,
+    container: ContainerDef,
+    *,
+    name: str,
+    labels: dict[str, str],
+    network_mode: str,
+    **host_config: Any,
+) -> CreateArgs:
+    """What every container Dockyard makes starts from: image, process, env, labels,
+    resources and mounts. ``host_config`` adds host settings (ports, restart policy)."""
+    return {
+        "image": container.image,
+        "name": name,
+        "command": container.command,
+        "entrypoint": container.entrypoint,
+        "working_dir": container.workdir,
+        "user": container.user,
+        "environment": dict(container.env) or None,
+        "labels": labels,
+        "host_config": api.create_host_config(
+            network_mode=network_mode,
+            nano_cpus=int(container.cpus * NANO) if container.cpus else None,
+            mem_limit=container.memory,
+            mounts=[_mount(m) for m in container.mounts] or None,
+            **host_config,
+        ),
+        "detach": True,
+    }
 
 
 def create(api: docker.APIClient, args: CreateArgs, environment: str) -> str:

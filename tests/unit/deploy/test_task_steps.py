@@ -1,0 +1,94 @@
+"""Which one-off tasks a release runs, against a real (SQLite) state store."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from dockyard.deploy.tasks import image_key, task_steps
+from dockyard.plan.model import ContainerDef, DesiredState, OneOffDef, ServiceDef, TaskDef
+from dockyard.spec.environment import StateConfig
+from dockyard.state import StateStore, open_store
+
+
+def _desired(image: str = "reg/api@sha256:aaa", command: str = "migrate") -> DesiredState:
+    main = ContainerDef(name="api", image=image)
+    tasks = [
+        OneOffDef(
+            service="api",
+            name="migrate",
+            container=main.model_copy(update={"name": "migrate", "command": [command]}),
+            when="before-deploy",
+        ),
+        OneOffDef(
+            service="api",
+            name="smoke",
+            container=main.model_copy(update={"name": "smoke", "command": ["smoke"]}),
+            when="after-deploy",
+        ),
+        OneOffDef(service="api", name="seed", container=main, when="manual"),
+    ]
+    service = ServiceDef(name="api", task=TaskDef(containers=[main]), tasks=tasks)
+    return DesiredState(environment="t", network="n", services=[service])
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> StateStore:
+    return open_store(StateConfig(), tmp_path)
+
+
+def _succeed(store: StateStore, desired: DesiredState, release: int = 1) -> None:
+    task = desired.service("api").task_named("migrate")
+    assert task is not None
+    store.record_task_run(
+        "t",
+        release=release,
+        service="api",
+        task="migrate",
+        command=["migrate"],
+        digest=image_key(task.container.image),
+        definition_hash=task.definition_hash(),
+        status="succeeded",
+        exit_code=0,
+        duration=1.0,
+    )
+
+
+def _runs(steps: list[object]) -> list[tuple[str, bool]]:
+    return [(s.task, s.run) for s in steps]  # type: ignore[attr-defined]
+
+
+def test_new_image_runs_migration_and_smoke_but_never_manual_tasks(store: StateStore) -> None:
+    steps = task_steps(store, _desired(), None, changes=True)
+    assert _runs(steps) == [("migrate", True), ("smoke", True)]
+
+
+def test_a_migration_that_succeeded_for_this_digest_is_skipped(store: StateStore) -> None:
+    desired = _desired()
+    _succeed(store, desired)
+    steps = task_steps(store, desired, None, changes=False)
+    assert _runs(steps) == [("migrate", False), ("smoke", False)]
+    assert "release #1" in steps[0].reason
+    assert _runs(task_steps(store, desired, None, changes=False, rerun=True))[0] == (
+        "migrate",
+        True,
+    )
+
+
+def test_a_new_digest_or_definition_runs_it_again(store: StateStore) -> None:
+    _succeed(store, _desired())
+    assert _runs(task_steps(store, _desired(image="reg/api@sha256:bbb"), None, changes=True))[
+        0
+    ] == (
+        "migrate",
+        True,
+    )
+    assert _runs(task_steps(store, _desired(command="migrate2"), None, changes=True))[0] == (
+        "migrate",
+        True,
+    )
+
+
+def test_only_limits_tasks_to_the_released_services(store: StateStore) -> None:
+    assert task_steps(store, _desired(), {"web"}, changes=True) == []
