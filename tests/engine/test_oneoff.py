@@ -116,6 +116,7 @@ def test_output_is_passed_on_while_the_task_runs(
         "dockyard.role": "task",
         "dockyard.container": "job",
         "dockyard.release": "r4",
+        "dockyard.when": "manual",
         TEST_RUN_LABEL: test_run.id,
     }
     assert running["tasks"] == []  # a one-off is never taken for a replica of its service

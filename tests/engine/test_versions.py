@@ -18,8 +18,9 @@ import pytest
 from dockyard import spec
 from dockyard.build import versions
 from dockyard.build.errors import DirtySource, SourceVersionError, UnknownImage
-from dockyard.build.images import BuiltImage, build_environment, build_images
+from dockyard.build.images import BuiltImage, build_environment
 from dockyard.build.versions import file_version, source_version, tree_hash
+from dockyard.deploy.ship import ship
 from dockyard.engines.docker import DockerEngine
 
 from .support import Run
@@ -346,7 +347,7 @@ def test_a_protected_environment_refuses_dirty_sources_unless_forced(
     assert error.hint is not None and "--force" in error.hint and "Commit" in error.hint
     assert events == []  # refused before anything was built
     with pytest.raises(DirtySource):
-        build_images(engine, env)  # what a deploy builds with
+        ship(engine, env)  # what a release builds with
 
     built = build_environment(engine, env, force=True)
     built_images.extend(b.image_id for b in built)

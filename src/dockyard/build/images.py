@@ -23,6 +23,7 @@ from dockyard.deploy.events import Event, Reporter, silent
 from dockyard.engines.base import BuildRequest, Engine
 from dockyard.spec.environment import RegistryConfig
 from dockyard.spec.loaded import LoadedEnvironment
+from dockyard.spec.models import ImageBuild
 
 LOCAL_NAMESPACE = "dockyard"
 """Repository namespace of images built for an environment without a registry."""
@@ -75,37 +76,35 @@ def build_requests(env: LoadedEnvironment, only: Iterable[str] | None = None) ->
     for name, acc in env.spec.accessories.items():
         if acc.build is not None and (wanted is None or name in wanted):
             context = (env.path.parent / acc.build.build).resolve()
-            version = source_version(context)
-            request = BuildRequest(
-                service=name,
-                context=context,
-                dockerfile=acc.build.dockerfile,
-                tag=image_tag(registry, name, version),
-                args=dict(acc.build.args),
-                target=acc.build.target,
-                labels={"dockyard.service": name},
-            )
-            jobs.append(BuildJob(request, version, context))
+            jobs.append(_job(registry, name, acc.build, context, source=context))
     for svc in env.services:
         image = svc.spec.image
         if image is not None and (wanted is None or svc.name in wanted):
             context = (svc.path.parent / image.build).resolve()
-            version = source_version(svc.source, context)
-            request = BuildRequest(
-                service=svc.name,
-                context=context,
-                dockerfile=image.dockerfile,
-                tag=image_tag(registry, svc.name, version),
-                args=dict(image.args),
-                target=image.target,
-                labels={"dockyard.service": svc.name},
-            )
-            jobs.append(BuildJob(request, version, svc.source.resolve()))
+            jobs.append(_job(registry, svc.name, image, context, source=svc.source.resolve()))
     if wanted is not None:
         missing = sorted(wanted - {job.request.service for job in jobs})
         if missing:
             raise _unknown(env, missing)
     return jobs
+
+
+def _job(
+    registry: RegistryConfig | None, name: str, build: ImageBuild, context: Path, source: Path
+) -> BuildJob:
+    """The build of ``name`` from ``context``; its version is that of ``source``
+    (the service repo, or the build context of an accessory)."""
+    version = source_version(source, context)
+    request = BuildRequest(
+        service=name,
+        context=context,
+        dockerfile=build.dockerfile,
+        tag=image_tag(registry, name, version),
+        args=dict(build.args),
+        target=build.target,
+        labels={"dockyard.service": name},
+    )
+    return BuildJob(request, version, source)
 
 
 def build_environment(
@@ -141,21 +140,6 @@ def build_environment(
         )
         report(Event("build", request.service, f"built {image_id[:19]} ({request.tag})"))
     return built
-
-
-def build_images(
-    engine: Engine,
-    env: LoadedEnvironment,
-    only: Iterable[str] | None = None,
-    report: Reporter = silent,
-    *,
-    force: bool = False,
-) -> dict[str, str]:
-    """Build every image of ``env`` (or those of ``only``); name → image ID."""
-    return {
-        b.service: b.image_id
-        for b in build_environment(engine, env, only, force=force, report=report)
-    }
 
 
 def _dirty(env: LoadedEnvironment, jobs: list[BuildJob]) -> DirtySource:

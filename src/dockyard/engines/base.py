@@ -91,6 +91,12 @@ class Engine(Protocol):
 
     def logs(self, container_id: str, tail: int = 20) -> str: ...
 
+    def exec(self, container_id: str, argv: list[str]) -> tuple[int, str]:
+        """Run ``argv`` in the running container ``container_id`` (no terminal, no
+        input) and return its exit code and its output (stdout and stderr together).
+        For short commands: the engine's operation timeout bounds the wait."""
+        ...
+
     # Images. A reference is an image ID, ``repository:tag`` or
     # ``repository@sha256:...``. Registry refusals raise the errors of
     # :mod:`dockyard.build.errors`: RegistryAuthError for credentials,

@@ -128,6 +128,7 @@ class ServiceDef(Value):
     max_surge: int = 1
     max_unavailable: int = 0
     tasks: list[OneOffDef] = Field(default_factory=list)
+    aliases: list[str] | None = None  # names on the environment network; None: [name]
 
     def task_named(self, name: str) -> OneOffDef | None:
         return next((t for t in self.tasks if t.name == name), None)

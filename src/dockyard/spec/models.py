@@ -18,7 +18,6 @@ from pydantic import (
     ConfigDict,
     Field,
     WithJsonSchema,
-    field_validator,
     model_validator,
 )
 from pydantic_core import PydanticCustomError
@@ -74,6 +73,24 @@ Seconds = Annotated[
     ),
 ]
 """Seconds, written in a spec as ``500ms``, ``1s``, ``5m``, ``1h`` or a number."""
+
+
+def _scalar_str(value: object) -> object:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return str(value)
+    return value
+
+
+def _str_values(value: object) -> object:
+    if isinstance(value, dict):
+        return {k: _scalar_str(x) for k, x in value.items()}
+    return value
+
+
+StrMap = Annotated[dict[str, str], BeforeValidator(_str_values)]
+"""Environment variables or build args: numbers and booleans written bare become strings."""
 
 
 def _bytes(value: object) -> object:
@@ -222,41 +239,19 @@ class Container(Model):
     entrypoint: list[str] | None = None
     workdir: str | None = None
     user: str | None = None
-    env: dict[str, str] = Field(default_factory=dict)
+    env: StrMap = Field(default_factory=dict)
     ports: list[Port] = Field(default_factory=list)
     health: Health | None = None
     resources: Resources | None = None
     volumes: list[VolumeMount] = Field(default_factory=list)
     stop_grace: Seconds = 10.0
 
-    @field_validator("env", mode="before")
-    @classmethod
-    def _env_strings(cls, v: object) -> object:
-        if isinstance(v, dict):
-            return {k: _scalar_str(x) for k, x in v.items()}
-        return v
-
-
-def _scalar_str(value: object) -> object:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int | float):
-        return str(value)
-    return value
-
 
 class ImageBuild(Model):
     build: str = Field(default=".", description="Build context, relative to the spec file.")
     dockerfile: str = "Dockerfile"
-    args: dict[str, str] = Field(default_factory=dict)
+    args: StrMap = Field(default_factory=dict)
     target: str | None = None
-
-    @field_validator("args", mode="before")
-    @classmethod
-    def _arg_strings(cls, v: object) -> object:
-        if isinstance(v, dict):
-            return {k: _scalar_str(x) for k, x in v.items()}
-        return v
 
 
 class Deploy(Model):
@@ -288,19 +283,12 @@ class TaskSpec(Model):
     container: Name | None = Field(
         default=None, description="Whose image, env and volumes to use (default: the main)."
     )
-    env: dict[str, str] = Field(default_factory=dict)
+    env: StrMap = Field(default_factory=dict)
     resources: Resources | None = None
     rollback_on_failure: bool = Field(
         default=True,
         description="after-deploy only: roll the release back when the task fails.",
     )
-
-    @field_validator("env", mode="before")
-    @classmethod
-    def _env_strings(cls, v: object) -> object:
-        if isinstance(v, dict):
-            return {k: _scalar_str(x) for k, x in v.items()}
-        return v
 
 
 class ServiceSpec(Model):

@@ -15,7 +15,7 @@ import docker
 import docker.errors
 
 from dockyard.engines.base import BuildRequest, OneOffResult, ProgressFn, RegistryAuth
-from dockyard.engines.docker import images, observe, oneoff, readiness, run
+from dockyard.engines.docker import execs, images, observe, oneoff, readiness, run
 from dockyard.engines.docker.build import build_image
 from dockyard.engines.docker.connection import (
     connect,
@@ -242,6 +242,10 @@ class DockerEngine:
         except docker.errors.NotFound:
             return None
         return name
+
+    def exec(self, container_id: str, argv: list[str]) -> tuple[int, str]:
+        with translate_errors(self.address, f"run {argv[0]} in {container_id[:12]}"):
+            return execs.exec_in(self.api, container_id, argv)
 
     def logs(self, container_id: str, tail: int = 20) -> str:
         with translate_errors(self.address, f"read the logs of {container_id[:12]}"):

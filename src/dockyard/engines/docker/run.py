@@ -2,7 +2,8 @@
 and sidecars that join its network namespace.
 
 The main container is reachable on the environment network under the service's
-name (a network alias, also its hostname). A sidecar runs with
+name (a network alias, also its hostname), or under the aliases the service
+lists instead (then its hostname is the engine's default). A sidecar runs with
 ``network_mode=container:<main>``: it shares the main's interfaces, reaches it on
 127.0.0.1, and cannot publish ports or set a hostname of its own.
 """
@@ -63,12 +64,20 @@ def create_args(
     args["healthcheck"] = _healthcheck(container.health) if container.health else None
     args["stop_timeout"] = math.ceil(container.stop_grace)
     if not sidecar:
-        args["hostname"] = service.name
+        aliases = network_aliases(service)
+        # Docker's DNS answers to a container's hostname too: a service that gives up
+        # its name keeps the engine's default hostname (the short container id).
+        args["hostname"] = service.name if service.name in aliases else None
         args["ports"] = [(p.port, p.protocol) for p in container.ports] or None
-        args["networking_config"] = {
-            "EndpointsConfig": {desired.network: {"Aliases": [service.name]}}
-        }
+        args["networking_config"] = {"EndpointsConfig": {desired.network: {"Aliases": aliases}}}
     return args
+
+
+def network_aliases(service: ServiceDef) -> list[str]:
+    """The names a task's main container answers to on the environment network:
+    the service's name unless the service says otherwise (an ingress that stands
+    in for other services; replicas that only the ingress reaches have none)."""
+    return [service.name] if service.aliases is None else list(service.aliases)
 
 
 def container_args(

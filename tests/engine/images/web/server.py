@@ -1,7 +1,9 @@
 """A tiny HTTP server for the engine tests.
 
-GET / answers "<MESSAGE> from <hostname>"; GET /healthz answers "ok". It listens
-on $PORT and exits at once on SIGTERM (as PID 1 it would otherwise ignore it).
+GET / answers "<MESSAGE> from <hostname>"; GET /healthz answers "ok"; GET
+/slow?s=<seconds> answers like / after that many seconds (at most 30), to hold a
+request in flight. It listens on $PORT and exits at once on SIGTERM (as PID 1 it
+would otherwise ignore it).
 """
 
 import http.server
@@ -9,6 +11,8 @@ import os
 import signal
 import socket
 import sys
+import time
+import urllib.parse
 
 PORT = int(os.environ.get("PORT", "8000"))
 MESSAGE = os.environ.get("MESSAGE", "hello")
@@ -16,6 +20,10 @@ MESSAGE = os.environ.get("MESSAGE", "hello")
 
 class Handler(http.server.BaseHTTPRequestHandler):
     def do_GET(self) -> None:
+        url = urllib.parse.urlsplit(self.path)
+        if url.path == "/slow":
+            seconds = float(urllib.parse.parse_qs(url.query).get("s", ["1"])[0])
+            time.sleep(min(max(seconds, 0.0), 30.0))
         text = "ok" if self.path == "/healthz" else f"{MESSAGE} from {socket.gethostname()}"
         body = (text + "\n").encode()
         self.send_response(200)

@@ -1,0 +1,286 @@
+"""The ingress's Caddy configuration, computed from a routing table. Pure: no I/O.
+
+A :class:`RoutingTable` says which services the ingress stands in for, which
+healthy replicas answer on each of their ports, and which public routes lead to
+them. :func:`caddy_config` turns it into the JSON document that Caddy's admin
+API takes at ``POST /load``:
+
+- one server on ``:80`` (inside the container) for the public routes, matched
+  by host and path prefix, longest prefix first; anything else gets a 404;
+- one server per proxied port (``:8000``, ...), where the Host header (the
+  service's name, with or without ``:port``) picks the service; the ingress
+  holds the service's network alias, so ``http://api:8000`` from any container
+  of the environment lands here;
+- every route ends in a ``reverse_proxy`` to the replicas listed in the table
+  (Dockyard lists healthy ones only, so there are no active health checks), or
+  in a 503 that says so when none is listed.
+
+Replacing the whole config is how upstreams change: Caddy keeps its listening
+sockets across a load, lets requests in flight finish on the old config, and a
+request that finds no live upstream waits (``try_duration``) instead of failing.
+Two facts of Caddy 2.6 shape the config (docs/ingress.md says more):
+
+- an explicit ``flush_interval: -1`` ties each proxied request to the config it
+  started under, and loading a new config cancels it (a 502), so the config
+  leaves flushing to Caddy, which streams event streams and responses of
+  unknown length at once anyway;
+- Caddy forgets an upstream, and its count of requests in flight, as soon as
+  the loaded config no longer names it, so a replica being drained stays named
+  on a route that no request matches (``RoutingTable.draining``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from pydantic import Field, model_validator
+
+from dockyard.plan.model import Value
+
+ADMIN_PORT = 2019
+ADMIN_LISTEN = f"localhost:{ADMIN_PORT}"
+"""Where Caddy's admin API listens: inside the container only."""
+PUBLIC_PORT = 80
+"""The port the public server listens on inside the container."""
+
+TRY_DURATION = "5s"
+"""How long a request may wait for a live upstream (while upstreams change)."""
+TRY_INTERVAL = "250ms"
+"""How often it looks for one meanwhile."""
+FAIL_DURATION = "2s"
+"""How long an upstream that refused a connection is left out (passive health).
+Shorter than TRY_DURATION, so a request can still land on it when it comes back."""
+
+PUBLIC_SERVER = "public"
+DRAINING_VAR = "dockyard.draining"
+"""A request variable nothing sets: the route of the draining upstreams matches on it."""
+
+
+class ProxiedService(Value):
+    """A service the ingress stands in for: per proxied port, the dial addresses
+    (``"<container name>:<port>"``) of its healthy replicas. An empty list means
+    the port is proxied but no replica is ready: requests get a 503."""
+
+    name: str
+    upstreams: dict[int, list[str]] = Field(default_factory=dict)
+
+
+class PublicRoute(Value):
+    """Public traffic for ``host`` (any host when None) under the path prefix
+    ``path`` goes to ``port`` of ``service``. The path is not stripped."""
+
+    service: str
+    port: int
+    host: str | None = None
+    path: str = "/"
+
+    @model_validator(mode="after")
+    def _check(self) -> PublicRoute:
+        if not self.path.startswith("/"):
+            raise ValueError(f"a route's path must start with '/', not {self.path!r}")
+        return self
+
+
+class RoutingTable(Value):
+    """What the ingress of one environment does; the input of :func:`caddy_config`.
+
+    ``draining`` lists replicas that get no new requests but may still be
+    answering some: Caddy forgets an upstream (and its count of requests in
+    flight) as soon as no config names it, so a replica being drained stays
+    named, on a route that no request matches, until it has been stopped.
+    """
+
+    services: list[ProxiedService] = Field(default_factory=list)
+    routes: list[PublicRoute] = Field(default_factory=list)
+    draining: list[str] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _check(self) -> RoutingTable:
+        names = [s.name for s in self.services]
+        if len(names) != len(set(names)):
+            raise ValueError(f"a service is listed twice in the routing table: {names}")
+        for port in self.ports():
+            if not 0 < port < 65536 or port == ADMIN_PORT:
+                raise ValueError(
+                    f"the ingress cannot proxy port {port}: ports run from 1 to 65535 "
+                    f"and {ADMIN_PORT} is its admin API's"
+                )
+        both = sorted(set(self.draining) & self.live())
+        if both:
+            raise ValueError(f"upstreams cannot be live and draining at once: {both}")
+        ports = {s.name: set(s.upstreams) for s in self.services}
+        for route in self.routes:
+            if route.port not in ports.get(route.service, set()):
+                raise ValueError(
+                    f"route {route.host or '*'}{route.path} leads to port {route.port} of "
+                    f"{route.service}, which the routing table does not proxy"
+                )
+        return self
+
+    def service(self, name: str) -> ProxiedService | None:
+        return next((s for s in self.services if s.name == name), None)
+
+    def upstreams(self, service: str, port: int) -> list[str]:
+        found = self.service(service)
+        return list(found.upstreams.get(port, [])) if found else []
+
+    def with_upstreams(self, service: str, port: int, dials: list[str]) -> RoutingTable:
+        """The same table with ``dials`` as the upstreams of ``service`` on ``port``
+        (the service and port are added when missing)."""
+        services = list(self.services)
+        found = self.service(service)
+        current = found.upstreams if found else {}
+        updated = ProxiedService(name=service, upstreams={**current, port: list(dials)})
+        if found is None:
+            services.append(updated)
+        else:
+            services[services.index(found)] = updated
+        draining = [d for d in self.draining if d not in dials]
+        return RoutingTable(services=services, routes=list(self.routes), draining=draining)
+
+    def ports(self) -> list[int]:
+        """Every proxied port, ascending."""
+        return sorted({p for s in self.services for p in s.upstreams})
+
+    def live(self) -> set[str]:
+        """Every upstream that new requests may go to."""
+        return {d for s in self.services for dials in s.upstreams.values() for d in dials}
+
+    def drain(self, dials: Iterable[str]) -> RoutingTable:
+        """The same table with ``dials`` taken out of every upstream list and
+        listed as draining: no new request reaches them, and Caddy keeps counting
+        the requests they are still answering."""
+        gone = set(dials)
+        services = [
+            ProxiedService(
+                name=s.name,
+                upstreams={p: [d for d in ds if d not in gone] for p, ds in s.upstreams.items()},
+            )
+            for s in self.services
+        ]
+        draining = [*self.draining, *sorted(gone - set(self.draining))]
+        return RoutingTable(services=services, routes=list(self.routes), draining=draining)
+
+    def forget(self, dials: Iterable[str]) -> RoutingTable:
+        """The same table without ``dials`` among the draining (once they are stopped)."""
+        gone = set(dials)
+        return self.model_copy(update={"draining": [d for d in self.draining if d not in gone]})
+
+
+def caddy_config(table: RoutingTable, *, public_port: int = PUBLIC_PORT) -> dict[str, Any]:
+    """The Caddy JSON config for ``table``.
+
+    Servers are named ``public`` and ``port-<n>``. When a proxied port is also the
+    public port, one server listens there: the services' Host routes come
+    first, then the public routes.
+    """
+    servers: dict[str, dict[str, Any]] = {}
+    for port in table.ports():
+        if port != public_port:
+            servers[f"port-{port}"] = _server(port, _service_routes(table, port))
+    public = _service_routes(table, public_port) + _public_routes(table) + _draining(table)
+    servers[PUBLIC_SERVER] = _server(public_port, public)
+    return {
+        "admin": {"listen": ADMIN_LISTEN, "config": {"persist": True}},
+        "apps": {"http": {"servers": dict(sorted(servers.items()))}},
+    }
+
+
+def bootstrap_config() -> dict[str, Any]:
+    """What a fresh ingress starts with: the admin API, no servers."""
+    return {"admin": {"listen": ADMIN_LISTEN, "config": {"persist": True}}}
+
+
+def route_order(route: PublicRoute) -> tuple[int, bool, str]:
+    """Longest path first; for equal paths, a named host before any host."""
+    return (-len(route.path), route.host is None, route.host or "")
+
+
+def path_patterns(path: str) -> list[str] | None:
+    """Caddy path patterns for the prefix ``path`` on segment boundaries: ``/api``
+    matches ``/api`` and ``/api/...``, not ``/apis``. None for ``/`` (everything)."""
+    if path == "/":
+        return None
+    if path.endswith("/"):
+        return [f"{path}*"]
+    return [path, f"{path}/*"]
+
+
+# ------------------------------------------------------------------ pieces
+
+
+def _server(port: int, routes: list[dict[str, Any]]) -> dict[str, Any]:
+    fallback = _text_response(404, "no route on the ingress matches this request\n")
+    return {
+        "listen": [f":{port}"],
+        # No certificates and no HTTP->HTTPS redirects: service names are not domains.
+        "automatic_https": {"disable": True},
+        "routes": [*routes, {"handle": [fallback]}],
+    }
+
+
+def _service_routes(table: RoutingTable, port: int) -> list[dict[str, Any]]:
+    """Host routes on a proxied port: Caddy's host matcher ignores the request's
+    port, so ``Host: api`` and ``Host: api:8000`` both match ``api``."""
+    routes = []
+    for service in sorted(table.services, key=lambda s: s.name):
+        if port in service.upstreams:
+            handler = _handler(service.name, port, service.upstreams[port])
+            routes.append(
+                {"match": [{"host": [service.name]}], "handle": [handler], "terminal": True}
+            )
+    return routes
+
+
+def _public_routes(table: RoutingTable) -> list[dict[str, Any]]:
+    routes = []
+    for route in sorted(table.routes, key=route_order):
+        matcher: dict[str, Any] = {}
+        if route.host is not None:
+            matcher["host"] = [route.host]
+        patterns = path_patterns(route.path)
+        if patterns is not None:
+            matcher["path"] = patterns
+        handler = _handler(route.service, route.port, table.upstreams(route.service, route.port))
+        entry: dict[str, Any] = {"handle": [handler], "terminal": True}
+        if matcher:
+            entry = {"match": [matcher], **entry}
+        routes.append(entry)
+    return routes
+
+
+def _draining(table: RoutingTable) -> list[dict[str, Any]]:
+    if not table.draining:
+        return []
+    never = {"vars": {DRAINING_VAR: ["yes"]}}
+    return [{"match": [never], "handle": [reverse_proxy(table.draining)], "terminal": True}]
+
+
+def _handler(service: str, port: int, dials: list[str]) -> dict[str, Any]:
+    if not dials:
+        return _text_response(
+            503, f"no healthy replica of {service} answers on port {port}\n", retry_after=1
+        )
+    return reverse_proxy(dials)
+
+
+def reverse_proxy(dials: list[str]) -> dict[str, Any]:
+    """A ``reverse_proxy`` handler to ``dials`` that rides out upstream changes."""
+    return {
+        "handler": "reverse_proxy",
+        "upstreams": [{"dial": dial} for dial in dials],
+        "load_balancing": {
+            "selection_policy": {"policy": "round_robin"},
+            "try_duration": TRY_DURATION,
+            "try_interval": TRY_INTERVAL,
+        },
+        "health_checks": {"passive": {"fail_duration": FAIL_DURATION, "max_fails": 1}},
+    }
+
+
+def _text_response(status: int, body: str, retry_after: int | None = None) -> dict[str, Any]:
+    headers = {"Content-Type": ["text/plain; charset=utf-8"]}
+    if retry_after is not None:
+        headers["Retry-After"] = [str(retry_after)]
+    return {"handler": "static_response", "status_code": status, "headers": headers, "body": body}

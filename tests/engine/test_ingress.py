@@ -1,0 +1,401 @@
+"""The ingress against a real Caddy: routing, switching upstreams under load, draining,
+surviving a restart, and a 503 when no replica is listed.
+
+Two replicas of the test web server (``A`` and ``B`` in their answers) run without
+a network alias; the ingress holds the alias ``web`` and publishes its public
+port on 127.0.0.1. A load thread sends requests to that port, half on one
+keep-alive connection and half on a new connection each.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import http.client
+import select
+import threading
+import time
+from dataclasses import dataclass, field
+
+import docker
+import pytest
+
+from dockyard.discovery import (
+    IngressClient,
+    IngressError,
+    ProxiedService,
+    PublicRoute,
+    RoutingTable,
+    caddy_config,
+    ingress_build,
+    ingress_service,
+)
+from dockyard.engines.docker import DockerEngine
+from dockyard.plan.model import ActualTask, DesiredState, ServiceDef
+
+from .support import (
+    BASE_IMAGE,
+    FETCH,
+    TEST_RUN_LABEL,
+    Run,
+    free_port,
+    service,
+    wait_for,
+    web,
+)
+
+pytestmark = pytest.mark.engine
+
+PORT = 8000
+READY = 30.0
+"""Seconds a task may take to become healthy."""
+PER_STEP = 300
+"""Requests served between two steps of a switch."""
+PAUSE_AFTER_FAILURE = 0.01
+
+
+@pytest.fixture(scope="session")
+def ingress_image(engine: DockerEngine, suite_run: str) -> str:
+    """The ingress image, built once for the whole run; removed by label at the end."""
+    request = dataclasses.replace(
+        ingress_build(BASE_IMAGE),
+        tag=f"dockyard-test/ingress:{suite_run}",
+        labels={TEST_RUN_LABEL: suite_run},
+    )
+    engine.build(request, lambda line: None)
+    return request.tag
+
+
+@dataclass
+class Setup:
+    desired: DesiredState
+    a: ActualTask
+    b: ActualTask
+    client: ActualTask  # a container of the environment to send requests from
+    ingress: ActualTask
+    admin: IngressClient
+    public_port: int
+
+    @property
+    def dial_a(self) -> str:
+        return f"{self.a.task}:{PORT}"
+
+    @property
+    def dial_b(self) -> str:
+        return f"{self.b.task}:{PORT}"
+
+    def table(self, *dials: str) -> RoutingTable:
+        return RoutingTable(
+            services=[ProxiedService(name="web", upstreams={PORT: list(dials)})],
+            routes=[PublicRoute(service="web", port=PORT)],
+        )
+
+    def fetch_inside(self, url: str) -> tuple[int, str]:
+        """GET ``url`` from the client container; the exit code and who answered."""
+        code, output = exec_in_engine(self, "python3", "-c", FETCH, url)
+        return code, who(output) if code == 0 else output
+
+
+def who(body: str) -> str:
+    """Which replica answered: the test server says "<MESSAGE> from <hostname>"."""
+    return body.strip().split(" from ")[0]
+
+
+def exec_in_engine(setup: Setup, *argv: str) -> tuple[int, str]:
+    assert setup.client.main is not None
+    return setup.admin.engine.exec(setup.client.main.id, list(argv))
+
+
+@pytest.fixture
+def setup(engine: DockerEngine, test_run: Run, web_image: str, ingress_image: str) -> Setup:
+    def replica(message: str) -> ServiceDef:
+        return service("web", web(web_image, env={"MESSAGE": message}), aliases=[])
+
+    a, b = replica("A"), replica("B")
+    client = service("client", web(web_image, "client"))
+    public_port = free_port()
+    ingress = ingress_service(
+        test_run.environment, ingress_image, public_port, "127.0.0.1", {"web": [PORT]}
+    )
+    desired = test_run.desired(client, ingress)
+    engine.ensure_network(desired)
+    tasks = [
+        engine.start_task(desired, svc, n, "r1")
+        for n, svc in ((1, a), (2, b), (1, client), (1, ingress))
+    ]
+    for task in tasks:
+        engine.wait_ready(task, READY, lambda line: None)
+    main = tasks[3].main
+    assert main is not None
+    admin = IngressClient(engine, main.id)
+    admin.wait_ready(READY)
+    return Setup(desired, *tasks, admin=admin, public_port=public_port)
+
+
+# ------------------------------------------------------------------ load
+
+
+def _dropped(connection: http.client.HTTPConnection) -> bool:
+    """Whether the server closed this idle keep-alive connection (it reads as ready)."""
+    sock = connection.sock
+    return sock is None or bool(select.select([sock], [], [], 0)[0])
+
+
+@dataclass
+class Load:
+    """Requests to 127.0.0.1:``port`` from a thread, bounded in count and time.
+
+    Odd requests go over one keep-alive connection, even ones over a new
+    connection each. Like HTTP clients do for idempotent requests, a keep-alive
+    connection the server closed while idle is replaced before use, and a request
+    that finds it closed as it is sent is sent again once on a new connection
+    (counted in ``stale_retries``). Anything else that is not a 200 is a failure.
+    """
+
+    port: int
+    path: str = "/"
+    max_requests: int = 50_000
+    max_seconds: float = 120.0
+    bodies: list[str] = field(default_factory=list)
+    failures: list[str] = field(default_factory=list)
+    stale_retries: int = 0
+    reconnects: int = 0  # keep-alive connections found closed before use
+    _stop: threading.Event = field(default_factory=threading.Event)
+    _thread: threading.Thread | None = None
+    _keep: http.client.HTTPConnection | None = None
+
+    def __enter__(self) -> Load:
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=30)
+        if self._keep is not None:
+            self._keep.close()
+
+    @property
+    def served(self) -> int:
+        return len(self.bodies)
+
+    def _run(self) -> None:
+        deadline = time.monotonic() + self.max_seconds
+        sent = 0
+        while not self._stop.is_set() and sent < self.max_requests:
+            if time.monotonic() > deadline:
+                self.failures.append("the load ran out of time")
+                return
+            sent += 1
+            try:
+                status, body = self._keepalive() if sent % 2 else self._fresh()
+            except (OSError, http.client.HTTPException) as e:
+                self.failures.append(f"{'keep-alive' if sent % 2 else 'new'}: {e!r}")
+                time.sleep(PAUSE_AFTER_FAILURE)
+                continue
+            if status == 200:
+                self.bodies.append(who(body))
+            else:
+                self.failures.append(f"HTTP {status}: {body.strip()}")
+                time.sleep(PAUSE_AFTER_FAILURE)
+
+    def _connect(self) -> http.client.HTTPConnection:
+        return http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
+
+    def _fresh(self) -> tuple[int, str]:
+        connection = self._connect()
+        try:
+            return _get(connection, self.path, {"Connection": "close"})
+        finally:
+            connection.close()
+
+    def _keepalive(self) -> tuple[int, str]:
+        if self._keep is not None and _dropped(self._keep):
+            self._keep.close()
+            self._keep = None
+            self.reconnects += 1
+        reused = self._keep is not None
+        if self._keep is None:
+            self._keep = self._connect()
+        try:
+            return _get(self._keep, self.path, {})
+        except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError):
+            self._keep.close()
+            self._keep = None
+            if not reused:
+                raise
+        self.stale_retries += 1
+        self._keep = self._connect()
+        return _get(self._keep, self.path, {})
+
+
+def _get(
+    connection: http.client.HTTPConnection, path: str, headers: dict[str, str]
+) -> tuple[int, str]:
+    connection.request("GET", path, headers=headers)
+    response = connection.getresponse()
+    return response.status, response.read().decode()
+
+
+def served_since(load: Load, mark: int, count: int, timeout: float = 30.0) -> list[str]:
+    """Wait until ``count`` more requests are served after ``mark``; their bodies."""
+    wait_for(lambda: load.served >= mark + count, timeout, f"{count} requests through the ingress")
+    return load.bodies[mark : mark + count]
+
+
+# ----------------------------------------------------------------- tests
+
+
+def test_the_ingress_serves_public_and_internal_traffic_from_the_listed_replicas(
+    setup: Setup, client: docker.DockerClient
+) -> None:
+    config = caddy_config(setup.table(setup.dial_a, setup.dial_b))
+    setup.admin.load(config)
+
+    with Load(setup.public_port, max_requests=40) as load:
+        bodies = served_since(load, 0, 40)
+    assert set(bodies) == {"A", "B"}
+    assert load.failures == []
+
+    # Inside the environment, `web` is the ingress: DNS answers with it alone.
+    ingress = client.containers.get(setup.ingress.main.id if setup.ingress.main else "")
+    ingress_ip = ingress.attrs["NetworkSettings"]["Networks"][setup.desired.network]["IPAddress"]
+    code, output = exec_in_engine(
+        setup, "python3", "-c", "import socket; print(socket.gethostbyname_ex('web')[2])"
+    )
+    assert (code, output.strip()) == (0, str([ingress_ip]))
+    answers = set()
+    for _ in range(6):
+        code, output = setup.fetch_inside(f"http://web:{PORT}/")
+        assert code == 0, output
+        answers.add(output)
+    assert answers == {"A", "B"}
+
+    # The Host header picks the service, with or without the port.
+    bare_host = (
+        "import http.client; c = http.client.HTTPConnection('web', 8000, timeout=2); "
+        "c.request('GET', '/', headers={'Host': 'web'}); print(c.getresponse().read().decode())"
+    )
+    code, output = exec_in_engine(setup, "python3", "-c", bare_host)
+    assert code == 0 and who(output) in {"A", "B"}, output
+    code, output = exec_in_engine(setup, "python3", "-c", bare_host.replace("'web'}", "'db'}"))
+    assert "no route on the ingress" in output
+
+    loaded = setup.admin.config()
+    assert loaded["apps"] == config["apps"]
+    assert set(setup.admin.upstreams()) == {setup.dial_a, setup.dial_b}
+
+
+def test_switching_upstreams_under_steady_load_loses_no_request(
+    engine: DockerEngine, setup: Setup
+) -> None:
+    only_a = setup.table(setup.dial_a)
+    setup.admin.load(caddy_config(only_a))
+
+    with Load(setup.public_port) as load:
+        assert set(served_since(load, 0, PER_STEP)) == {"A"}
+
+        both = only_a.with_upstreams("web", PORT, [setup.dial_a, setup.dial_b])
+        setup.admin.load(caddy_config(both))
+        mark = load.served + 1  # a request may have been in flight meanwhile
+        assert set(served_since(load, mark, PER_STEP)) == {"A", "B"}
+
+        # A gets no new request, finishes those in flight, and is stopped.
+        draining = both.drain([setup.dial_a])
+        setup.admin.load(caddy_config(draining))
+        mark = load.served + 1
+        assert setup.admin.wait_drained([setup.dial_a], timeout=30)
+        engine.remove_task(setup.a)
+        setup.admin.load(caddy_config(draining.forget([setup.dial_a])))
+        after = served_since(load, mark, PER_STEP)
+    load.stop()
+
+    summary = (
+        f"served {load.served}, failed {len(load.failures)}; keep-alive connections "
+        f"closed by the ingress: {load.reconnects} found before use, "
+        f"{load.stale_retries} as a request went out (sent again)"
+    )
+    print(f"\nswitch A -> A+B -> B under load: {summary}")
+    assert load.failures == [], summary
+    assert set(after) == {"B"}
+    assert load.bodies.index("B") > 0  # A answered first
+
+
+def test_wait_drained_waits_for_a_slow_request_in_flight(
+    engine: DockerEngine, setup: Setup
+) -> None:
+    only_a = setup.table(setup.dial_a)
+    setup.admin.load(caddy_config(only_a))
+
+    with Load(setup.public_port, path="/slow?s=3", max_requests=1) as slow:
+        wait_for(
+            lambda: setup.admin.upstreams().get(setup.dial_a) == 1, 10, "the slow request at A"
+        )
+        draining = only_a.with_upstreams("web", PORT, [setup.dial_b]).drain([setup.dial_a])
+        setup.admin.load(caddy_config(draining))
+        # New requests already go to B while A still answers the slow one.
+        code, output = setup.fetch_inside(f"http://web:{PORT}/")
+        assert (code, output) == (0, "B")
+        assert setup.admin.upstreams()[setup.dial_a] == 1
+
+        assert setup.admin.wait_drained([setup.dial_a], timeout=30, poll=0.1)
+        # Drained means done: stopping A now cannot cut the slow request short.
+        engine.remove_task(setup.a)
+        wait_for(lambda: slow.served + len(slow.failures) == 1, 10, "the slow request to end")
+    assert (slow.bodies, slow.failures) == (["A"], [])
+
+
+def test_a_restarted_ingress_resumes_its_routes_on_its_own(
+    setup: Setup, client: docker.DockerClient
+) -> None:
+    config = caddy_config(setup.table(setup.dial_a, setup.dial_b))
+    setup.admin.load(config)
+    assert setup.ingress.main is not None
+    container = client.containers.get(setup.ingress.main.id)
+
+    started = container.attrs["State"]["StartedAt"]
+
+    with Load(setup.public_port, max_seconds=60) as load:
+        served_since(load, 0, 20)
+        container.restart(timeout=3)
+        mark = load.served
+        # No config is loaded again: Caddy resumes the one it saved.
+        served_since(load, mark, 100, timeout=30)
+    load.stop()
+
+    print(
+        f"\nrestart under load: served {load.served}, "
+        f"failed while the ingress restarted {len(load.failures)}"
+    )
+    container.reload()
+    assert container.attrs["State"]["StartedAt"] != started
+    assert set(load.bodies[mark:]) == {"A", "B"}
+    assert setup.admin.config()["apps"] == config["apps"]
+
+
+def test_no_listed_replica_is_a_503_and_a_bad_config_is_refused(setup: Setup) -> None:
+    setup.admin.load(caddy_config(setup.table()))
+
+    connection = http.client.HTTPConnection("127.0.0.1", setup.public_port, timeout=5)
+    status, body = _get(connection, "/", {})
+    connection.close()
+    assert (status, body) == (503, "no healthy replica of web answers on port 8000\n")
+    _, output = exec_in_engine(
+        setup,
+        "python3",
+        "-c",
+        "import urllib.request, urllib.error\n"
+        "try: urllib.request.urlopen('http://web:8000/', timeout=2)\n"
+        "except urllib.error.HTTPError as e: print(e.code, e.read().decode())",
+    )
+    assert output.strip() == "503 no healthy replica of web answers on port 8000"
+
+    bad = {"apps": {"http": {"servers": {"x": {"listen": [":8000"], "routes": "nonsense"}}}}}
+    with pytest.raises(IngressError, match="refused the new config") as refused:
+        setup.admin.load(bad)
+    assert "HTTP 400" in refused.value.message
+    # The previous config still runs.
+    assert setup.admin.config()["apps"] == caddy_config(setup.table())["apps"]
