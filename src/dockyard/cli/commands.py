@@ -81,7 +81,9 @@ def cmd_down(args: argparse.Namespace, out: Console, err: Console) -> int:
     env = load(args)
     engine = engine_of(env)
     with Progress(err) as progress:
-        removed = ops.down(engine, env.name, volumes=args.volumes, report=progress)
+        removed = ops.down(
+            engine, env.name, volumes=args.volumes, report=progress, store=store_of(env)
+        )
     kept = "" if args.volumes else " (volumes kept; --volumes removes them)"
     out.print(
         f"Removed {len(removed.tasks)} tasks, "

@@ -139,9 +139,15 @@ class Removed:
 
 
 def down(
-    engine: Engine, environment: str, volumes: bool = False, report: Reporter = silent
+    engine: Engine,
+    environment: str,
+    volumes: bool = False,
+    report: Reporter = silent,
+    store: StateStore | None = None,
 ) -> Removed:
-    """Remove every task and the network of ``environment``; its volumes too if asked."""
+    """Remove every task and the network of ``environment``; its volumes too if asked.
+    Removing the volumes resets the environment's data: the ``store`` then forgets
+    which before-deploy tasks (migrations) succeeded, so the next release runs them."""
     actual = engine.observe(environment)
     removed: list[str] = []
     # Services before the accessories they may depend on.
@@ -161,4 +167,6 @@ def down(
             engine.remove_volume(volume)
             gone.append(volume)
             report(Event("stop", "", f"removed volume {volume}"))
+        if store is not None:
+            store.reset_data(environment)
     return Removed(removed, actual.network, gone)

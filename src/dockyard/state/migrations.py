@@ -129,9 +129,21 @@ def _v2_task_runs(conn: Connection) -> None:
     md.create_all(conn)
 
 
+def _v3_data_resets(conn: Connection) -> None:
+    md = MetaData()
+    Table(
+        "dockyard_data_resets",
+        md,
+        Column("env", String(63), primary_key=True),
+        Column("reset_at", Double, nullable=False),
+    )
+    md.create_all(conn)
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "releases, their services, deploy locks", _v1_releases_and_locks),
     Migration(2, "task runs", _v2_task_runs),
+    Migration(3, "data resets", _v3_data_resets),
 )
 LATEST = MIGRATIONS[-1].version
 

@@ -108,3 +108,12 @@ task_runs = Table(
     Index("dockyard_task_runs_lookup", "env", "service", "task", "digest"),
     Index("dockyard_task_runs_release", "env", "release"),
 )
+
+data_resets = Table(
+    "dockyard_data_resets",
+    metadata,
+    Column("env", String(ENV), primary_key=True),
+    Column("reset_at", Double, nullable=False),
+)
+"""When an environment's data volumes were last removed: task runs before that
+(migrations of a database that no longer exists) no longer count."""

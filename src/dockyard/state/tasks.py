@@ -8,11 +8,11 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, insert, select
+from sqlalchemy import Row, func, insert, select
 
 from dockyard.state.db import Database, db_now
 from dockyard.state.records import TASK_STATUSES, TaskRun, TaskStatus, checked, utc
-from dockyard.state.tables import task_runs
+from dockyard.state.tables import data_resets, task_runs
 
 LOG_TAIL_LIMIT = 16_384
 """Characters of a task's output kept with its run (the end of it)."""
@@ -79,10 +79,13 @@ class TaskLog:
     def last_task_success(
         self, env: str, service: str, task: str, digest: str, definition_hash: str
     ) -> TaskRun | None:
-        """The newest succeeded run of this task on this image with this definition."""
+        """The newest succeeded run of this task on this image with this definition,
+        since the environment's data was last reset (:meth:`reset_data`)."""
+        reset = select(data_resets.c.reset_at).where(data_resets.c.env == env).scalar_subquery()
         query = (
             select(task_runs)
             .where(
+                task_runs.c.started_at + task_runs.c.duration > func.coalesce(reset, 0.0),
                 task_runs.c.env == env,
                 task_runs.c.service == service,
                 task_runs.c.task == task,
@@ -96,6 +99,16 @@ class TaskLog:
         with self._db.read() as conn:
             row = conn.execute(query).one_or_none()
             return _task_run(row) if row is not None else None
+
+    def reset_data(self, env: str) -> None:
+        """Record that ``env``'s data volumes were removed: the tasks that shaped that
+        data (migrations) must run again, whatever they ran on before."""
+        statement = self._db.upsert(data_resets).values(env=env, reset_at=db_now())
+        statement = statement.on_conflict_do_update(
+            index_elements=[data_resets.c.env], set_={"reset_at": db_now()}
+        )
+        with self._db.write() as conn:
+            conn.execute(statement)
 
 
 def _task_run(row: Row[Any]) -> TaskRun:

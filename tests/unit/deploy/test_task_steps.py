@@ -92,3 +92,13 @@ def test_a_new_digest_or_definition_runs_it_again(store: StateStore) -> None:
 
 def test_only_limits_tasks_to_the_released_services(store: StateStore) -> None:
     assert task_steps(store, _desired(), {"web"}, changes=True) == []
+
+
+def test_removing_the_data_volumes_makes_migrations_run_again(store: StateStore) -> None:
+    desired = _desired()
+    _succeed(store, desired)
+    assert _runs(task_steps(store, desired, None, changes=False))[0] == ("migrate", False)
+    store.reset_data("t")  # `dockyard down t --volumes`: the database is gone
+    assert _runs(task_steps(store, desired, None, changes=False))[0] == ("migrate", True)
+    _succeed(store, desired, release=2)
+    assert _runs(task_steps(store, desired, None, changes=False))[0] == ("migrate", False)

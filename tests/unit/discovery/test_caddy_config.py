@@ -65,6 +65,7 @@ def test_a_server_per_proxied_port_and_one_for_the_public_routes() -> None:
     }
     assert all(s["automatic_https"] == {"disable": True} for s in servers.values())
     assert config["admin"] == {"listen": ADMIN_LISTEN, "config": {"persist": True}}
+    assert config["logging"] == {"logs": {"default": {"level": "WARN"}}}
 
 
 @pytest.mark.parametrize("host", ["web", "web:8000", "WEB:8000"])

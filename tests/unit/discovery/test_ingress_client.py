@@ -6,11 +6,12 @@ the real one against Caddy)."""
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any, cast
 
 import pytest
 
+from dockyard.discovery.caddy import RoutingTable, bootstrap_config, caddy_config
 from dockyard.discovery.ingress import (
     MAX_ARGUMENT,
     UNREACHABLE,
@@ -152,7 +153,7 @@ def test_wait_drained_gives_up_at_the_deadline() -> None:
 
 
 def test_wait_ready_retries_until_the_admin_api_answers() -> None:
-    answers = iter(
+    answers: Iterator[Exception | tuple[int, str]] = iter(
         [
             EngineError("cannot run python3 in c0ffee: container is restarting"),
             (UNREACHABLE, json.dumps({"unreachable": "refused"})),
@@ -173,3 +174,13 @@ def test_wait_ready_retries_until_the_admin_api_answers() -> None:
     never, _ = client(lambda *_: (UNREACHABLE, json.dumps({"unreachable": "refused"})))
     with pytest.raises(IngressUnavailable, match="did not answer within"):
         never.wait_ready(timeout=0.05, poll=0.01)
+
+
+def test_the_image_starts_from_the_bootstrap_config() -> None:
+    request = ingress_build("dockyard/base:bookworm")
+    bootstrap = json.loads((request.context / "bootstrap.json").read_text())
+
+    assert bootstrap == bootstrap_config()
+    assert caddy_config(RoutingTable())["logging"] == bootstrap["logging"]
+    dockerfile = (request.context / request.dockerfile).read_text()
+    assert "--resume" in dockerfile and "FROM ${BASE_IMAGE}" in dockerfile
