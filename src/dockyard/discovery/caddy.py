@@ -182,14 +182,19 @@ def caddy_config(table: RoutingTable, *, public_port: int = PUBLIC_PORT) -> dict
     public = _service_routes(table, public_port) + _public_routes(table) + _draining(table)
     servers[PUBLIC_SERVER] = _server(public_port, public)
     return {
-        "admin": {"listen": ADMIN_LISTEN, "config": {"persist": True}},
+        **bootstrap_config(),
         "apps": {"http": {"servers": dict(sorted(servers.items()))}},
     }
 
 
 def bootstrap_config() -> dict[str, Any]:
-    """What a fresh ingress starts with: the admin API, no servers."""
-    return {"admin": {"listen": ADMIN_LISTEN, "config": {"persist": True}}}
+    """What a fresh ingress starts with (the image's ``bootstrap.json``): the admin
+    API, no servers. Caddy logs warnings and errors only: it logs every admin API
+    request at info level, and the health check makes one a second."""
+    return {
+        "admin": {"listen": ADMIN_LISTEN, "config": {"persist": True}},
+        "logging": {"logs": {"default": {"level": "WARN"}}},
+    }
 
 
 def route_order(route: PublicRoute) -> tuple[int, bool, str]:

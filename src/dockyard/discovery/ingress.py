@@ -169,7 +169,9 @@ class AdminAnswer:
 class IngressClient:
     """Caddy's admin API in the ingress container ``container_id``, through ``engine``."""
 
-    def __init__(self, engine: Engine, container_id: str, *, timeout: float = ADMIN_TIMEOUT):
+    def __init__(
+        self, engine: Engine, container_id: str, *, timeout: float = ADMIN_TIMEOUT
+    ) -> None:
         self.engine = engine
         self.container_id = container_id
         self.timeout = timeout
@@ -206,7 +208,8 @@ class IngressClient:
         if answer.status != 200:
             raise IngressError(
                 f"the ingress refused the new config: {_caddy_message(answer)}",
-                hint="This is a bug in the config Dockyard made; run with --debug and report it.",
+                hint="The ingress keeps running its previous config; Caddy's message says "
+                "what it rejected.",
             )
 
     def config(self) -> dict[str, Any]:

@@ -244,7 +244,8 @@ class DockerEngine:
         return name
 
     def exec(self, container_id: str, argv: list[str]) -> tuple[int, str]:
-        with translate_errors(self.address, f"run {argv[0]} in {container_id[:12]}"):
+        command = argv[0] if argv else "a command"
+        with translate_errors(self.address, f"run {command} in {container_id[:12]}"):
             return execs.exec_in(self.api, container_id, argv)
 
     def logs(self, container_id: str, tail: int = 20) -> str:
