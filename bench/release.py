@@ -52,6 +52,9 @@ ENGINE_CALLS = (
     "ensure_volume",
     "image_id",
     "image_present",
+    "run_oneoff",
+    "remove_oneoffs",
+    "exec",
 )
 
 
