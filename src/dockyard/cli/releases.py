@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 from dataclasses import asdict
-from typing import Any
 
 from rich.console import Console
 
@@ -13,7 +12,7 @@ from dockyard.cli import render
 from dockyard.cli.context import engine_of, load, print_json, store_of
 from dockyard.cli.progress import Progress
 from dockyard.deploy.events import Event
-from dockyard.deploy.release import Outcome, Target, promote, release, rollback
+from dockyard.deploy.release import Outcome, PlanHook, Target, promote, release, rollback
 from dockyard.deploy.run import run_task
 from dockyard.deploy.ship import selection, ship
 from dockyard.errors import DockyardError
@@ -69,7 +68,7 @@ def _outcome(out: Console, outcome: Outcome, verb: str) -> None:
     )
 
 
-def _show_plan(out: Console, progress: Progress) -> Any:
+def _show_plan(out: Console, progress: Progress) -> PlanHook:
     def show(plan: Plan) -> None:
         if not plan.empty:
             with progress.paused():

@@ -18,6 +18,7 @@ from dockyard.build.credentials import auth_config
 from dockyard.build.registry import ensure_image
 from dockyard.deploy.apply import ApplyResult, apply
 from dockyard.deploy.events import Event, Reporter, silent
+from dockyard.deploy.promote import carry_images
 from dockyard.deploy.ship import Shipped, params_commit, ship
 from dockyard.deploy.tasks import Runner, TaskFailed, task_steps
 from dockyard.engines.base import Engine
@@ -125,8 +126,6 @@ def promote(
     on_plan: PlanHook | None = None,
 ) -> Outcome:
     """Deploy what runs in ``source`` (by digest) to ``dest`` with dest's parameters."""
-    from dockyard.deploy.promote import carry_images
-
     began = time.monotonic()
     with _locked(dest, "promote", wait, report) as keeper:
         images, records, label = carry_images(source, dest, only, report)
@@ -152,6 +151,14 @@ def promote(
 # ---------------------------------------------------------------------------
 
 
+def deploy_lock(target: Target, command: str, wait: float | None) -> LockKeeper:
+    """The environment's deploy lock for this process doing ``command``, with the
+    environment's lease (use it as a context manager)."""
+    env = target.env
+    holder = LockHolder.current(command)
+    return LockKeeper(target.store, env.name, holder, env.spec.lock.lease, wait=wait)
+
+
 @contextmanager
 def _locked(
     target: Target, command: str, wait: float | None, report: Reporter
@@ -159,8 +166,7 @@ def _locked(
     """The deploy lock, held for a whole release; interrupted releases are marked."""
     env, store = target.env, target.store
     report(Event("phase", "", f"taking the deploy lock of {env.name}"))
-    holder = LockHolder.current(command)
-    with LockKeeper(store, env.name, holder, env.spec.lock.lease, wait=wait) as keeper:
+    with deploy_lock(target, command, wait) as keeper:
         stale = store.mark_interrupted(env.name)
         if stale:
             numbers = ", ".join(f"#{n}" for n in stale)

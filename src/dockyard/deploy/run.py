@@ -12,12 +12,12 @@ import contextlib
 from collections.abc import Iterator, Sequence
 
 from dockyard.deploy.events import Reporter
-from dockyard.deploy.release import Target
+from dockyard.deploy.release import Target, deploy_lock
 from dockyard.deploy.tasks import Runner
 from dockyard.engines.base import OneOffResult
 from dockyard.errors import DeployError
 from dockyard.plan.model import DesiredState, OneOffDef, ServiceDef
-from dockyard.state import LockHolder, LockKeeper, Release
+from dockyard.state import Release
 
 
 def run_task(
@@ -80,7 +80,5 @@ def _maybe_locked(target: Target, lock: bool, wait: float | None) -> Iterator[No
     if not lock:
         yield
         return
-    env = target.env
-    holder = LockHolder.current("run")
-    with LockKeeper(target.store, env.name, holder, env.spec.lock.lease, wait=wait):
+    with deploy_lock(target, "run", wait):
         yield

@@ -15,7 +15,7 @@ from dockyard.deploy.events import Event, EventKind, Reporter
 from dockyard.engines.base import Engine, OneOffResult
 from dockyard.errors import DeployError
 from dockyard.plan.model import DesiredState, OneOffDef, TaskStep
-from dockyard.state import StateStore, TaskRun, TaskStatus
+from dockyard.state import StateStore, TaskStatus
 
 LOG_LINES = 20
 
@@ -155,7 +155,3 @@ class Runner:
             )
         )
         return result
-
-
-def task_runs_of(store: StateStore, environment: str, release: int) -> list[TaskRun]:
-    return store.task_runs(environment, release)
