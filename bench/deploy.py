@@ -75,13 +75,12 @@ def prepare(tmp: Path, port: int) -> Path:
     repo = root / "platform"
     local = yaml.safe_load((repo / "environments" / "local.yaml").read_text())
     local["environment"] = ENV
+    local["params"]["web_port"] = port
     (repo / "environments" / f"{ENV}.yaml").write_text(yaml.safe_dump(local, sort_keys=False))
     for ref in local["services"]:
         params = (repo / "environments" / ref["source"]).resolve() / "params"
         if (params / "local.yaml").exists():
             data = yaml.safe_load((params / "local.yaml").read_text()) or {}
-            if "web_port" in data:
-                data["web_port"] = port
             (params / f"{ENV}.yaml").write_text(yaml.safe_dump(data))
     return repo
 

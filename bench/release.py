@@ -102,7 +102,7 @@ def prepare(tmp: Path, registry_url: str, username: str) -> Path:
     repo = root / "platform"
     local = yaml.safe_load((repo / "environments" / "local.yaml").read_text())
     for name, port in (("benchstaging", 18781), ("benchprod", 18782)):
-        data = dict(local, environment=name)
+        data = dict(local, environment=name, params={**local["params"], "web_port": port})
         data["registry"] = {
             "url": f"{registry_url}/{name}",
             "username": username,
@@ -112,8 +112,6 @@ def prepare(tmp: Path, registry_url: str, username: str) -> Path:
         for ref in local["services"]:
             params = (repo / "environments" / ref["source"]).resolve() / "params"
             values = yaml.safe_load((params / "local.yaml").read_text()) or {}
-            if "web_port" in values:
-                values["web_port"] = port
             (params / f"{name}.yaml").write_text(yaml.safe_dump(values))
     (root / ".gitignore").write_text(".dockyard/\n")
     git(root, "init", "-q")

@@ -136,17 +136,17 @@ def make_example(tmp: Path, name: str | None = None, *, in_git: bool = False) ->
     env = name or f"t{run_id}"
     repo = root / "platform"
     local = yaml.safe_load((repo / "environments" / "local.yaml").read_text())
+    port = free_port()
     local["environment"] = env
     local.setdefault("labels", {})[TEST_LABEL] = run_id
+    local["params"]["web_port"] = port
     (repo / "environments" / f"{env}.yaml").write_text(yaml.safe_dump(local, sort_keys=False))
-    port = free_port()
     example = Example(root=root, repo=repo, env=env, web_port=port, run_id=run_id)
     for ref in local["services"]:
         params = (repo / "environments" / ref["source"]).resolve() / "params"
         source = params / "local.yaml"
         if source.exists():
             shutil.copy(source, params / f"{env}.yaml")
-    example.set_param("web", "web_port", port)
     if in_git:
         (root / ".gitignore").write_text(".dockyard/\n")
         git(root, "init", "-q")
@@ -157,15 +157,15 @@ def make_example(tmp: Path, name: str | None = None, *, in_git: bool = False) ->
 def add_environment(example: Example, name: str) -> Example:
     """Another environment in the same copy, derived from ``local`` like the first."""
     local = yaml.safe_load((example.repo / "environments" / "local.yaml").read_text())
+    other = Example(example.root, example.repo, name, free_port(), example.run_id)
     local["environment"] = name
     local.setdefault("labels", {})[TEST_LABEL] = example.run_id
+    local["params"]["web_port"] = other.web_port
     (example.repo / "environments" / f"{name}.yaml").write_text(yaml.safe_dump(local))
-    other = Example(example.root, example.repo, name, free_port(), example.run_id)
     for ref in local["services"]:
         params = (example.repo / "environments" / ref["source"]).resolve() / "params"
         if (params / "local.yaml").exists():
             shutil.copy(params / "local.yaml", params / f"{name}.yaml")
-    other.set_param("web", "web_port", other.web_port)
     return other
 
 

@@ -70,8 +70,9 @@ def web(image: str, name: str = "web", **overrides: object) -> ContainerDef:
 
 def service(name: str, *containers: ContainerDef, **overrides: object) -> ServiceDef:
     task_values: dict[str, object] = {"containers": list(containers)}
-    if "restart" in overrides:
-        task_values["restart"] = overrides.pop("restart")
+    for key in ("restart", "aliases"):
+        if key in overrides:
+            task_values[key] = overrides.pop(key)
     return ServiceDef.model_validate(
         {"name": name, "task": TaskDef.model_validate(task_values), **overrides}
     )

@@ -15,6 +15,7 @@ from dockyard.deploy.events import Event
 _MARKS = {
     "start": "[cyan]▲[/]",
     "ready": "[green]✓[/]",
+    "route": "[magenta]⇄[/]",
     "stop": "[yellow]▼[/]",
     "build": "[blue]■[/]",
 }

@@ -3,23 +3,33 @@
 Networks and volumes come first. Service steps then run in dependency waves:
 every service whose dependencies are settled is deployed at the same time as
 the others of its wave, and the new replicas of one service start together
-and are waited for together. Replacements roll one replica at a time.
+and are waited for together.
 
-A replica is replaced start-first (the new task must be ready before the old
-one goes) unless the two cannot run side by side: the service publishes a
-fixed host port, or the new task would take the old one's name. Then the old
-one goes first, and if the new one fails the old definition is started again.
-A new task that never becomes ready is removed and the deploy stops.
+Replacements roll in batches. Start-first (the default): ``max_surge`` new
+replicas start, become healthy, join the ingress's rotation; then as many old
+ones leave it, finish the requests they are answering (``drain``), get SIGTERM
+and, after their grace period, SIGKILL. Stop-first when the service asks for it
+(``max_surge: 0``, batches of ``max_unavailable``) or when old and new cannot
+run side by side (a fixed published host port, or the same task name).
+
+A new replica that crashes, never becomes healthy, or fails within ``watch``
+seconds of becoming healthy stops the rollout. With ``rollback: auto`` the
+replaced replicas are started again from their recorded definitions, rejoin the
+rotation, and the new ones leave it and are removed; the error (with the failing
+container's last log lines) is raised either way.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+import threading
+import time
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import partial
 
 from dockyard.deploy.events import Event, Reporter, silent
+from dockyard.deploy.routing import Router
 from dockyard.engines.base import Engine
 from dockyard.errors import DeployError
 from dockyard.plan.model import (
@@ -31,6 +41,9 @@ from dockyard.plan.model import (
     Step,
     task_name,
 )
+
+WATCH_POLL = 0.5
+"""Seconds between two looks at new replicas during their watch window."""
 
 
 @dataclass
@@ -48,6 +61,7 @@ class _Context:
     result: ApplyResult
     report: Reporter
     check: Callable[[], None]
+    router: Router | None
 
 
 def apply(
@@ -63,7 +77,8 @@ def apply(
     deploy (the deploy lock uses it when its lease was lost)."""
     result = ApplyResult()
     tasks = {t.task: t for t in actual.tasks}
-    ctx = _Context(engine, desired, tasks, release, result, report, check)
+    router = Router(engine, desired, report) if desired.ingress is not None else None
+    ctx = _Context(engine, desired, tasks, release, result, report, check, router)
     changes = plan.changes
     for step in changes:
         if step.target == "network":
@@ -75,13 +90,22 @@ def apply(
     deploying = [
         s for s in changes if s.target in ("service", "accessory") and s.action != "remove"
     ]
+    rollouts: list[_Rollout] = []
     for wave in _waves(deploying, desired):
-        _together([partial(_service, ctx, s) for s in wave])
+        started = [(_Rollout(ctx, desired.service(step.name)), step) for step in wave]
+        rollouts += [rollout for rollout, _ in started]
+        _together([partial(rollout.guarded, rollout.run, step) for rollout, step in started])
+    # Watch windows run together, once every wave is out: a failure still
+    # reverts the service that failed.
+    _together([partial(rollout.guarded, rollout.watch) for rollout in rollouts])
     for step in changes:
         if step.action == "remove":
             report(Event("phase", step.name, _describe(step)))
             for task_id in step.stop:
                 _remove(ctx, ctx.tasks[task_id])
+    if router is not None and changes:
+        # Whatever happened above, the ingress ends up routing to what runs now.
+        router.sync(engine.observe(desired.environment))
     return result
 
 
@@ -119,32 +143,152 @@ def _describe(step: Step) -> str:
     return text
 
 
-def _service(ctx: _Context, step: Step) -> None:
-    ctx.report(Event("phase", step.name, _describe(step)))
-    service = ctx.desired.service(step.name)
-    _together([partial(_start, ctx, service, slot) for slot in step.start])
-    publishes = any(p.publish for c in service.task.containers for p in c.ports)
-    new_hash = service.task.spec_hash()
-    for task_id in step.replace:
-        old = ctx.tasks[task_id]
-        same_name = old.task == task_name(
-            ctx.desired.environment, service.name, old.replica, new_hash
+def _chunks(items: Sequence[ActualTask], size: int) -> list[Sequence[ActualTask]]:
+    return [items[i : i + size] for i in range(0, len(items), size)]
+
+
+class _Rollout:
+    """The rollout of one service: what it started and what it replaced so far."""
+
+    def __init__(self, ctx: _Context, service: ServiceDef) -> None:
+        self.ctx = ctx
+        self.service = service
+        router = ctx.router
+        self.router = router if router is not None and router.proxies(service.name) else None
+        self.fresh: list[tuple[ActualTask, float]] = []  # new replicas, when they were ready
+        self.replaced: list[ActualTask] = []  # old replicas already removed
+        self._lock = threading.Lock()
+
+    def guarded(self, work: Callable[..., None], *args: object) -> None:
+        """Do ``work``; if it fails and the service says ``rollback: auto``, revert."""
+        try:
+            work(*args)
+        except DeployError:
+            if self.service.rollback == "auto" and (self.replaced or self.fresh):
+                self.revert()
+            raise
+
+    def run(self, step: Step) -> None:
+        service, ctx = self.service, self.ctx
+        ctx.report(Event("phase", step.name, _describe(step)))
+        self._start_batch([slot for slot in step.start])
+        olds = [ctx.tasks[t] for t in step.replace]
+        stop_first = self._stop_first(olds)
+        size = service.max_unavailable if stop_first else service.max_surge
+        for batch in _chunks(olds, max(1, size)):
+            self._check_fresh()
+            if stop_first:
+                self._retire(batch)
+                self.replaced += batch
+                self._start_batch([old.replica for old in batch])
+            else:
+                self._start_batch([old.replica for old in batch])
+                self._retire(batch)
+                self.replaced += batch
+        self._retire([ctx.tasks[t] for t in step.stop])
+
+    def _stop_first(self, olds: Sequence[ActualTask]) -> bool:
+        """Whether old replicas must go before new ones start."""
+        service = self.service
+        if service.max_surge == 0 and service.max_unavailable > 0:
+            return True
+        if any(p.publish for c in service.task.containers for p in c.ports):
+            return True
+        new_hash = service.task.spec_hash()
+        environment = self.ctx.desired.environment
+        return any(
+            old.task == task_name(environment, service.name, old.replica, new_hash) for old in olds
         )
-        if publishes or same_name:
-            _remove(ctx, old)
-            try:
-                _start(ctx, service, old.replica)
-            except DeployError:
-                _restore(ctx, service, old)
-                raise
+
+    def _start_batch(self, slots: Sequence[int]) -> None:
+        """Start replicas in ``slots`` together; once all are ready, into rotation."""
+        if not slots:
+            return
+        started: list[ActualTask] = []
+
+        def one(slot: int) -> None:
+            task = _start(self.ctx, self.service, slot)
+            with self._lock:
+                self.fresh.append((task, time.monotonic()))
+                started.append(task)
+
+        _together([partial(one, slot) for slot in slots])
+        if self.router is not None:
+            self.router.admit(self.service.name, started)
+
+    def _retire(self, tasks: Sequence[ActualTask]) -> None:
+        """Out of rotation, drained, stopped (SIGTERM, grace, SIGKILL), removed."""
+        if not tasks:
+            return
+        router = self.router
+        gone = router.take_out(self.service.name, tasks) if router is not None else []
+        if router is not None and gone:
+            router.drain(self.service.name, gone, self.service.drain)
+        _together([partial(_remove, self.ctx, task) for task in tasks])
+        if router is not None and gone:
+            router.forget(gone)
+
+    def _check_fresh(self) -> None:
+        for task, _ in self.fresh:
+            self.ctx.engine.check_task(task)
+
+    def watch(self) -> None:
+        """Each new replica must stay healthy ``watch`` seconds after it was ready."""
+        watch = self.service.watch
+        if watch <= 0 or not self.fresh:
+            return
+        self.ctx.report(
+            Event(
+                "phase",
+                self.service.name,
+                f"watching {self.service.name}'s new replicas for {watch:g}s",
+            )
+        )
+        while True:
+            now = time.monotonic()
+            watched = [task for task, ready in self.fresh if now < ready + watch]
+            self._check_fresh()
+            if not watched:
+                return
+            end = min(ready + watch for task, ready in self.fresh if now < ready + watch)
+            time.sleep(max(0.0, min(WATCH_POLL, end - now)))
+
+    def revert(self) -> None:
+        """Put the replaced replicas back and remove the new ones."""
+        ctx, service = self.ctx, self.service
+        ctx.report(Event("phase", service.name, f"rolling {service.name} back"))
+        fresh = [task for task, _ in self.fresh]
+        if self._stop_first(self.replaced):
+            self._retire(fresh)
+            self._restore()
         else:
-            _start(ctx, service, old.replica)
-            _remove(ctx, old)
-    for task_id in step.stop:
-        _remove(ctx, ctx.tasks[task_id])
+            self._restore()
+            self._retire(fresh)
+        if self.replaced:
+            what = f"{len(self.replaced)} replica(s) of the previous version serve again"
+        else:
+            what = "the new replicas are removed"
+        ctx.report(Event("warn", service.name, f"rolled back: {what}"))
+
+    def _restore(self) -> None:
+        ctx, service = self.ctx, self.service
+        for old in self.replaced:
+            if old.definition is None:
+                ctx.report(Event("warn", service.name, f"cannot restore {old.task}: no definition"))
+                continue
+            previous = service.model_copy(update={"task": old.definition})
+            try:
+                task = _start(ctx, previous, old.replica, old.release or "")
+            except DeployError as e:
+                ctx.report(
+                    Event("warn", service.name, f"the previous version did not come back: {e}")
+                )
+                continue
+            if self.router is not None:
+                self.router.admit(service.name, [task])
 
 
-def _start(ctx: _Context, service: ServiceDef, slot: int, release: str | None = None) -> None:
+def _start(ctx: _Context, service: ServiceDef, slot: int, release: str | None = None) -> ActualTask:
     ctx.check()
     task = ctx.engine.start_task(ctx.desired, service, slot, release or ctx.release)
     ctx.report(Event("start", service.name, f"started {task.task}"))
@@ -160,19 +304,7 @@ def _start(ctx: _Context, service: ServiceDef, slot: int, release: str | None = 
         raise
     ctx.result.started.append(task.task)
     ctx.report(Event("ready", service.name, f"{task.task} is ready"))
-
-
-def _restore(ctx: _Context, service: ServiceDef, old: ActualTask) -> None:
-    """Bring back a task that was removed to make room for one that failed."""
-    if old.definition is None:
-        ctx.report(Event("info", service.name, f"cannot restore {old.task}: no definition"))
-        return
-    ctx.report(Event("phase", service.name, f"restoring the previous version of {service.name}"))
-    previous = service.model_copy(update={"task": old.definition})
-    try:
-        _start(ctx, previous, old.replica, old.release or "")
-    except DeployError as e:
-        ctx.report(Event("info", service.name, f"the previous version did not come back: {e}"))
+    return task
 
 
 def _remove(ctx: _Context, task: ActualTask) -> None:

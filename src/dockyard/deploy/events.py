@@ -6,7 +6,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
-EventKind = Literal["phase", "build", "output", "start", "ready", "stop", "info", "warn"]
+EventKind = Literal["phase", "build", "output", "start", "ready", "route", "stop", "info", "warn"]
+"""``route``: a replica joined or left the ingress's rotation, or finished draining."""
 
 
 @dataclass(frozen=True)

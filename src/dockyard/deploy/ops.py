@@ -10,6 +10,7 @@ from collections.abc import Collection
 from dataclasses import dataclass, field
 
 from dockyard.deploy.events import Event, Reporter, silent
+from dockyard.deploy.routing import ingress_images, with_routes
 from dockyard.deploy.ship import ship
 from dockyard.deploy.tasks import task_steps
 from dockyard.engines.base import Engine
@@ -40,8 +41,9 @@ def make_plan(
     the plan lists the one-off tasks a release would run or skip."""
     actual = engine.observe(env.name)
     shipped = ship(engine, env, only, actual=actual, push_images=False, report=report)
-    desired = desire(env, {name: s.image for name, s in shipped.items()}, only)
-    steps = plan(desired, actual, only)
+    images = {name: s.image for name, s in shipped.items()}
+    desired = desire(env, {**images, **ingress_images(engine, env, report)}, only)
+    steps = with_routes(engine, desired, actual, plan(desired, actual, only))
     if store is not None:
         tasks = task_steps(store, desired, only, changes=bool(steps.changes))
         steps = steps.model_copy(update={"tasks": tasks})

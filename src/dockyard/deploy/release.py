@@ -19,6 +19,7 @@ from dockyard.build.registry import ensure_image
 from dockyard.deploy.apply import ApplyResult, apply
 from dockyard.deploy.events import Event, Reporter, silent
 from dockyard.deploy.promote import carry_images
+from dockyard.deploy.routing import ingress_images, with_routes
 from dockyard.deploy.ship import Shipped, params_commit, ship
 from dockyard.deploy.tasks import Runner, TaskFailed, task_steps
 from dockyard.engines.base import Engine
@@ -71,6 +72,7 @@ def release(
         shipped = ship(engine, env, only, actual=actual, force=force, report=report)
         keeper.check()
         images = {name: s.image for name, s in shipped.items()}
+        images.update(ingress_images(engine, env, report))
         desired = desire(env, images, only)
         records = _records(env, desired, shipped)
         rel = _Release(desired, only, "deploy", None, records, rerun_tasks=rerun_tasks)
@@ -131,7 +133,9 @@ def promote(
         images, records, label = carry_images(source, dest, only, report)
         keeper.check()
         names = set(images)
-        desired = desire(dest.env, images, names)
+        desired = desire(
+            dest.env, {**images, **ingress_images(dest.engine, dest.env, report)}, names
+        )
         records = [
             ReleaseService(
                 name=r.name,
@@ -202,7 +206,7 @@ def _converge(
     _pull_missing(target, desired, report)
     report(Event("phase", "", "reading what runs"))
     actual = engine.observe(env.name)
-    steps = plan(desired, actual, rel.only)
+    steps = with_routes(engine, desired, actual, plan(desired, actual, rel.only))
     if rel.run_tasks:
         tasks = task_steps(
             store, desired, rel.only, changes=bool(steps.changes), rerun=rel.rerun_tasks

@@ -12,18 +12,19 @@ service's network alias) and forwards to that service's healthy replicas only.
 See docs/ingress.md.
 """
 
-from dockyard.discovery.caddy import ProxiedService, PublicRoute, RoutingTable, caddy_config
+from dockyard.discovery.caddy import HealthProbe, ProxiedService, RoutingTable, caddy_config
 from dockyard.discovery.ingress import (
-    INGRESS_SERVICE,
     IngressClient,
     IngressError,
     IngressUnavailable,
     ingress_build,
-    ingress_service,
 )
+from dockyard.plan.ingress import INGRESS_SERVICE, ingress_service
+from dockyard.plan.model import PublicRoute
 
 __all__ = [
     "INGRESS_SERVICE",
+    "HealthProbe",
     "IngressClient",
     "IngressError",
     "IngressUnavailable",

@@ -36,13 +36,8 @@ from typing import Any
 
 from pydantic import Field, model_validator
 
-from dockyard.plan.model import Value
-
-ADMIN_PORT = 2019
-ADMIN_LISTEN = f"localhost:{ADMIN_PORT}"
-"""Where Caddy's admin API listens: inside the container only."""
-PUBLIC_PORT = 80
-"""The port the public server listens on inside the container."""
+from dockyard.plan.ingress import ADMIN_LISTEN, ADMIN_PORT, PUBLIC_PORT
+from dockyard.plan.model import PublicRoute, Value
 
 TRY_DURATION = "5s"
 """How long a request may wait for a live upstream (while upstreams change)."""
@@ -57,6 +52,17 @@ DRAINING_VAR = "dockyard.draining"
 """A request variable nothing sets: the route of the draining upstreams matches on it."""
 
 
+class HealthProbe(Value):
+    """An HTTP GET the ingress sends each upstream every ``interval`` seconds (to
+    ``port``, or the proxied port); an upstream that fails it gets no requests until
+    it passes again. Replicas that die between two deploys leave rotation this way."""
+
+    path: str
+    port: int | None = None
+    interval: float = 1.0
+    timeout: float = 1.0
+
+
 class ProxiedService(Value):
     """A service the ingress stands in for: per proxied port, the dial addresses
     (``"<container name>:<port>"``) of its healthy replicas. An empty list means
@@ -64,22 +70,7 @@ class ProxiedService(Value):
 
     name: str
     upstreams: dict[int, list[str]] = Field(default_factory=dict)
-
-
-class PublicRoute(Value):
-    """Public traffic for ``host`` (any host when None) under the path prefix
-    ``path`` goes to ``port`` of ``service``. The path is not stripped."""
-
-    service: str
-    port: int
-    host: str | None = None
-    path: str = "/"
-
-    @model_validator(mode="after")
-    def _check(self) -> PublicRoute:
-        if not self.path.startswith("/"):
-            raise ValueError(f"a route's path must start with '/', not {self.path!r}")
-        return self
+    health: HealthProbe | None = None
 
 
 class RoutingTable(Value):
@@ -131,7 +122,11 @@ class RoutingTable(Value):
         services = list(self.services)
         found = self.service(service)
         current = found.upstreams if found else {}
-        updated = ProxiedService(name=service, upstreams={**current, port: list(dials)})
+        updated = ProxiedService(
+            name=service,
+            upstreams={**current, port: list(dials)},
+            health=found.health if found else None,
+        )
         if found is None:
             services.append(updated)
         else:
@@ -156,6 +151,7 @@ class RoutingTable(Value):
             ProxiedService(
                 name=s.name,
                 upstreams={p: [d for d in ds if d not in gone] for p, ds in s.upstreams.items()},
+                health=s.health,
             )
             for s in self.services
         ]
@@ -231,7 +227,7 @@ def _service_routes(table: RoutingTable, port: int) -> list[dict[str, Any]]:
     routes = []
     for service in sorted(table.services, key=lambda s: s.name):
         if port in service.upstreams:
-            handler = _handler(service.name, port, service.upstreams[port])
+            handler = _handler(service, port)
             routes.append(
                 {"match": [{"host": [service.name]}], "handle": [handler], "terminal": True}
             )
@@ -247,7 +243,9 @@ def _public_routes(table: RoutingTable) -> list[dict[str, Any]]:
         patterns = path_patterns(route.path)
         if patterns is not None:
             matcher["path"] = patterns
-        handler = _handler(route.service, route.port, table.upstreams(route.service, route.port))
+        found = table.service(route.service)
+        assert found is not None  # the table's validator checks every route's service
+        handler = _handler(found, route.port)
         entry: dict[str, Any] = {"handle": [handler], "terminal": True}
         if matcher:
             entry = {"match": [matcher], **entry}
@@ -262,16 +260,27 @@ def _draining(table: RoutingTable) -> list[dict[str, Any]]:
     return [{"match": [never], "handle": [reverse_proxy(table.draining)], "terminal": True}]
 
 
-def _handler(service: str, port: int, dials: list[str]) -> dict[str, Any]:
+def _handler(service: ProxiedService, port: int) -> dict[str, Any]:
+    dials = service.upstreams.get(port, [])
     if not dials:
         return _text_response(
-            503, f"no healthy replica of {service} answers on port {port}\n", retry_after=1
+            503, f"no healthy replica of {service.name} answers on port {port}\n", retry_after=1
         )
-    return reverse_proxy(dials)
+    return reverse_proxy(dials, service.health)
 
 
-def reverse_proxy(dials: list[str]) -> dict[str, Any]:
+def reverse_proxy(dials: list[str], health: HealthProbe | None = None) -> dict[str, Any]:
     """A ``reverse_proxy`` handler to ``dials`` that rides out upstream changes."""
+    checks: dict[str, Any] = {"passive": {"fail_duration": FAIL_DURATION, "max_fails": 1}}
+    if health is not None:
+        active: dict[str, Any] = {
+            "uri": health.path,
+            "interval": f"{health.interval:g}s",
+            "timeout": f"{health.timeout:g}s",
+        }
+        if health.port is not None:
+            active["port"] = health.port
+        checks["active"] = active
     return {
         "handler": "reverse_proxy",
         "upstreams": [{"dial": dial} for dial in dials],
@@ -280,7 +289,7 @@ def reverse_proxy(dials: list[str]) -> dict[str, Any]:
             "try_duration": TRY_DURATION,
             "try_interval": TRY_INTERVAL,
         },
-        "health_checks": {"passive": {"fail_duration": FAIL_DURATION, "max_fails": 1}},
+        "health_checks": checks,
     }
 
 

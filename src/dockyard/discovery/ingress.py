@@ -17,20 +17,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from dockyard.discovery.caddy import ADMIN_PORT, PUBLIC_PORT
 from dockyard.engines.base import BuildRequest, Engine
 from dockyard.errors import EngineError, EngineUnreachable
-from dockyard.plan.model import ContainerDef, HealthDef, PortDef, ServiceDef, TaskDef
+from dockyard.plan.ingress import ADMIN_URL, INGRESS_SERVICE
 
-INGRESS_SERVICE = "ingress"
-"""The name of the ingress service (an accessory) in every environment."""
-INGRESS_CONTAINER = "caddy"
 IMAGE_DIR = Path(__file__).parent / "image"
 """The build context of the ingress image (packaged with Dockyard)."""
 IMAGE_REPOSITORY = "dockyard/ingress"
 
-STOP_GRACE = 3.0
-"""Seconds Caddy gets to finish requests in flight when the ingress stops."""
 ADMIN_TIMEOUT = 30.0
 """Seconds one admin API call may take inside the container."""
 MAX_ARGUMENT = 100_000
@@ -40,8 +34,6 @@ MAX_BODY = 1_500_000
 """Characters of a request body that still fit on a command line."""
 UNREACHABLE = 3
 """Exit code of the admin program when nothing answers on the admin port."""
-
-ADMIN_URL = f"http://127.0.0.1:{ADMIN_PORT}"
 
 _ADMIN_PROGRAM = f"""
 import json, sys, urllib.error, urllib.request
@@ -61,20 +53,6 @@ except OSError as e:
 print(json.dumps({{"status": status, "body": text.decode("utf-8", "replace")}}))
 """
 """Runs one admin API request in the ingress container and prints the answer as JSON."""
-
-HEALTH = HealthDef(
-    test=[
-        "CMD",
-        "python3",
-        "-c",
-        f"import urllib.request; urllib.request.urlopen('{ADMIN_URL}/config/', timeout=1)",
-    ],
-    interval=1.0,
-    timeout=2.0,
-    retries=3,
-    start_period=5.0,
-)
-"""The ingress is healthy when its admin API answers."""
 
 
 class IngressError(EngineError):
@@ -105,52 +83,6 @@ def ingress_build(base_image: str) -> BuildRequest:
         dockerfile="Dockerfile",
         tag=f"{IMAGE_REPOSITORY}:{digest.hexdigest()[:12]}",
         args={"BASE_IMAGE": base_image},
-    )
-
-
-def ingress_service(
-    environment: str,
-    image: str,
-    public_port: int,
-    host_ip: str = "127.0.0.1",
-    proxied: Mapping[str, Iterable[int]] | None = None,
-) -> ServiceDef:
-    """The ingress accessory of ``environment``: one Caddy container that publishes
-    ``public_port`` on ``host_ip`` (the public routes, port 80 inside), listens on
-    every proxied port, and holds the network alias of every service in
-    ``proxied`` (name → ports), whose replicas then need no alias of their own.
-    """
-    proxied = {name: sorted(set(ports)) for name, ports in (proxied or {}).items()}
-    if INGRESS_SERVICE in proxied:
-        raise IngressError(
-            f"a service named {INGRESS_SERVICE} cannot be proxied: the ingress has that name",
-            hint="Rename the service.",
-        )
-    ports = sorted({p for listed in proxied.values() for p in listed} - {PUBLIC_PORT})
-    if ADMIN_PORT in ports:
-        raise IngressError(
-            f"port {ADMIN_PORT} cannot be proxied: it is the ingress's admin API",
-            hint="Serve the service on another port.",
-        )
-    container = ContainerDef(
-        name=INGRESS_CONTAINER,
-        image=image,
-        env={"DOCKYARD_ENVIRONMENT": environment},
-        ports=[
-            PortDef(name="http", port=PUBLIC_PORT, publish=public_port, host_ip=host_ip),
-            *(PortDef(name=f"proxy-{p}", port=p) for p in ports),
-        ],
-        health=HEALTH,
-        stop_grace=STOP_GRACE,
-    )
-    return ServiceDef(
-        name=INGRESS_SERVICE,
-        kind="accessory",
-        task=TaskDef(containers=[container], restart="unless-stopped"),
-        replicas=1,
-        max_surge=0,
-        max_unavailable=1,
-        aliases=sorted(proxied),
     )
 
 

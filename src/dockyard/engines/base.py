@@ -81,6 +81,11 @@ class Engine(Protocol):
         check). Raises DeployError with the failing container's last log lines."""
         ...
 
+    def check_task(self, task: ActualTask) -> None:
+        """Raise DeployError (with the last log lines) when a task that was ready has
+        failed since: a container exited or restarted, or the main turned unhealthy."""
+        ...
+
     def remove_task(self, task: ActualTask) -> None:
         """Stop (SIGTERM, grace, SIGKILL) and remove a task's containers, sidecars first."""
         ...

@@ -6,19 +6,23 @@ import shlex
 from collections.abc import Collection, Mapping
 
 from dockyard.errors import SpecError
+from dockyard.plan.ingress import INGRESS_SERVICE, ingress_service
 from dockyard.plan.model import (
     ContainerDef,
     DesiredState,
     HealthDef,
+    IngressDef,
     MountDef,
     OneOffDef,
     PortDef,
+    ProxyDef,
+    PublicRoute,
     ServiceDef,
     TaskDef,
     network_name,
     volume_name,
 )
-from dockyard.spec.loaded import LoadedEnvironment
+from dockyard.spec.loaded import LoadedEnvironment, LoadedService
 from dockyard.spec.models import Container, Health, TaskSpec
 
 ImageRefs = Mapping[str, str]
@@ -36,6 +40,7 @@ def desire(
     name = env.name
     services: dict[str, ServiceDef] = {}
     volumes: set[str] = set()
+    ingress = ingress_of(env)
 
     for acc_name, acc in env.spec.accessories.items():
         if only is not None and acc_name not in only:
@@ -70,15 +75,31 @@ def desire(
             _oneoff(svc.name, task_name, t, by_name[t.container or spec.main])
             for task_name, t in spec.tasks.items()
         ]
+        proxied = ingress is not None and ingress.proxy(svc.name) is not None
         services[svc.name] = ServiceDef(
             name=svc.name,
             tasks=tasks,
-            task=TaskDef(containers=containers, restart=spec.deploy.restart),
+            task=TaskDef(
+                containers=containers,
+                restart=spec.deploy.restart,
+                aliases=[] if proxied else None,
+            ),
             replicas=spec.deploy.replicas,
-            depends_on=list(spec.depends_on),
+            # A proxied service is reached through the ingress: it goes up first.
+            depends_on=[INGRESS_SERVICE, *spec.depends_on] if proxied else list(spec.depends_on),
             health_timeout=spec.deploy.health_timeout,
             max_surge=spec.deploy.max_surge,
             max_unavailable=spec.deploy.max_unavailable,
+            drain=spec.deploy.drain,
+            watch=spec.deploy.watch,
+            rollback=spec.deploy.rollback,
+        )
+
+    if ingress is not None:
+        config = env.spec.ingress
+        ports = {p.service: p.ports for p in ingress.proxied}
+        services[INGRESS_SERVICE] = ingress_service(
+            name, _image(images, INGRESS_SERVICE), config.port, config.host_ip, ports
         )
 
     return DesiredState(
@@ -87,7 +108,58 @@ def desire(
         volumes=sorted(volumes),
         services=_deploy_order(services),
         labels=dict(env.spec.labels),
+        ingress=ingress,
     )
+
+
+def ingress_of(env: LoadedEnvironment) -> IngressDef | None:
+    """What the environment's ingress routes; None when it has none (turned off, or
+    no service has a proxied port)."""
+    if not env.spec.ingress.enabled:
+        return None
+    proxied = [p for p in (_proxy(svc) for svc in env.services) if p is not None]
+    if not proxied:
+        return None
+    routes = [
+        PublicRoute(service=svc.name, port=_route_port(svc, r.port), host=r.host, path=r.path)
+        for svc in env.services
+        for r in svc.spec.routes
+    ]
+    return IngressDef(service=INGRESS_SERVICE, proxied=proxied, routes=routes)
+
+
+def _proxy(svc: LoadedService) -> ProxyDef | None:
+    spec = svc.spec
+    ports = sorted(
+        {
+            p.port
+            for c in spec.containers.values()
+            for p in c.ports
+            if p.proxy and p.protocol == "tcp"
+        }
+    )
+    if not ports:
+        return None
+    main = spec.containers[spec.main]
+    health = main.health
+    if health is None or health.http is None:
+        return ProxyDef(service=svc.name, ports=ports)
+    main_ports = [PortDef(name=p.name, port=p.port) for p in main.ports]
+    return ProxyDef(
+        service=svc.name,
+        ports=ports,
+        health_path=health.http,
+        health_port=_port_number(health.port, main_ports),
+        health_interval=health.interval,
+        health_timeout=health.timeout,
+    )
+
+
+def _route_port(svc: LoadedService, port: str | int | None) -> int:
+    main = svc.spec.containers[svc.spec.main]
+    if port is None:
+        return main.ports[0].port  # the spec's validator checks there is one
+    return _port_number(port, [PortDef(name=p.name, port=p.port) for p in main.ports])
 
 
 def _image(images: ImageRefs, name: str) -> str:

@@ -11,7 +11,7 @@ import hashlib
 import json
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 # Labels Dockyard puts on every object it creates. The engine is the source of
 # truth: everything the planner needs to know about what runs is read back from
@@ -78,20 +78,36 @@ class ContainerDef(Value):
     memory: int | None = None
     mounts: list[MountDef] = Field(default_factory=list)
     stop_grace: float = 10.0
+    sysctls: dict[str, str] = Field(default_factory=dict)  # namespaced kernel settings
 
 
 class TaskDef(Value):
-    """What one replica runs: a main container and its sidecars (main first)."""
+    """What one replica runs: a main container and its sidecars (main first).
+
+    ``aliases`` are the names the main container answers to on the environment
+    network; None means the service's name. Replicas that only the ingress
+    reaches have none (``[]``); the ingress holds the names of the services it
+    stands in for.
+    """
 
     containers: list[ContainerDef]
     restart: str = "unless-stopped"
+    aliases: list[str] | None = None
 
     @property
     def main(self) -> ContainerDef:
         return self.containers[0]
 
     def canonical(self) -> str:
-        return json.dumps(self.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+        """The definition as stable JSON. Fields added later are left out while they
+        hold their default, so definitions written before them keep their hash."""
+        data = self.model_dump(mode="json")
+        if data["aliases"] is None:
+            del data["aliases"]
+        for container in data["containers"]:
+            if not container["sysctls"]:
+                del container["sysctls"]
+        return json.dumps(data, sort_keys=True, separators=(",", ":"))
 
     def spec_hash(self) -> str:
         return hashlib.sha256(self.canonical().encode()).hexdigest()[:12]
@@ -128,10 +144,52 @@ class ServiceDef(Value):
     max_surge: int = 1
     max_unavailable: int = 0
     tasks: list[OneOffDef] = Field(default_factory=list)
-    aliases: list[str] | None = None  # names on the environment network; None: [name]
+    drain: float = 30.0  # seconds a retiring replica may take to finish its requests
+    watch: float = 0.0  # seconds a new replica must stay healthy before the rollout is done
+    rollback: Literal["auto", "manual"] = "auto"
 
     def task_named(self, name: str) -> OneOffDef | None:
         return next((t for t in self.tasks if t.name == name), None)
+
+
+class PublicRoute(Value):
+    """Public traffic for ``host`` (any host when None) under the path prefix
+    ``path`` goes to ``port`` of ``service``. The path is not stripped."""
+
+    service: str
+    port: int
+    host: str | None = None
+    path: str = "/"
+
+    @model_validator(mode="after")
+    def _check(self) -> PublicRoute:
+        if not self.path.startswith("/"):
+            raise ValueError(f"a route's path must start with '/', not {self.path!r}")
+        return self
+
+
+class ProxyDef(Value):
+    """A service the ingress stands in for: the ports it proxies, and the HTTP
+    health check the ingress probes each replica with (when the service has one)."""
+
+    service: str
+    ports: list[int]
+    health_path: str | None = None
+    health_port: int | None = None
+    health_interval: float = 1.0
+    health_timeout: float = 1.0
+
+
+class IngressDef(Value):
+    """What the environment's ingress routes: proxied services and public routes.
+    The ingress itself is the accessory named ``service``."""
+
+    service: str = "ingress"
+    proxied: list[ProxyDef] = Field(default_factory=list)
+    routes: list[PublicRoute] = Field(default_factory=list)
+
+    def proxy(self, service: str) -> ProxyDef | None:
+        return next((p for p in self.proxied if p.service == service), None)
 
 
 class DesiredState(Value):
@@ -140,6 +198,7 @@ class DesiredState(Value):
     volumes: list[str] = Field(default_factory=list)
     services: list[ServiceDef] = Field(default_factory=list)  # in deploy order
     labels: dict[str, str] = Field(default_factory=dict)  # extra labels on every object
+    ingress: IngressDef | None = None  # None: services are reached by Docker DNS
 
     def service(self, name: str) -> ServiceDef:
         return next(s for s in self.services if s.name == name)
@@ -215,7 +274,7 @@ class ActualState(Value):
 # ------------------------------------------------------------------------ plan
 
 Action = Literal["create", "replace", "scale", "remove", "noop"]
-Target = Literal["network", "volume", "service", "accessory"]
+Target = Literal["network", "volume", "service", "accessory", "routes"]
 
 
 class FieldChange(Value):

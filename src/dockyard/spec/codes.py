@@ -23,6 +23,7 @@ ENVIRONMENT_MISMATCH = "DY114"
 SERVICE_MISMATCH = "DY115"
 DUPLICATE_PORT = "DY116"
 UNKNOWN_HEALTH_PORT = "DY117"
+PROXY_MIX = "DY118"
 
 NO_REPO = "DY201"
 UNKNOWN_ENVIRONMENT = "DY202"
@@ -45,6 +46,7 @@ DESCRIPTIONS: dict[str, str] = {
     SERVICE_MISMATCH: "`service:` differs from the name the environment gives the service",
     DUPLICATE_PORT: "a port name is used twice in a container, or a port twice in a task",
     UNKNOWN_HEALTH_PORT: "a health check names a port its container does not declare",
+    PROXY_MIX: "a service has ports the ingress proxies and ports it does not",
     NO_REPO: "no environment repo (a folder with `environments/`) was found",
     UNKNOWN_ENVIRONMENT: "no environment file of that name",
 }

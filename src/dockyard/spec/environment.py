@@ -87,6 +87,29 @@ class LockConfig(Model):
     )
 
 
+class IngressConfig(Model):
+    """The environment's ingress: one proxy container that serves the public routes
+    and stands in for every service with proxied ports, so that callers reach
+    healthy replicas only and rollouts drop no request (see docs/ingress.md)."""
+
+    enabled: bool = Field(
+        default=True,
+        description="false: no ingress; services are reached by their replicas' names "
+        "(Docker DNS), and rollouts of published services stop the old replica first.",
+    )
+    port: int | None = Field(
+        default=None,
+        ge=1,
+        le=65535,
+        description="Host port that serves the services' public routes; none when omitted.",
+    )
+    host_ip: str = Field(default="127.0.0.1", description="Host address the port binds to.")
+    base_image: str = Field(
+        default="debian:bookworm-slim",
+        description="Debian-based image the ingress image is built FROM (it installs caddy).",
+    )
+
+
 class ServiceRef(Model):
     name: Name
     source: str = Field(description="Path to the service repo, relative to this file.")
@@ -108,6 +131,7 @@ class EnvironmentSpec(Model):
     labels: dict[str, str] = Field(default_factory=dict)
     accessories: dict[Name, Accessory] = Field(default_factory=dict)
     services: list[ServiceRef] = Field(default_factory=list)
+    ingress: IngressConfig = Field(default_factory=IngressConfig)
 
     @field_validator("labels")
     @classmethod

@@ -175,6 +175,32 @@ class Port(Model):
         description="Host port on 127.0.0.1 (or `host_ip`) that forwards to this port.",
     )
     host_ip: str = "127.0.0.1"
+    proxy: bool = Field(
+        default=True,
+        description="Reach this port through the environment's ingress (HTTP): callers "
+        "that use the service's name, and public routes, get healthy replicas only. "
+        "false: callers connect to the replicas directly (for protocols other than HTTP).",
+    )
+
+
+class Route(Model):
+    """Public traffic for ``host`` (any host when omitted) under the path prefix
+    ``path`` goes to ``port`` of the service, through the environment's ingress."""
+
+    host: str | None = Field(
+        default=None,
+        pattern=r"^[A-Za-z0-9*]([A-Za-z0-9.*-]*[A-Za-z0-9])?$",
+        description="Host name to match, e.g. shop.example.com; any host when omitted.",
+    )
+    path: str = Field(
+        default="/",
+        pattern=r"^/[^\s*?]*$",
+        description="Path prefix on segment boundaries (/api matches /api and /api/x, not /apis).",
+    )
+    port: str | int | None = Field(
+        default=None,
+        description="Port name or number of the main container; its first port when omitted.",
+    )
 
 
 class Health(Model):
@@ -259,7 +285,26 @@ class Deploy(Model):
     restart: RestartPolicy = "unless-stopped"
     max_surge: int = Field(default=1, ge=0)
     max_unavailable: int = Field(default=0, ge=0)
-    health_timeout: Seconds = 60.0
+    health_timeout: Seconds = Field(
+        default=60.0, description="How long a new replica may take to become healthy."
+    )
+    drain: Seconds = Field(
+        default=30.0,
+        ge=0,
+        description="How long a replica taken out of rotation may take to finish the "
+        "requests it is answering before it is stopped.",
+    )
+    watch: Seconds = Field(
+        default=5.0,
+        ge=0,
+        description="How long a new replica must stay healthy after it became healthy "
+        "before the rollout counts as done.",
+    )
+    rollback: Literal["auto", "manual"] = Field(
+        default="auto",
+        description="auto: a failed rollout puts the replaced replicas back; manual: it "
+        "stops where it failed.",
+    )
 
 
 TaskWhen = Literal["before-deploy", "after-deploy", "manual"]
@@ -301,6 +346,10 @@ class ServiceSpec(Model):
     depends_on: list[Name] = Field(default_factory=list)
     deploy: Deploy = Field(default_factory=Deploy)
     tasks: dict[Name, TaskSpec] = Field(default_factory=dict)
+    routes: list[Route] = Field(
+        default_factory=list,
+        description="Public routes to this service through the environment's ingress.",
+    )
 
     @model_validator(mode="after")
     def _one_main(self) -> ServiceSpec:
@@ -323,6 +372,23 @@ class ServiceSpec(Model):
                         f"sidecar {name!r} cannot publish ports; publish on the main",
                         *("containers", name, "ports", i, "publish"),
                     )
+        main = self.containers[self.main]
+        ports = {p.name: p for p in main.ports} | {str(p.port): p for p in main.ports}
+        for i, route in enumerate(self.routes):
+            port = (
+                route.port
+                if route.port is not None
+                else (main.ports[0].port if main.ports else None)
+            )
+            found = ports.get(str(port)) if port is not None else None
+            if found is None or not found.proxy or found.protocol != "tcp":
+                raise invalid(
+                    f"route {route.host or '*'}{route.path} needs a proxied TCP port of the "
+                    f"main container {self.main!r}; it has "
+                    f"{', '.join(p.name for p in main.ports if p.proxy) or 'none'}",
+                    "routes",
+                    i,
+                )
         for name, t in self.tasks.items():
             if t.container is not None and t.container not in self.containers:
                 raise invalid(

@@ -20,6 +20,7 @@ from dockyard.spec.models import Container, ImageBuild, ServiceSpec
 from dockyard.spec.yamlsource import SourceMap
 
 _WILDCARDS = {"0.0.0.0", "::", ""}
+INGRESS_NAME = "ingress"
 
 
 @dataclass(frozen=True)
@@ -77,6 +78,7 @@ def check_environment(
     for unit in units:
         errors += _task_ports(unit)
     errors += _host_ports(units)
+    errors += _ingress(env, env_source, units)
     for svc in services:
         if svc.spec.image is not None:
             errors += _build(
@@ -127,6 +129,65 @@ def _duplicate_services(env: EnvironmentSpec, source: SourceMap) -> list[SpecErr
                 )
             )
         first.setdefault(ref.name, i)
+    return errors
+
+
+def _ingress(env: EnvironmentSpec, source: SourceMap, units: Sequence[_Unit]) -> list[SpecError]:
+    """The ingress's name is reserved, its host port is its own, and a service's
+    name leads either to the ingress (every TCP port proxied) or to its replicas."""
+    if not env.ingress.enabled:
+        return []
+    errors: list[SpecError] = []
+    for unit in units:
+        if unit.name == INGRESS_NAME:
+            where = ("accessories", unit.name) if unit.kind == "accessory" else ("services",)
+            errors.append(
+                _error(
+                    codes.DUPLICATE_SERVICE,
+                    f"{unit.kind} `{INGRESS_NAME}` has the name of the environment's ingress",
+                    "rename it, or turn the ingress off with `ingress: {enabled: false}`",
+                    source if unit.kind == "accessory" else unit.source,
+                    where if unit.kind == "accessory" else ("service",),
+                )
+            )
+        if unit.kind != "service":
+            continue
+        tcp = [
+            (c, p, (*at, "ports", i))
+            for c, spec_c, at in unit.containers
+            for i, p in enumerate(spec_c.ports)
+            if p.protocol == "tcp"
+        ]
+        proxied = [f"{p.port}" for _, p, _ in tcp if p.proxy]
+        for cname, port, at in tcp:
+            if proxied and not port.proxy:
+                errors.append(
+                    _error(
+                        codes.PROXY_MIX,
+                        f"port {port.port} of `{cname}` is not proxied, but port "
+                        f"{proxied[0]} of service `{unit.name}` is",
+                        f"the name `{unit.name}` leads to the ingress once one port is proxied; "
+                        "proxy every TCP port of the service, or none (`proxy: false`)",
+                        unit.source,
+                        (*at, "proxy"),
+                    )
+                )
+        ingress = env.ingress
+        for cname, port, at in tcp:
+            ips = {port.host_ip, ingress.host_ip}
+            clash = port.publish is not None and port.publish == ingress.port
+            if not clash or not (len(ips) == 1 or ips & _WILDCARDS):
+                continue
+            errors.append(
+                _error(
+                    codes.PORT_CLASH,
+                    f"host port {port.host_ip}:{port.publish} is published by `{cname}` "
+                    "and by the ingress",
+                    "serve the service through a route (`routes:`) instead, or choose another port",
+                    unit.source,
+                    (*at, "publish"),
+                )
+            )
     return errors
 
 

@@ -19,10 +19,10 @@ from dockyard.discovery.ingress import (
     IngressError,
     IngressUnavailable,
     ingress_build,
-    ingress_service,
 )
 from dockyard.engines.base import Engine
-from dockyard.errors import EngineError
+from dockyard.errors import EngineError, SpecError
+from dockyard.plan.ingress import SYSCTLS, ingress_service
 
 
 class ScriptedExec:
@@ -61,7 +61,7 @@ def test_ingress_service_holds_the_aliases_and_publishes_the_public_port() -> No
         1,
         "unless-stopped",
     )
-    assert svc.aliases == ["api", "web"]
+    assert svc.task.aliases == ["api", "web"]
     main = svc.task.main
     assert [(p.port, p.publish, p.host_ip) for p in main.ports] == [
         (80, 8080, "0.0.0.0"),
@@ -70,12 +70,13 @@ def test_ingress_service_holds_the_aliases_and_publishes_the_public_port() -> No
     ]
     assert main.health is not None and "2019/config/" in main.health.test[-1]
     assert main.stop_grace <= 5
+    assert main.sysctls == SYSCTLS
 
 
 def test_ingress_service_refuses_what_would_clash() -> None:
-    with pytest.raises(IngressError, match="admin API"):
+    with pytest.raises(SpecError, match="admin API"):
         ingress_service("e", "img", 8080, proxied={"web": [2019]})
-    with pytest.raises(IngressError, match="named ingress"):
+    with pytest.raises(SpecError, match="named ingress"):
         ingress_service("e", "img", 8080, proxied={"ingress": [8000]})
 
 

@@ -15,7 +15,12 @@ from dockyard.spec.loaded import LoadedEnvironment
 from dockyard.spec.models import Health
 
 REPO = Path(__file__).resolve().parents[1] / "spec" / "cases" / "valid"
-IMAGES = {"db": "sha256:db", "api": "sha256:api", "worker": "sha256:worker"}
+IMAGES = {
+    "db": "sha256:db",
+    "api": "sha256:api",
+    "worker": "sha256:worker",
+    "ingress": "dockyard/ingress:test",
+}
 
 
 @pytest.fixture(scope="module")

@@ -184,6 +184,10 @@ class DockerEngine:
         with translate_errors(self.address, f"watch {task.task} start"):
             readiness.wait_ready(self.api, task, timeout, progress, self.logs)
 
+    def check_task(self, task: ActualTask) -> None:
+        with translate_errors(self.address, f"check {task.task}"):
+            readiness.check_ready(self.api, task, self.logs)
+
     def remove_task(self, task: ActualTask) -> None:
         """Stop and remove every container of ``task``, sidecars first; gone already is fine."""
         graces = (

@@ -133,6 +133,34 @@ def wait_ready(
         time.sleep(min(POLL_INTERVAL, remaining))
 
 
+def check_ready(api: docker.APIClient, task: ActualTask, logs: Callable[[str, int], str]) -> None:
+    """Raise TaskNotReady when ``task``, which was ready, has failed since: a
+    container is gone, stopped or restarted, or the main is unhealthy."""
+    for container in task.containers:
+        s = inspect(api, container)
+        if s is None:
+            raise TaskNotReady(
+                f"task {task.task}: container {container.name} was removed",
+                container=container.name,
+            )
+        # A health check starts over when its container restarts: the main was
+        # healthy when the task was ready, so "starting" again means it died since.
+        main = container.role == "main"
+        restarted = (
+            s.status == "restarting"
+            or (main and s.health == "starting")
+            or s.restarts > MAX_RESTARTS
+        )
+        if s.status != "running" or restarted:
+            what = "restarted" if restarted else "stopped"
+            oom = " (killed: out of memory)" if s.oom_killed else ""
+            raise _not_ready(
+                task, s, f"{what} (exit code {s.exit_code}){oom} after it was ready", logs
+            )
+        if main and s.health == "unhealthy":
+            raise _not_ready(task, s, "turned unhealthy after it was ready", logs)
+
+
 def _failure(s: Seen, restarts: int, *, sidecars: bool) -> str | None:
     oom = " (killed: out of memory)" if s.oom_killed else ""
     if s.status in ("exited", "dead"):

@@ -77,7 +77,8 @@ def network_aliases(service: ServiceDef) -> list[str]:
     """The names a task's main container answers to on the environment network:
     the service's name unless the service says otherwise (an ingress that stands
     in for other services; replicas that only the ingress reaches have none)."""
-    return [service.name] if service.aliases is None else list(service.aliases)
+    aliases = service.task.aliases
+    return [service.name] if aliases is None else list(aliases)
 
 
 def container_args(
@@ -105,6 +106,7 @@ def container_args(
             nano_cpus=int(container.cpus * NANO) if container.cpus else None,
             mem_limit=container.memory,
             mounts=[_mount(m) for m in container.mounts] or None,
+            sysctls=dict(container.sysctls) or None,
             **host_config,
         ),
         "detach": True,

@@ -1,0 +1,227 @@
+"""Keeping the ingress's routes in step with a rollout.
+
+A :class:`Router` holds the routing table the ingress runs and changes it one
+step at a time: replicas join the rotation once they are ready (``admit``) and
+leave it before they stop (``retire``: out of rotation, drained of the requests
+they are answering, stopped, forgotten). Every change loads the whole config
+into Caddy, which keeps its listeners, so no request is refused meanwhile.
+
+The table is computed from what runs (``sync``): the ready replicas of each
+proxied service, so a process that died mid-rollout leaves nothing to undo — the
+next run reads the replicas again and loads what it finds.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from dockyard.deploy.events import Event, Reporter, silent
+from dockyard.discovery.caddy import HealthProbe, ProxiedService, RoutingTable, caddy_config
+from dockyard.discovery.ingress import IngressClient, ingress_build
+from dockyard.engines.base import Engine
+from dockyard.errors import DeployError
+from dockyard.plan.desired import ingress_of
+from dockyard.plan.ingress import INGRESS_SERVICE
+from dockyard.plan.model import (
+    ActualState,
+    ActualTask,
+    DesiredState,
+    IngressDef,
+    Plan,
+    ProxyDef,
+    Step,
+)
+from dockyard.spec.loaded import LoadedEnvironment
+
+READY_TIMEOUT = 60.0
+"""Seconds the ingress's admin API may take to answer after the ingress starts."""
+
+
+def ingress_images(engine: Engine, env: LoadedEnvironment, report: Reporter) -> dict[str, str]:
+    """Build the ingress image of ``env`` unless the engine has it: ``{"ingress": tag}``,
+    or nothing when the environment has no ingress. The image is built on the
+    engine, from files that ship with Dockyard; it is not pushed."""
+    if ingress_of(env) is None:
+        return {}
+    request = ingress_build(env.spec.ingress.base_image)
+    if not engine.image_present(request.tag):
+        report(Event("build", request.service, f"building {request.tag}"))
+
+        def progress(line: str) -> None:
+            report(Event("output", request.service, line))
+
+        engine.build(request, progress)
+    return {INGRESS_SERVICE: request.tag}
+
+
+def with_routes(engine: Engine, desired: DesiredState, actual: ActualState, steps: Plan) -> Plan:
+    """``steps``, plus a step that loads the ingress's routes when nothing else would
+    and the running ingress routes otherwise than the spec says (a route was added,
+    a replica died)."""
+    ingress = desired.ingress
+    if ingress is None or steps.changes:
+        return steps  # applying any change ends with loading the routes
+    running = [t for t in actual.tasks_of(ingress.service) if t.running]
+    if not running:
+        return steps
+    router = Router(engine, desired, silent)
+    router.attach(actual)
+    if router.in_step(actual):
+        return steps
+    step = Step(
+        action="replace",
+        target="routes",
+        name=ingress.service,
+        reason="the ingress routes otherwise than the spec and the healthy replicas say",
+    )
+    return steps.model_copy(update={"steps": [*steps.steps, step]})
+
+
+def dials(task: ActualTask, proxy: ProxyDef) -> list[str]:
+    """Where the ingress reaches ``task`` on each proxied port: its main container's
+    name, which resolves on the environment's network."""
+    return [f"{task.task}:{port}" for port in proxy.ports]
+
+
+class Router:
+    """The routes of one environment's ingress during one deploy. Thread-safe:
+    services of one wave roll out at the same time."""
+
+    def __init__(self, engine: Engine, desired: DesiredState, report: Reporter) -> None:
+        assert desired.ingress is not None
+        self.engine = engine
+        self.desired = desired
+        self.ingress: IngressDef = desired.ingress
+        self.report = report
+        self.client: IngressClient | None = None
+        self.table = RoutingTable()
+        self._lock = threading.RLock()
+
+    def proxies(self, service: str) -> bool:
+        return self.ingress.proxy(service) is not None
+
+    # ------------------------------------------------------------- connecting
+
+    def attach(self, actual: ActualState) -> None:
+        """Find the running ingress in ``actual`` and wait for its admin API."""
+        ingress = next(
+            (t for t in actual.tasks_of(self.ingress.service) if t.main is not None), None
+        )
+        if ingress is None or ingress.main is None:
+            raise DeployError(
+                f"the ingress of {self.desired.environment} is not running",
+                hint="Deploy the whole environment (without --only) to start it.",
+            )
+        self.client = IngressClient(self.engine, ingress.main.id)
+        self.client.wait_ready(READY_TIMEOUT)
+
+    def wanted(self, actual: ActualState) -> RoutingTable:
+        """The table for what runs in ``actual``: every healthy replica of every
+        proxied service in rotation."""
+        services = []
+        for proxy in self.ingress.proxied:
+            ready = [t for t in actual.tasks_of(proxy.service) if t.healthy]
+            upstreams = {port: sorted(f"{t.task}:{port}" for t in ready) for port in proxy.ports}
+            services.append(
+                ProxiedService(name=proxy.service, upstreams=upstreams, health=_probe(proxy))
+            )
+        return RoutingTable(services=services, routes=list(self.ingress.routes))
+
+    def in_step(self, actual: ActualState) -> bool:
+        """Whether the ingress runs the config ``actual`` calls for."""
+        running = self._client().config()
+        return bool(_comparable(running) == _comparable(caddy_config(self.wanted(actual))))
+
+    def sync(self, actual: ActualState) -> None:
+        """Load the table for what runs in ``actual`` (attaching to the ingress first)."""
+        with self._lock:
+            if self.client is None:
+                self.attach(actual)
+            self.table = self.wanted(actual)
+            self._load()
+
+    def _ensure(self) -> None:
+        """Attach and load the routes of what runs, once, before the first change."""
+        with self._lock:
+            if self.client is None:
+                self.sync(self.engine.observe(self.desired.environment))
+
+    # ------------------------------------------------------------- rotation
+
+    def admit(self, service: str, tasks: Sequence[ActualTask]) -> None:
+        """Put ``tasks`` (ready replicas of ``service``) into rotation."""
+        proxy = self.ingress.proxy(service)
+        if proxy is None or not tasks:
+            return
+        self._ensure()
+        with self._lock:
+            table = self.table
+            for port in proxy.ports:
+                current = table.upstreams(service, port)
+                added = [f"{t.task}:{port}" for t in tasks if f"{t.task}:{port}" not in current]
+                table = table.with_upstreams(service, port, sorted(current + added))
+            self.table = table
+            self._load()
+        names = ", ".join(t.task for t in tasks)
+        self.report(Event("route", service, f"{names} in rotation"))
+
+    def take_out(self, service: str, tasks: Sequence[ActualTask]) -> list[str]:
+        """Take ``tasks`` out of rotation; their dial addresses, still counted by the
+        ingress while they finish their requests."""
+        proxy = self.ingress.proxy(service)
+        if proxy is None or not tasks:
+            return []
+        gone = [d for t in tasks for d in dials(t, proxy)]
+        self._ensure()
+        with self._lock:
+            self.table = self.table.drain(gone)
+            self._load()
+        names = ", ".join(t.task for t in tasks)
+        self.report(Event("route", service, f"{names} out of rotation, draining"))
+        return gone
+
+    def drain(self, service: str, gone: Iterable[str], timeout: float) -> None:
+        """Wait until the ingress answers no request through ``gone``, at most ``timeout``."""
+        watched = list(gone)
+        if not watched:
+            return
+        if self._client().wait_drained(watched, timeout):
+            self.report(Event("route", service, "drained: no request in flight"))
+        else:
+            self.report(
+                Event("warn", service, f"requests still in flight after {timeout:g}s of draining")
+            )
+
+    def forget(self, gone: Iterable[str]) -> None:
+        """Drop stopped replicas from the table's draining list."""
+        with self._lock:
+            self.table = self.table.forget(gone)
+            self._load()
+
+    # ------------------------------------------------------------- internals
+
+    def _client(self) -> IngressClient:
+        if self.client is None:
+            raise DeployError("the ingress was not attached before its routes changed")
+        return self.client
+
+    def _load(self) -> None:
+        self._client().load(caddy_config(self.table))
+
+
+def _probe(proxy: ProxyDef) -> HealthProbe | None:
+    if proxy.health_path is None:
+        return None
+    return HealthProbe(
+        path=proxy.health_path,
+        port=proxy.health_port,
+        interval=proxy.health_interval,
+        timeout=proxy.health_timeout,
+    )
+
+
+def _comparable(config: dict[str, Any]) -> Any:
+    """A config as Caddy returns it: only the apps say what is routed."""
+    return config.get("apps")
