@@ -43,6 +43,7 @@ bench: bootstrap ## deploy timings against docker-compose; release timings
 	@scripts/bootstrap.sh --tests
 	$(BIN)/python bench/deploy.py
 	$(BIN)/python bench/release.py
+	$(BIN)/python bench/rollout.py
 
 clean: ## remove caches and build artefacts (keeps .venv)
 	rm -rf .pytest_cache .mypy_cache .ruff_cache build dist src/*.egg-info

@@ -105,7 +105,7 @@ def test_waiting_releases_go_one_after_the_other(example: Example) -> None:
     outputs = [finish(first), finish(second)]
     assert [code for code, _, _ in outputs] == [0, 0], outputs
     # One did the work; the other found nothing left to do.
-    assert sum("No changes" in out for _, out, _ in outputs) == 1
+    assert sum("No changes" in out for _, out, _ in outputs) == 1, outputs
     assert len(example.dockyard("history", example.env, "--json").json()) == 1
 
 

@@ -85,16 +85,10 @@ def duplicate_service(ex: Example) -> tuple[Path, str]:
 
 
 def port_clash(ex: Example) -> tuple[Path, str]:
-    ex.set_param("web", "replicas", 2) if _declares(ex, "web", "replicas") else None
+    """web publishes the host port the environment's ingress serves on."""
     path = _spec(ex, "web")
-    if not _declares(ex, "web", "replicas"):
-        _edit_yaml(path, lambda d: d.setdefault("deploy", {}).update({"replicas": 2}))
+    _edit_yaml(path, lambda d: d["containers"]["web"]["ports"][0].update(publish=ex.web_port))
     return path, "publish"
-
-
-def _declares(ex: Example, service: str, param: str) -> bool:
-    data = yaml.safe_load(_spec(ex, service).read_text())
-    return param in (data.get("params") or {})
 
 
 def missing_dockerfile(ex: Example) -> tuple[Path, str]:

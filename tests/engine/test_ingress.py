@@ -11,10 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import http.client
-import select
-import threading
-import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import docker
 import pytest
@@ -32,6 +29,7 @@ from dockyard.discovery import (
 from dockyard.engines.docker import DockerEngine
 from dockyard.errors import EngineError
 from dockyard.plan.model import ActualTask, DesiredState, ServiceDef
+from tests.fixtures.load import Load, get, served_since, who
 
 from .support import (
     BASE_IMAGE,
@@ -51,7 +49,6 @@ READY = 30.0
 """Seconds a task may take to become healthy."""
 PER_STEP = 300
 """Requests served between two steps of a switch."""
-PAUSE_AFTER_FAILURE = 0.01
 RELOADS = 100
 """Configs loaded one after another under load. Without the sysctl of
 ``migrate_pending_connections`` a few of them reset a new connection (16 in 100
@@ -98,11 +95,6 @@ class Setup:
         """GET ``url`` from the client container; the exit code and who answered."""
         code, output = exec_in_engine(self, "python3", "-c", FETCH, url)
         return code, who(output) if code == 0 else output
-
-
-def who(body: str) -> str:
-    """Which replica answered: the test server says "<MESSAGE> from <hostname>"."""
-    return body.strip().split(" from ")[0]
 
 
 def exec_in_engine(setup: Setup, *argv: str) -> tuple[int, str]:
@@ -168,121 +160,6 @@ def setup(
     admin = IngressClient(engine, task_ingress.main.id)
     admin.wait_ready(READY)
     return Setup(desired, task_a, task_b, task_client, task_ingress, admin, public_port)
-
-
-# ------------------------------------------------------------------ load
-
-
-def _dropped(connection: http.client.HTTPConnection) -> bool:
-    """Whether the server closed this idle keep-alive connection (it reads as ready)."""
-    sock = connection.sock
-    return sock is None or bool(select.select([sock], [], [], 0)[0])
-
-
-@dataclass
-class Load:
-    """Requests to 127.0.0.1:``port`` from a thread, bounded in count and time.
-
-    Odd requests go over one keep-alive connection, even ones over a new
-    connection each. Like HTTP clients do for idempotent requests, a keep-alive
-    connection the server closed while idle is replaced before use, and a request
-    that finds it closed as it is sent is sent again once on a new connection
-    (counted in ``stale_retries``). Anything else that is not a 200 is a failure.
-    """
-
-    port: int
-    path: str = "/"
-    max_requests: int = 50_000
-    max_seconds: float = 120.0
-    bodies: list[str] = field(default_factory=list)
-    failures: list[str] = field(default_factory=list)
-    stale_retries: int = 0
-    reconnects: int = 0  # keep-alive connections found closed before use
-    _stop: threading.Event = field(default_factory=threading.Event)
-    _thread: threading.Thread | None = None
-    _keep: http.client.HTTPConnection | None = None
-
-    def __enter__(self) -> Load:
-        self._thread = threading.Thread(target=self._run, daemon=True)
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-    def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=30)
-        if self._keep is not None:
-            self._keep.close()
-
-    @property
-    def served(self) -> int:
-        return len(self.bodies)
-
-    def _run(self) -> None:
-        deadline = time.monotonic() + self.max_seconds
-        sent = 0
-        while not self._stop.is_set() and sent < self.max_requests:
-            if time.monotonic() > deadline:
-                self.failures.append("the load ran out of time")
-                return
-            sent += 1
-            try:
-                status, body = self._keepalive() if sent % 2 else self._fresh()
-            except (OSError, http.client.HTTPException) as e:
-                self.failures.append(f"{'keep-alive' if sent % 2 else 'new'}: {e!r}")
-                time.sleep(PAUSE_AFTER_FAILURE)
-                continue
-            if status == 200:
-                self.bodies.append(who(body))
-            else:
-                self.failures.append(f"HTTP {status}: {body.strip()}")
-                time.sleep(PAUSE_AFTER_FAILURE)
-
-    def _connect(self) -> http.client.HTTPConnection:
-        return http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
-
-    def _fresh(self) -> tuple[int, str]:
-        connection = self._connect()
-        try:
-            return _get(connection, self.path, {"Connection": "close"})
-        finally:
-            connection.close()
-
-    def _keepalive(self) -> tuple[int, str]:
-        if self._keep is not None and _dropped(self._keep):
-            self._keep.close()
-            self._keep = None
-            self.reconnects += 1
-        reused = self._keep is not None
-        if self._keep is None:
-            self._keep = self._connect()
-        try:
-            return _get(self._keep, self.path, {})
-        except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError):
-            self._keep.close()
-            self._keep = None
-            if not reused:
-                raise
-        self.stale_retries += 1
-        self._keep = self._connect()
-        return _get(self._keep, self.path, {})
-
-
-def _get(
-    connection: http.client.HTTPConnection, path: str, headers: dict[str, str]
-) -> tuple[int, str]:
-    connection.request("GET", path, headers=headers)
-    response = connection.getresponse()
-    return response.status, response.read().decode()
-
-
-def served_since(load: Load, mark: int, count: int, timeout: float = 30.0) -> list[str]:
-    """Wait until ``count`` more requests are served after ``mark``; their bodies."""
-    wait_for(lambda: load.served >= mark + count, timeout, f"{count} requests through the ingress")
-    return load.bodies[mark : mark + count]
 
 
 # ----------------------------------------------------------------- tests
@@ -440,7 +317,7 @@ def test_no_listed_replica_is_a_503_and_a_bad_config_is_refused(setup: Setup) ->
     setup.admin.load(caddy_config(setup.table()))
 
     connection = http.client.HTTPConnection("127.0.0.1", setup.public_port, timeout=5)
-    status, body = _get(connection, "/", {})
+    status, body = get(connection, "/", {})
     connection.close()
     assert (status, body) == (503, "no healthy replica of web answers on port 8000\n")
     _, output = exec_in_engine(

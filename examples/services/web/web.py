@@ -5,8 +5,10 @@
     GET  /api/items   the API's GET /items, passed through
     POST /api/items   the API's POST /items, passed through
     GET  /healthz     200 while this process serves
+    GET  /slow?seconds=N  200 after N seconds (at most 30), to see requests in flight
 
-The API is reached by name (``API_URL``, ``http://api:8000`` by default).
+Every answer carries ``X-Replica``, the container's hostname, to tell replicas
+apart. The API is reached by name (``API_URL``, ``http://api:8000`` by default).
 """
 
 from __future__ import annotations
@@ -16,18 +18,22 @@ import json
 import logging
 import os
 import signal
+import socket
 import sys
 import threading
+import time
 import urllib.error
 import urllib.request
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, urlsplit
 
 log = logging.getLogger("web")
 
 API_URL = os.environ.get("API_URL", "http://api:8000").rstrip("/")
 API_TIMEOUT = 5.0
+SLOW_MAX = 30.0
+REPLICA = socket.gethostname()
 
 PAGE = """<!doctype html>
 <html lang="en">
@@ -97,12 +103,15 @@ class Handler(BaseHTTPRequestHandler):
     server_version = "items-web/1"
 
     def do_GET(self) -> None:
-        if self.path == "/healthz":
+        url = urlsplit(self.path)
+        if url.path == "/healthz":
             self.send(200, b'{"status": "ok"}', "application/json")
-        elif self.path == "/":
+        elif url.path == "/":
             self.page()
-        elif self.path == "/api/items":
+        elif url.path == "/api/items":
             self.passthrough("GET", "/items", None)
+        elif url.path == "/slow":
+            self.slow(parse_qs(url.query).get("seconds", ["1"])[0])
         else:
             self.send(404, b"not found\n", "text/plain")
 
@@ -145,6 +154,17 @@ class Handler(BaseHTTPRequestHandler):
         shown = f'<p class="error">{html.escape(error)}</p>' if error else ""
         self.send(status, PAGE.format(rows=rows, error=shown).encode(), "text/html; charset=utf-8")
 
+    def slow(self, seconds: str) -> None:
+        try:
+            delay = float(seconds)
+        except ValueError:
+            delay = -1.0
+        if not delay >= 0.0:  # negative, not a number, or NaN
+            self.send(400, b"seconds must be a number >= 0\n", "text/plain")
+            return
+        time.sleep(min(delay, SLOW_MAX))
+        self.send(200, b"slow done\n", "text/plain")
+
     def passthrough(self, method: str, path: str, body: bytes | None) -> None:
         try:
             status, answer = call_api(method, path, body)
@@ -159,6 +179,10 @@ class Handler(BaseHTTPRequestHandler):
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
         self.wfile.write(body)
+
+    def end_headers(self) -> None:
+        self.send_header("X-Replica", REPLICA)
+        super().end_headers()
 
     def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
         if self.path != "/healthz":

@@ -164,7 +164,7 @@ class _Rollout:
         try:
             work(*args)
         except DeployError:
-            if self.service.rollback == "auto" and (self.replaced or self.fresh):
+            if self.service.rollback == "auto":
                 self.revert()
             raise
 
@@ -264,10 +264,10 @@ class _Rollout:
         else:
             self._restore()
             self._retire(fresh)
-        if self.replaced:
-            what = f"{len(self.replaced)} replica(s) of the previous version serve again"
-        else:
-            what = "the new replicas are removed"
+        previous = sum(1 for t in ctx.tasks.values() if t.service == service.name)
+        what = "the new replicas are removed"
+        if previous:
+            what += f"; {previous} replica(s) of the previous version serve"
         ctx.report(Event("warn", service.name, f"rolled back: {what}"))
 
     def _restore(self) -> None:

@@ -15,6 +15,7 @@ from dockyard.deploy.ship import ship
 from dockyard.deploy.tasks import task_steps
 from dockyard.engines.base import Engine
 from dockyard.plan import desire, plan
+from dockyard.plan.desired import ingress_of
 from dockyard.plan.model import ActualState, DesiredState, Plan
 from dockyard.spec.loaded import LoadedEnvironment
 from dockyard.spec.models import Port
@@ -90,9 +91,16 @@ def status(engine: Engine, env: LoadedEnvironment) -> EnvironmentStatus:
     wanted: dict[str, tuple[str, int, list[str]]] = {}
     for name, acc in env.spec.accessories.items():
         wanted[name] = ("accessory", 1, _published(acc.ports))
+    ingress = ingress_of(env)
+    config = env.spec.ingress
+    public = f"http://{config.host_ip}:{config.port}" if ingress and config.port else None
     for svc in env.services:
         ports = [p for c in svc.spec.containers.values() for p in _published(c.ports)]
+        if public is not None:
+            ports += [_route_url(public, r.host, r.path) for r in svc.spec.routes]
         wanted[svc.name] = ("service", svc.spec.deploy.replicas, ports)
+    if ingress is not None:
+        wanted[ingress.service] = ("accessory", 1, [public] if public else [])
     for t in actual.tasks:
         wanted.setdefault(t.service, (t.kind, 0, []))
 
@@ -127,6 +135,12 @@ def status(engine: Engine, env: LoadedEnvironment) -> EnvironmentStatus:
         volumes=actual.volumes,
         services=services,
     )
+
+
+def _route_url(public: str, host: str | None, path: str) -> str:
+    """Where a route answers: the ingress's address, and the host to ask for."""
+    url = public + ("" if path == "/" else path)
+    return url if host is None else f"{url} (Host: {host})"
 
 
 def _published(ports: list[Port]) -> list[str]:

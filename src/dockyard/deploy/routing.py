@@ -117,12 +117,13 @@ class Router:
         self.client = IngressClient(self.engine, ingress.main.id)
         self.client.wait_ready(READY_TIMEOUT)
 
-    def wanted(self, actual: ActualState) -> RoutingTable:
+    def wanted(self, actual: ActualState, *, running: bool = False) -> RoutingTable:
         """The table for what runs in ``actual``: every healthy replica of every
-        proxied service in rotation."""
+        proxied service in rotation (every running one, with ``running``)."""
         services = []
         for proxy in self.ingress.proxied:
-            ready = [t for t in actual.tasks_of(proxy.service) if t.healthy]
+            tasks = actual.tasks_of(proxy.service)
+            ready = [t for t in tasks if t.running] if running else [t for t in tasks if t.healthy]
             upstreams = {port: sorted(f"{t.task}:{port}" for t in ready) for port in proxy.ports}
             services.append(
                 ProxiedService(name=proxy.service, upstreams=upstreams, health=_probe(proxy))
@@ -130,9 +131,14 @@ class Router:
         return RoutingTable(services=services, routes=list(self.ingress.routes))
 
     def in_step(self, actual: ActualState) -> bool:
-        """Whether the ingress runs the config ``actual`` calls for."""
-        running = self._client().config()
-        return bool(_comparable(running) == _comparable(caddy_config(self.wanted(actual))))
+        """Whether the ingress runs the config ``actual`` calls for. A replica whose
+        health check failed a moment ago may stay listed: the ingress's own health
+        check keeps requests off it."""
+        loaded = _comparable(self._client().config())
+        return any(
+            loaded == _comparable(caddy_config(self.wanted(actual, running=running)))
+            for running in (False, True)
+        )
 
     def sync(self, actual: ActualState) -> None:
         """Load the table for what runs in ``actual`` (attaching to the ingress first)."""

@@ -41,6 +41,10 @@ def desire(
     services: dict[str, ServiceDef] = {}
     volumes: set[str] = set()
     ingress = ingress_of(env)
+    if ingress is not None and only is not None:
+        # Part of an environment brings the ingress along when a part is proxied.
+        named = INGRESS_SERVICE in only or any(p.service in only for p in ingress.proxied)
+        ingress = ingress if named else None
 
     for acc_name, acc in env.spec.accessories.items():
         if only is not None and acc_name not in only:

@@ -14,6 +14,7 @@ from pydantic import ValidationError
 
 from dockyard.discovery.caddy import (
     ADMIN_LISTEN,
+    HealthProbe,
     ProxiedService,
     PublicRoute,
     RoutingTable,
@@ -148,7 +149,7 @@ def test_no_healthy_replica_is_a_503_that_says_so() -> None:
         assert handler["headers"]["Retry-After"] == ["1"]
 
 
-def test_the_proxy_waits_for_a_live_upstream_and_checks_health_passively_only() -> None:
+def test_the_proxy_waits_for_a_live_upstream_and_checks_passively_without_a_probe() -> None:
     config = caddy_config(RoutingTable(services=[WEB]))
     proxy = handler_for(config, 8000, "web", "/")
 
@@ -159,6 +160,25 @@ def test_the_proxy_waits_for_a_live_upstream_and_checks_health_passively_only() 
     # An explicit flush_interval of -1 makes Caddy 2.6 cancel requests in flight on
     # every config load; its own detection already flushes streams at once.
     assert "flush_interval" not in proxy
+
+
+def test_a_service_with_an_http_health_check_is_probed_by_the_ingress_too() -> None:
+    probe = HealthProbe(path="/healthz", port=8000, interval=1.0, timeout=0.5)
+    web = WEB.model_copy(update={"health": probe})
+    table = RoutingTable(services=[web], routes=[PublicRoute(service="web", port=8000)])
+    config = caddy_config(table)
+
+    for host in ("web", "shop.local"):
+        checks = handler_for(config, 8000 if host == "web" else 80, host, "/")["health_checks"]
+        assert checks["active"] == {
+            "uri": "/healthz",
+            "port": 8000,
+            "interval": "1s",
+            "timeout": "0.5s",
+        }
+        assert "passive" in checks
+    # Taking replicas out keeps the probe.
+    assert table.drain(web.upstreams[8000][:1]).services[0].health == probe
 
 
 def test_a_service_on_the_public_port_shares_its_server() -> None:

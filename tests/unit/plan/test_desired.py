@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -9,8 +10,9 @@ import pytest
 from dockyard.errors import SpecError
 from dockyard.plan import desire
 from dockyard.plan.desired import health_def
-from dockyard.plan.model import PortDef
+from dockyard.plan.model import ContainerDef, PortDef, TaskDef
 from dockyard.spec import load_environment
+from dockyard.spec.environment import IngressConfig
 from dockyard.spec.loaded import LoadedEnvironment
 from dockyard.spec.models import Health
 
@@ -78,3 +80,38 @@ def test_health_checks_become_commands(health: Health, expect: object) -> None:
         assert test == expect
     else:
         assert test[0] == "CMD-SHELL" and str(expect) in test[1]
+
+
+def test_proxied_services_are_reached_through_the_ingress(env: LoadedEnvironment) -> None:
+    state = desire(env, IMAGES)
+    assert state.ingress is not None
+    (proxy,) = state.ingress.proxied  # worker has no port
+    assert (proxy.service, proxy.ports) == ("api", [8000])
+    assert (proxy.health_path, proxy.health_port, proxy.health_timeout) == ("/healthz", 8000, 0.5)
+    api = state.service("api")
+    assert api.task.aliases == []  # the ingress holds the name `api`
+    assert api.depends_on[0] == "ingress"
+    ingress = state.service("ingress")
+    assert ingress.kind == "accessory" and ingress.task.aliases == ["api"]
+    assert ingress.task.main.image == IMAGES["ingress"]
+    assert ingress.task.main.sysctls == {"net.ipv4.tcp_migrate_req": "1"}
+    assert state.service("worker").task.aliases is None
+    names = [s.name for s in state.services]
+    assert names.index("ingress") < names.index("api")
+
+
+def test_without_an_ingress_services_keep_their_names(env: LoadedEnvironment) -> None:
+    spec = env.spec.model_copy(update={"ingress": IngressConfig(enabled=False)})
+    state = desire(replace(env, spec=spec), IMAGES)
+    assert state.ingress is None
+    assert "ingress" not in [s.name for s in state.services]
+    assert state.service("api").task.aliases is None
+
+
+def test_fields_added_later_leave_old_hashes_alone() -> None:
+    container = ContainerDef(name="api", image="sha256:api")
+    task = TaskDef(containers=[container])
+    assert "aliases" not in task.canonical() and "sysctls" not in task.canonical()
+    assert task.spec_hash() != TaskDef(containers=[container], aliases=[]).spec_hash()
+    tuned = container.model_copy(update={"sysctls": {"net.core.somaxconn": "1024"}})
+    assert task.spec_hash() != TaskDef(containers=[tuned]).spec_hash()
