@@ -16,27 +16,20 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 
 import yaml
+from common import free_port, wait_http
 
 ROOT = Path(__file__).resolve().parents[1]
 ENV = "bench"
 PROJECT = "dockyardbench"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def sh(*cmd: str, cwd: Path | None = None, env: dict[str, str] | None = None) -> None:
@@ -51,19 +44,6 @@ def timed(fn: Callable[[], None]) -> float:
     began = time.perf_counter()
     fn()
     return time.perf_counter() - began
-
-
-def wait_http(url: str, timeout: float = 120.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            with urllib.request.urlopen(url, timeout=2) as r:
-                if r.status == 200:
-                    return
-        except OSError:
-            pass
-        time.sleep(0.05)
-    raise SystemExit(f"{url} did not answer within {timeout}s")
 
 
 def prepare(tmp: Path, port: int) -> Path:

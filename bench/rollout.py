@@ -36,13 +36,11 @@ import os
 import secrets
 import shutil
 import signal
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -56,6 +54,8 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from common import free_port, wait_http  # noqa: E402
+
 from tests.fixtures.load import Load, SlowRequest  # noqa: E402
 
 COMPOSE_FILE = ROOT / "examples" / "compose" / "docker-compose.yml"
@@ -68,12 +68,6 @@ SETTLE = 2.0
 """Seconds of steady load before the first rollout and between two rollouts."""
 BENCH_LABEL = "dockyard-bench.rollout"
 FLOOR_SAMPLES = 3
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 class CommandFailed(Exception):
@@ -102,19 +96,6 @@ def quietly(*cmd: str, env: dict[str, str] | None = None) -> None:
     proc = subprocess.run(cmd, capture_output=True, text=True, env={**os.environ, **(env or {})})
     if proc.returncode != 0:
         print(f"clean-up: {' '.join(cmd)} failed:\n{proc.stderr.strip()}", file=sys.stderr)
-
-
-def wait_http(url: str, timeout: float = 180.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            with urllib.request.urlopen(url, timeout=2) as r:
-                if r.status == 200:
-                    return
-        except OSError:
-            pass
-        time.sleep(0.05)
-    raise SystemExit(f"{url} did not answer within {timeout}s")
 
 
 def ignore(_body: str) -> str:
@@ -159,7 +140,7 @@ class Measured:
 def under_load(port: int, roll: Callable[[int], None]) -> Measured:
     """Run ``roll(n)`` for each rollout under steady load."""
     url = f"http://127.0.0.1:{port}{LOAD_PATH}"
-    wait_http(url)
+    wait_http(url, 180)
     loads = [
         Load(port, path=LOAD_PATH, parse=ignore, max_requests=10**9, max_seconds=3600)
         for _ in range(CLIENTS)
@@ -183,7 +164,7 @@ def under_load(port: int, roll: Callable[[int], None]) -> Measured:
             except CommandFailed as e:  # a result too: measure how the app fares after it
                 error = e.summary
             command_seconds = time.perf_counter() - began
-            wait_http(url)
+            wait_http(url, 180)
             seconds = time.perf_counter() - began
             failures = [f for load in loads for f in load.failures if f.at >= began_mono]
             outages = [
@@ -269,9 +250,8 @@ def dockyard_command() -> list[str]:
     return [str(script)] if script.exists() else [sys.executable, "-m", "dockyard"]
 
 
-def prepare(tmp: Path, env: str, port: int) -> tuple[Path, bool]:
-    """A copy of examples/ with environment ``env`` serving on ``port``; whether it
-    has an ingress (else web publishes ``port`` itself)."""
+def prepare(tmp: Path, env: str, port: int) -> Path:
+    """A copy of examples/ with environment ``env``, its ingress serving on ``port``."""
     root = tmp / "examples"
     shutil.copytree(
         ROOT / "examples", root, ignore=shutil.ignore_patterns("__pycache__", ".dockyard")
@@ -279,21 +259,13 @@ def prepare(tmp: Path, env: str, port: int) -> tuple[Path, bool]:
     repo = root / "platform"
     data = yaml.safe_load((repo / "environments" / "local.yaml").read_text())
     data["environment"] = env
-    ingress = isinstance(data.get("ingress"), dict) and data["ingress"].get("enabled", True)
-    if ingress:
-        data["ingress"] = {**data["ingress"], "port": port, "host_ip": "127.0.0.1"}
-        if "web_port" in data.get("params", {}):  # what the example's ingress port refers to
-            data["params"]["web_port"] = port
+    data["params"]["web_port"] = port  # the example's ingress port
     (repo / "environments" / f"{env}.yaml").write_text(yaml.safe_dump(data, sort_keys=False))
     for ref in data["services"]:
         params = (repo / "environments" / ref["source"]).resolve() / "params"
-        values: dict[str, Any] = {}
         if (params / "local.yaml").exists():
-            values = yaml.safe_load((params / "local.yaml").read_text()) or {}
-        if "web_port" in values:
-            values["web_port"] = free_port() if ingress else port
-        (params / f"{env}.yaml").write_text(yaml.safe_dump(values))
-    return repo, bool(ingress)
+            shutil.copy(params / "local.yaml", params / f"{env}.yaml")
+    return repo
 
 
 def set_param(repo: Path, env: str, service: str, key: str, value: object) -> None:
@@ -308,7 +280,7 @@ def run_dockyard(results: Results, client: docker.DockerClient) -> None:
     env = f"roll{secrets.token_hex(3)}"
     port = free_port()
     with tempfile.TemporaryDirectory(prefix="dockyard-bench-") as tmpdir:
-        repo, ingress = prepare(Path(tmpdir), env, port)
+        repo = prepare(Path(tmpdir), env, port)
 
         def dockyard(*a: str) -> None:
             sh(*dockyard_command(), "-C", str(repo), *a)
@@ -319,8 +291,7 @@ def run_dockyard(results: Results, client: docker.DockerClient) -> None:
             dockyard("release", env)
 
         try:
-            where = "the ingress" if ingress else "web's published port (no ingress yet)"
-            print(f"dockyard: first release of {env}, served on {where} ...", flush=True)
+            print(f"dockyard: first release of {env}, served by its ingress ...", flush=True)
             dockyard("release", env)
             measured = under_load(port, roll)
             report("dockyard", measured)

@@ -11,6 +11,7 @@ import json
 import os
 import secrets
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -167,6 +168,23 @@ def add_environment(example: Example, name: str) -> Example:
         if (params / "local.yaml").exists():
             shutil.copy(params / "local.yaml", params / f"{name}.yaml")
     return other
+
+
+def kill_when(proc: subprocess.Popen[str], marker: str, timeout: float = 300) -> str:
+    """SIGKILL ``proc`` as soon as a progress line contains ``marker``; returns the output."""
+    assert proc.stderr is not None
+    seen: list[str] = []
+    deadline = time.monotonic() + timeout
+    for line in proc.stderr:
+        seen.append(line)
+        if marker in line:
+            proc.send_signal(signal.SIGKILL)
+            proc.wait(timeout=10)
+            return "".join(seen)
+        if time.monotonic() > deadline:
+            break
+    proc.kill()
+    raise AssertionError(f"never saw {marker!r}:\n{''.join(seen)}")
 
 
 def remove_by_label(run_id: str) -> None:

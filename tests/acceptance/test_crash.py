@@ -4,7 +4,6 @@ the state store on PostgreSQL."""
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import time
 from collections.abc import Iterator
@@ -14,7 +13,14 @@ import docker
 import httpx
 import pytest
 
-from tests.acceptance.conftest import Example, labelled, make_example, remove_by_label, wait_for
+from tests.acceptance.conftest import (
+    Example,
+    kill_when,
+    labelled,
+    make_example,
+    remove_by_label,
+    wait_for,
+)
 from tests.fixtures.postgres import PASSWORD_ENV, postgres_server, postgres_url
 
 __all__ = ["postgres_server", "postgres_url"]  # fixtures used by this module
@@ -38,23 +44,6 @@ def change_api(ex: Example, note: str) -> None:
     api_py = ex.service_dir("api") / "api.py"
     api_py.write_text(api_py.read_text() + f"\n# {note}\n")
     ex.commit(note)
-
-
-def kill_when(proc: subprocess.Popen[str], marker: str, timeout: float = 300) -> str:
-    """SIGKILL ``proc`` as soon as a progress line contains ``marker``; returns the output."""
-    assert proc.stderr is not None
-    seen: list[str] = []
-    deadline = time.monotonic() + timeout
-    for line in proc.stderr:
-        seen.append(line)
-        if marker in line:
-            proc.send_signal(signal.SIGKILL)
-            proc.wait(timeout=10)
-            return "".join(seen)
-        if time.monotonic() > deadline:
-            break
-    proc.kill()
-    raise AssertionError(f"never saw {marker!r}:\n{''.join(seen)}")
 
 
 def main_containers(env: str, service: str) -> list[str]:

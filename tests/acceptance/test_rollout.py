@@ -22,7 +22,9 @@ import pytest
 
 from tests.fixtures.load import Load, SlowRequest, served_since
 
-from .conftest import Example, make_example, remove_by_label, wait_for
+from .conftest import Example, kill_when, make_example, remove_by_label, wait_for
+
+pytestmark = pytest.mark.acceptance
 
 PATH = "/api/items"
 WATCH = 12
@@ -40,6 +42,7 @@ def shop(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Example]:
     spec = web_spec(example)
     text = spec.read_text().replace("  replicas: 1\n", "  replicas: 2\n")
     spec.write_text(text.replace("deploy:\n", f"deploy:\n  watch: {WATCH}s\n"))
+    example.edit_env(lock={"lease": "3s"})  # a killed deploy's lock expires soon
     try:
         example.dockyard("release", example.env)
         yield example
@@ -122,7 +125,7 @@ BAD_VERSIONS = {
     "exits at start": ("command: [python3, /app/web.py]", 'command: [python3, -c, "exit(3)"]'),
     "never healthy": ("health: {http: /healthz,", "health: {http: /no-such-page,"),
     "unhealthy 5 s after it became healthy": (
-        "health: {http: /healthz, port: http, interval: 1s, timeout: 1s, retries: 3}",
+        "health: {http: /healthz, port: http, interval: 1s, timeout: 2s, retries: 3}",
         "health: {command: [python3, -c, 'import os; "
         'up = float(open("/proc/uptime").read().split()[0]); '
         'ticks = int(open("/proc/1/stat").read().rsplit(")", 1)[1].split()[19]); '
@@ -156,6 +159,23 @@ def test_a_bad_version_rolls_back_on_its_own_under_load(shop: Example, version: 
     assert sorted(web_tasks(shop).values()) == sorted(before.values())
     history = shop.dockyard("history", shop.env, "--json").json()
     assert history[0]["status"] == "failed"
+
+
+def test_a_deploy_killed_mid_rollout_leaves_traffic_on_healthy_replicas(shop: Example) -> None:
+    shop.set_param("web", "log_level", "error")
+    with load(shop) as steady:
+        served_since(steady, 0, 10)
+        # Killed with an old replica out of rotation, draining, not yet stopped.
+        kill_when(shop.popen("release", shop.env), "out of rotation")
+        mark = steady.served
+        served_since(steady, mark, 50)
+        run = shop.dockyard("release", shop.env, "--wait", "60")
+        mark = steady.served
+        served_since(steady, mark, 20)
+    assert "interrupted" in run.err
+    assert steady.failures == [], [str(f) for f in steady.failures[:5]]
+    assert len(web_tasks(shop)) == 2  # no replica left over
+    assert shop.dockyard("plan", shop.env, "--detailed-exitcode", check=False).code == 0
 
 
 def test_a_replica_killed_under_load_costs_no_request(shop: Example) -> None:

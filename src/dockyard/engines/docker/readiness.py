@@ -71,6 +71,20 @@ def inspect(api: docker.APIClient, container: ActualContainer) -> Seen | None:
     )
 
 
+def inspect_all(api: docker.APIClient, task: ActualTask, when: str) -> list[Seen]:
+    """Every container of ``task``; TaskNotReady when one is gone."""
+    seen = []
+    for container in task.containers:
+        now = inspect(api, container)
+        if now is None:
+            raise TaskNotReady(
+                f"task {task.task}: container {container.name} was removed {when}",
+                container=container.name,
+            )
+        seen.append(now)
+    return seen
+
+
 def wait_ready(
     api: docker.APIClient,
     task: ActualTask,
@@ -85,15 +99,7 @@ def wait_ready(
     last_summary: dict[str, str] = {}
     up_since: dict[str, tuple[int, float]] = {}  # name -> (restart count, first seen running)
     while True:
-        seen: list[Seen] = []
-        for container in task.containers:
-            now = inspect(api, container)
-            if now is None:
-                raise TaskNotReady(
-                    f"task {task.task}: container {container.name} was removed while starting",
-                    container=container.name,
-                )
-            seen.append(now)
+        seen = inspect_all(api, task, "while starting")
         for s in seen:
             name = s.container.name
             if last_summary.get(name) != s.summary:
@@ -136,13 +142,8 @@ def wait_ready(
 def check_ready(api: docker.APIClient, task: ActualTask, logs: Callable[[str, int], str]) -> None:
     """Raise TaskNotReady when ``task``, which was ready, has failed since: a
     container is gone, stopped or restarted, or the main is unhealthy."""
-    for container in task.containers:
-        s = inspect(api, container)
-        if s is None:
-            raise TaskNotReady(
-                f"task {task.task}: container {container.name} was removed",
-                container=container.name,
-            )
+    for s in inspect_all(api, task, "after it was ready"):
+        container = s.container
         # A health check starts over when its container restarts: the main was
         # healthy when the task was ready, so "starting" again means it died since.
         main = container.role == "main"
