@@ -19,7 +19,7 @@ from typing import Any
 
 from dockyard.deploy.events import Event, Reporter, silent
 from dockyard.discovery.caddy import HealthProbe, ProxiedService, RoutingTable, caddy_config
-from dockyard.discovery.ingress import IngressClient, ingress_build
+from dockyard.discovery.ingress import IngressClient, IngressUnavailable, ingress_build
 from dockyard.engines.base import Engine
 from dockyard.errors import DeployError
 from dockyard.plan.desired import ingress_of
@@ -67,9 +67,12 @@ def with_routes(engine: Engine, desired: DesiredState, actual: ActualState, step
     if not running:
         return steps
     router = Router(engine, desired, silent)
-    router.attach(actual)
-    if router.in_step(actual):
-        return steps
+    router.attach(actual, wait=False)
+    try:
+        if router.in_step(actual):
+            return steps
+    except IngressUnavailable:
+        pass  # starting or restarting: loading the routes will wait for it
     step = Step(
         action="replace",
         target="routes",
@@ -104,8 +107,9 @@ class Router:
 
     # ------------------------------------------------------------- connecting
 
-    def attach(self, actual: ActualState) -> None:
-        """Find the running ingress in ``actual`` and wait for its admin API."""
+    def attach(self, actual: ActualState, *, wait: bool = True) -> None:
+        """Find the running ingress in ``actual`` and (with ``wait``) wait for its
+        admin API to answer."""
         ingress = next(
             (t for t in actual.tasks_of(self.ingress.service) if t.main is not None), None
         )
@@ -115,7 +119,8 @@ class Router:
                 hint="Deploy the whole environment (without --only) to start it.",
             )
         self.client = IngressClient(self.engine, ingress.main.id)
-        self.client.wait_ready(READY_TIMEOUT)
+        if wait:
+            self.client.wait_ready(READY_TIMEOUT)
 
     def wanted(self, actual: ActualState, *, running: bool = False) -> RoutingTable:
         """The table for what runs in ``actual``: every healthy replica of every
@@ -144,7 +149,7 @@ class Router:
         """Load the table for what runs in ``actual`` (attaching to the ingress first)."""
         with self._lock:
             if self.client is None:
-                self.attach(actual)
+                self.attach(actual, wait=False)
             self.table = self.wanted(actual)
             self._load()
 
@@ -214,7 +219,14 @@ class Router:
         return self.client
 
     def _load(self) -> None:
-        self._client().load(caddy_config(self.table))
+        """Load the table; an ingress that is starting (or restarting) is waited for."""
+        client = self._client()
+        config = caddy_config(self.table)
+        try:
+            client.load(config)
+        except IngressUnavailable:
+            client.wait_ready(READY_TIMEOUT)
+            client.load(config)
 
 
 def _probe(proxy: ProxyDef) -> HealthProbe | None:
