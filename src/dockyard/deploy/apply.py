@@ -182,8 +182,8 @@ class _Rollout:
                 self.replaced += batch
                 self._start_batch([old.replica for old in batch])
             else:
-                self._start_batch([old.replica for old in batch])
-                self._retire(batch)
+                started = self._start_batch([old.replica for old in batch], admit=False)
+                self._retire(batch, admit=started)
                 self.replaced += batch
         self._retire([ctx.tasks[t] for t in step.stop])
 
@@ -200,11 +200,12 @@ class _Rollout:
             old.task == task_name(environment, service.name, old.replica, new_hash) for old in olds
         )
 
-    def _start_batch(self, slots: Sequence[int]) -> None:
-        """Start replicas in ``slots`` together; once all are ready, into rotation."""
-        if not slots:
-            return
+    def _start_batch(self, slots: Sequence[int], *, admit: bool = True) -> list[ActualTask]:
+        """Start replicas in ``slots`` together; once all are ready, into rotation
+        (unless the caller does that with ``_retire``)."""
         started: list[ActualTask] = []
+        if not slots:
+            return started
 
         def one(slot: int) -> None:
             task = _start(self.ctx, self.service, slot)
@@ -213,15 +214,18 @@ class _Rollout:
                 started.append(task)
 
         _together([partial(one, slot) for slot in slots])
-        if self.router is not None:
-            self.router.admit(self.service.name, started)
+        if self.router is not None and admit:
+            self.router.rotate(self.service.name, admit=started)
+        return started
 
-    def _retire(self, tasks: Sequence[ActualTask]) -> None:
-        """Out of rotation, drained, stopped (SIGTERM, grace, SIGKILL), removed."""
+    def _retire(self, tasks: Sequence[ActualTask], admit: Sequence[ActualTask] = ()) -> None:
+        """Out of rotation (as ``admit`` joins it, in the same step), drained,
+        stopped (SIGTERM, grace, SIGKILL), removed."""
         if not tasks:
             return
         router = self.router
-        gone = router.take_out(self.service.name, tasks) if router is not None else []
+        name = self.service.name
+        gone = router.rotate(name, admit=admit, retire=tasks) if router is not None else []
         if router is not None and gone:
             router.drain(self.service.name, gone, self.service.drain)
         _together([partial(_remove, self.ctx, task) for task in tasks])
@@ -285,7 +289,7 @@ class _Rollout:
                 )
                 continue
             if self.router is not None:
-                self.router.admit(service.name, [task])
+                self.router.rotate(service.name, admit=[task])
 
 
 def _start(ctx: _Context, service: ServiceDef, slot: int, release: str | None = None) -> ActualTask:

@@ -1,10 +1,11 @@
 """Keeping the ingress's routes in step with a rollout.
 
 A :class:`Router` holds the routing table the ingress runs and changes it one
-step at a time: replicas join the rotation once they are ready (``admit``) and
-leave it before they stop (``retire``: out of rotation, drained of the requests
-they are answering, stopped, forgotten). Every change loads the whole config
-into Caddy, which keeps its listeners, so no request is refused meanwhile.
+step at a time: replicas join the rotation once they are ready and old ones
+leave it in the same load (``rotate``), then the old ones finish the requests
+they are answering (``drain``) before they stop and are forgotten. Every
+change loads the whole config into Caddy, which keeps its listeners, so no
+request is refused meanwhile.
 
 The table is computed from what runs (``sync``): the ready replicas of each
 proxied service, so a process that died mid-rollout leaves nothing to undo — the
@@ -161,36 +162,34 @@ class Router:
 
     # ------------------------------------------------------------- rotation
 
-    def admit(self, service: str, tasks: Sequence[ActualTask]) -> None:
-        """Put ``tasks`` (ready replicas of ``service``) into rotation."""
+    def rotate(
+        self,
+        service: str,
+        admit: Sequence[ActualTask] = (),
+        retire: Sequence[ActualTask] = (),
+    ) -> list[str]:
+        """In one config load, put ``admit`` (ready replicas of ``service``) into
+        rotation and take ``retire`` out of it. Returns the dial addresses taken
+        out: the ingress keeps counting their requests in flight (see ``drain``)."""
         proxy = self.ingress.proxy(service)
-        if proxy is None or not tasks:
-            return
+        if proxy is None or not (admit or retire):
+            return []
+        gone = [d for t in retire for d in dials(t, proxy)]
         self._ensure()
         with self._lock:
             table = self.table
             for port in proxy.ports:
                 current = table.upstreams(service, port)
-                added = [f"{t.task}:{port}" for t in tasks if f"{t.task}:{port}" not in current]
+                added = [f"{t.task}:{port}" for t in admit if f"{t.task}:{port}" not in current]
                 table = table.with_upstreams(service, port, sorted(current + added))
-            self.table = table
+            self.table = table.drain(gone)
             self._load()
-        names = ", ".join(t.task for t in tasks)
-        self.report(Event("route", service, f"{names} in rotation"))
-
-    def take_out(self, service: str, tasks: Sequence[ActualTask]) -> list[str]:
-        """Take ``tasks`` out of rotation; their dial addresses, still counted by the
-        ingress while they finish their requests."""
-        proxy = self.ingress.proxy(service)
-        if proxy is None or not tasks:
-            return []
-        gone = [d for t in tasks for d in dials(t, proxy)]
-        self._ensure()
-        with self._lock:
-            self.table = self.table.drain(gone)
-            self._load()
-        names = ", ".join(t.task for t in tasks)
-        self.report(Event("route", service, f"{names} out of rotation, draining"))
+        if admit:
+            names = ", ".join(t.task for t in admit)
+            self.report(Event("route", service, f"{names} in rotation"))
+        if retire:
+            names = ", ".join(t.task for t in retire)
+            self.report(Event("route", service, f"{names} out of rotation, draining"))
         return gone
 
     def drain(self, service: str, gone: Iterable[str], timeout: float) -> None:
@@ -206,10 +205,10 @@ class Router:
             )
 
     def forget(self, gone: Iterable[str]) -> None:
-        """Drop stopped replicas from the table's draining list."""
+        """Drop stopped replicas from the table's draining list. Nothing is loaded:
+        the next change (or the sync that ends every deploy) carries it."""
         with self._lock:
             self.table = self.table.forget(gone)
-            self._load()
 
     # ------------------------------------------------------------- internals
 
