@@ -35,6 +35,18 @@ examples:
 exit codes: 0 success; 1 error; 2 usage error, or changes with plan --detailed-exitcode
 """
 
+ROLLOUT = """\
+how replicas roll:
+  Services with ports are reached through the environment's ingress. Replicas
+  are replaced in batches of deploy.max_surge: new ones start, become healthy
+  and join the rotation as old ones leave it; the old ones finish the requests
+  they answer (deploy.drain), then get SIGTERM and, after stop_grace, SIGKILL.
+  A new replica that exits, never turns healthy, or fails within deploy.watch
+  seconds of turning healthy stops the rollout: the replicas it replaced come
+  back (deploy.rollback: auto), the release is recorded as failed, and the
+  command exits 1 with the failing container's last log lines.
+"""
+
 
 class _Formatter(argparse.RawDescriptionHelpFormatter):
     def __init__(self, prog: str) -> None:
@@ -113,6 +125,7 @@ def build_parser() -> argparse.ArgumentParser:
         ("deploy", "The same as release."),
     ):
         p = command(name, text)
+        p.epilog = ROLLOUT
         services(p, "services to release")
         p.add_argument(
             "--force", action="store_true", help="release dirty trees to a protected env"
