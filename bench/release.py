@@ -5,8 +5,9 @@ Every engine call (build, push, pull, container start, readiness wait, removal,
 observation, the ingress's admin API) is timed through a proxy around the
 engine; "waiting" is Dockyard sleeping outside engine calls (a new replica's
 watch window, drain polls); "dockyard's own time" is the rest: loading and
-validating specs, git versions, planning, the state store and the deploy lock. Runs in one process, so interpreter start-up is
-excluded (it is printed separately). Traffic goes only to 127.0.0.1.
+validating specs, git versions, planning, the state store and the deploy lock.
+Runs in one process, so interpreter start-up is excluded (it is printed
+separately). Traffic goes only to 127.0.0.1.
 
 Usage: python bench/release.py [--runs N]
 """
