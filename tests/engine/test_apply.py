@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from dockyard.deploy.apply import apply
+from dockyard.deploy.events import Event
 from dockyard.engines import TaskNotReady
 from dockyard.engines.docker import DockerEngine
 from dockyard.plan import plan
@@ -75,3 +76,54 @@ def test_failed_stop_first_replacement_restores_the_previous_version(
     assert "v1" in str(wait_for(lambda: http_get(url), what="v1 to answer again"))
     # And the next run with the good definition has nothing to do.
     assert plan(v1, engine.observe(test_run.environment)).empty
+
+
+def batches(events: list[Event]) -> list[str]:
+    """The order of starts and removals in a deploy's events: ``+`` and ``-``."""
+    return [("+" if e.kind == "start" else "-") for e in events if e.kind in ("start", "stop")]
+
+
+def test_replacements_go_in_batches_of_max_surge_or_max_unavailable(
+    engine: DockerEngine, web_image: str, test_run: Run
+) -> None:
+    def version(message: str, **deploy: int) -> DesiredState:
+        container = web(web_image, env={"MESSAGE": message})
+        return test_run.desired(service("web", container, replicas=3, watch=0, **deploy))
+
+    converge(engine, version("v1"), "r1")
+
+    # Start-first, two at a time: two new, two old out; then the last one.
+    events: list[Event] = []
+    actual = engine.observe(test_run.environment)
+    v2 = version("v2", max_surge=2, max_unavailable=0)
+    apply(engine, v2, actual, plan(v2, actual), "r2", events.append)
+    assert batches(events) == ["+", "+", "-", "-", "+", "-"]
+
+    # Stop-first (no surge), two at a time: two old out, two new; then the last one.
+    events.clear()
+    actual = engine.observe(test_run.environment)
+    v3 = version("v3", max_surge=0, max_unavailable=2)
+    apply(engine, v3, actual, plan(v3, actual), "r3", events.append)
+    assert batches(events) == ["-", "-", "+", "+", "-", "+"]
+    tasks = engine.observe(test_run.environment).tasks_of("web")
+    assert len(tasks) == 3 and all(t.healthy for t in tasks)
+    assert {t.spec_hash for t in tasks} == {v3.service("web").task.spec_hash()}
+
+
+def test_a_replica_that_fails_in_its_watch_window_is_reverted(
+    engine: DockerEngine, web_image: str, test_run: Run
+) -> None:
+    v1 = test_run.desired(service("web", web(web_image, env={"MESSAGE": "v1"}), replicas=2))
+    converge(engine, v1, "r1")
+    before = sorted(t.spec_hash for t in engine.observe(test_run.environment).tasks_of("web"))
+
+    # Healthy at first, gone three seconds later: exits during its 10 s watch window.
+    dies = ["sh", "-c", "timeout 3 python3 /app/server.py; exit 4"]
+    v2 = test_run.desired(
+        service("web", web(web_image, command=dies), replicas=2, watch=10, health_timeout=20)
+    )
+    with pytest.raises(TaskNotReady, match="after it was ready"):
+        converge(engine, v2, "r2")
+    after = engine.observe(test_run.environment).tasks_of("web")
+    assert sorted(t.spec_hash for t in after) == before
+    assert all(t.healthy for t in after)
