@@ -1,10 +1,38 @@
-"""What the benchmarks share: a free port on 127.0.0.1, and waiting for a URL."""
+"""What the benchmarks share: a copy of the example, a free port on 127.0.0.1,
+and waiting for a URL."""
 
 from __future__ import annotations
 
+import shutil
 import socket
 import time
 import urllib.request
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+
+
+def copy_examples(tmp: Path) -> Path:
+    """A copy of examples/ in ``tmp``; the environment repo inside it."""
+    root = tmp / "examples"
+    shutil.copytree(EXAMPLES, root, ignore=shutil.ignore_patterns("__pycache__", ".dockyard"))
+    return root / "platform"
+
+
+def add_environment(repo: Path, name: str, port: int, **settings: Any) -> None:
+    """Environment ``name``, derived from ``local``: its ingress serves on ``port``,
+    ``settings`` replace top-level keys, and every service gets local's params."""
+    data = yaml.safe_load((repo / "environments" / "local.yaml").read_text())
+    data.update(settings, environment=name)
+    data["params"] = {**data["params"], "web_port": port}  # the example's ingress port
+    (repo / "environments" / f"{name}.yaml").write_text(yaml.safe_dump(data, sort_keys=False))
+    for ref in data["services"]:
+        params = (repo / "environments" / ref["source"]).resolve() / "params"
+        if (params / "local.yaml").exists():
+            shutil.copy(params / "local.yaml", params / f"{name}.yaml")
 
 
 def free_port() -> int:

@@ -24,8 +24,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-import yaml
-from common import free_port, wait_http
+from common import add_environment, copy_examples, free_port, wait_http
 
 ROOT = Path(__file__).resolve().parents[1]
 ENV = "bench"
@@ -48,20 +47,8 @@ def timed(fn: Callable[[], None]) -> float:
 
 def prepare(tmp: Path, port: int) -> Path:
     """A copy of examples/ with a `bench` environment on a free port."""
-    root = tmp / "examples"
-    shutil.copytree(
-        ROOT / "examples", root, ignore=shutil.ignore_patterns("__pycache__", ".dockyard")
-    )
-    repo = root / "platform"
-    local = yaml.safe_load((repo / "environments" / "local.yaml").read_text())
-    local["environment"] = ENV
-    local["params"]["web_port"] = port
-    (repo / "environments" / f"{ENV}.yaml").write_text(yaml.safe_dump(local, sort_keys=False))
-    for ref in local["services"]:
-        params = (repo / "environments" / ref["source"]).resolve() / "params"
-        if (params / "local.yaml").exists():
-            data = yaml.safe_load((params / "local.yaml").read_text()) or {}
-            (params / f"{ENV}.yaml").write_text(yaml.safe_dump(data))
+    repo = copy_examples(tmp)
+    add_environment(repo, ENV, port)
     return repo
 
 

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import shutil
 import statistics
 import subprocess
 import sys
@@ -29,10 +28,10 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+
+from common import add_environment, copy_examples  # noqa: E402
 
 from dockyard.deploy.ops import down  # noqa: E402
 from dockyard.deploy.release import Target, promote, release  # noqa: E402
@@ -119,24 +118,11 @@ def git(folder: Path, *args: str) -> None:
 
 
 def prepare(tmp: Path, registry_url: str, username: str) -> Path:
-    root = tmp / "examples"
-    shutil.copytree(
-        ROOT / "examples", root, ignore=shutil.ignore_patterns("__pycache__", ".dockyard")
-    )
-    repo = root / "platform"
-    local = yaml.safe_load((repo / "environments" / "local.yaml").read_text())
+    repo = copy_examples(tmp)
+    root = repo.parent
     for name, port in (("benchstaging", 18781), ("benchprod", 18782)):
-        data = dict(local, environment=name, params={**local["params"], "web_port": port})
-        data["registry"] = {
-            "url": f"{registry_url}/{name}",
-            "username": username,
-            "password_env": PASSWORD_ENV,
-        }
-        (repo / "environments" / f"{name}.yaml").write_text(yaml.safe_dump(data, sort_keys=False))
-        for ref in local["services"]:
-            params = (repo / "environments" / ref["source"]).resolve() / "params"
-            values = yaml.safe_load((params / "local.yaml").read_text()) or {}
-            (params / f"{name}.yaml").write_text(yaml.safe_dump(values))
+        registry = {"url": f"{registry_url}/{name}", "username": username}
+        add_environment(repo, name, port, registry={**registry, "password_env": PASSWORD_ENV})
     (root / ".gitignore").write_text(".dockyard/\n")
     git(root, "init", "-q")
     git(root, "add", "-A")

@@ -54,7 +54,7 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from common import free_port, wait_http  # noqa: E402
+from common import add_environment, copy_examples, free_port, wait_http  # noqa: E402
 
 from tests.fixtures.load import Load, SlowRequest  # noqa: E402
 
@@ -252,19 +252,8 @@ def dockyard_command() -> list[str]:
 
 def prepare(tmp: Path, env: str, port: int) -> Path:
     """A copy of examples/ with environment ``env``, its ingress serving on ``port``."""
-    root = tmp / "examples"
-    shutil.copytree(
-        ROOT / "examples", root, ignore=shutil.ignore_patterns("__pycache__", ".dockyard")
-    )
-    repo = root / "platform"
-    data = yaml.safe_load((repo / "environments" / "local.yaml").read_text())
-    data["environment"] = env
-    data["params"]["web_port"] = port  # the example's ingress port
-    (repo / "environments" / f"{env}.yaml").write_text(yaml.safe_dump(data, sort_keys=False))
-    for ref in data["services"]:
-        params = (repo / "environments" / ref["source"]).resolve() / "params"
-        if (params / "local.yaml").exists():
-            shutil.copy(params / "local.yaml", params / f"{env}.yaml")
+    repo = copy_examples(tmp)
+    add_environment(repo, env, port)
     return repo
 
 
