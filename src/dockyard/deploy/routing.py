@@ -83,10 +83,10 @@ def with_routes(engine: Engine, desired: DesiredState, actual: ActualState, step
     return steps.model_copy(update={"steps": [*steps.steps, step]})
 
 
-def dials(task: ActualTask, proxy: ProxyDef) -> list[str]:
-    """Where the ingress reaches ``task`` on each proxied port: its main container's
-    name, which resolves on the environment's network."""
-    return [f"{task.task}:{port}" for port in proxy.ports]
+def dial(task: ActualTask, port: int) -> str:
+    """Where the ingress reaches ``task`` on ``port``: its main container's name,
+    which resolves on the environment's network."""
+    return f"{task.task}:{port}"
 
 
 class Router:
@@ -130,7 +130,7 @@ class Router:
         for proxy in self.ingress.proxied:
             tasks = actual.tasks_of(proxy.service)
             ready = [t for t in tasks if t.running] if running else [t for t in tasks if t.healthy]
-            upstreams = {port: sorted(f"{t.task}:{port}" for t in ready) for port in proxy.ports}
+            upstreams = {port: sorted(dial(t, port) for t in ready) for port in proxy.ports}
             services.append(
                 ProxiedService(name=proxy.service, upstreams=upstreams, health=_probe(proxy))
             )
@@ -174,13 +174,13 @@ class Router:
         proxy = self.ingress.proxy(service)
         if proxy is None or not (admit or retire):
             return []
-        gone = [d for t in retire for d in dials(t, proxy)]
+        gone = [dial(t, port) for t in retire for port in proxy.ports]
         self._ensure()
         with self._lock:
             table = self.table
             for port in proxy.ports:
                 current = table.upstreams(service, port)
-                added = [f"{t.task}:{port}" for t in admit if f"{t.task}:{port}" not in current]
+                added = [dial(t, port) for t in admit if dial(t, port) not in current]
                 table = table.with_upstreams(service, port, sorted(current + added))
             self.table = table.drain(gone)
             self._load()

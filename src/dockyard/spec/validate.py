@@ -174,9 +174,8 @@ def _ingress(env: EnvironmentSpec, source: SourceMap, units: Sequence[_Unit]) ->
                 )
         ingress = env.ingress
         for cname, port, at in tcp:
-            ips = {port.host_ip, ingress.host_ip}
             clash = port.publish is not None and port.publish == ingress.port
-            if not clash or not (len(ips) == 1 or ips & _WILDCARDS):
+            if not clash or not _same_host(port.host_ip, ingress.host_ip):
                 continue
             errors.append(
                 _error(
@@ -189,6 +188,11 @@ def _ingress(env: EnvironmentSpec, source: SourceMap, units: Sequence[_Unit]) ->
                 )
             )
     return errors
+
+
+def _same_host(ip: str, other: str) -> bool:
+    """Whether binding both addresses takes the same host port (a wildcard takes all)."""
+    return ip == other or bool({ip, other} & _WILDCARDS)
 
 
 def _task_ports(unit: _Unit) -> list[SpecError]:
@@ -264,7 +268,7 @@ def _host_ports(units: Sequence[_Unit]) -> list[SpecError]:
                         )
                     )
                 for ip, number, proto, other, source, path in taken:
-                    same_ip = ip == port.host_ip or {ip, port.host_ip} & _WILDCARDS
+                    same_ip = _same_host(ip, port.host_ip)
                     if number == port.publish and proto == port.protocol and same_ip:
                         loc = source.locate(path)
                         errors.append(

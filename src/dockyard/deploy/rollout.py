@@ -1,0 +1,236 @@
+"""The rollout of one service: batches that start new replicas, move the ingress's
+rotation from old to new, drain and stop the old ones, watch the new ones, and
+put the old ones back when the new ones fail (see ``dockyard.deploy.apply``)."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from functools import partial
+
+from dockyard.deploy.events import Event, Reporter
+from dockyard.deploy.routing import Router
+from dockyard.engines.base import Engine
+from dockyard.errors import DeployError
+from dockyard.plan.model import ActualTask, DesiredState, ServiceDef, Step, task_name
+
+WATCH_POLL = 0.5
+"""Seconds between two looks at new replicas during their watch window."""
+
+
+@dataclass
+class ApplyResult:
+    started: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Context:
+    engine: Engine
+    desired: DesiredState
+    tasks: dict[str, ActualTask]
+    release: str
+    result: ApplyResult
+    report: Reporter
+    check: Callable[[], None]
+    router: Router | None
+
+
+def together(work: Iterable[Callable[[], object]]) -> None:
+    """Run every piece of work at once; raise the first failure once all have ended."""
+    jobs = list(work)
+    if len(jobs) <= 1:
+        for job in jobs:
+            job()
+        return
+    with ThreadPoolExecutor(max_workers=len(jobs)) as pool:
+        futures = [pool.submit(job) for job in jobs]
+    for future in futures:
+        error = future.exception()
+        if error is not None:
+            raise error
+
+
+def describe(step: Step) -> str:
+    text = f"{step.action} {step.target} {step.name}"
+    if step.replicas and step.replicas[0] != step.replicas[1]:
+        text += f" ({step.replicas[0]} → {step.replicas[1]} replicas)"
+    return text
+
+
+def _chunks(items: Sequence[ActualTask], size: int) -> list[Sequence[ActualTask]]:
+    return [items[i : i + size] for i in range(0, len(items), size)]
+
+
+class Rollout:
+    """The rollout of one service: what it started and what it replaced so far."""
+
+    def __init__(self, ctx: Context, service: ServiceDef) -> None:
+        self.ctx = ctx
+        self.service = service
+        router = ctx.router
+        self.router = router if router is not None and router.proxies(service.name) else None
+        self.fresh: list[tuple[ActualTask, float]] = []  # new replicas, when they were ready
+        self.replaced: list[ActualTask] = []  # old replicas already removed
+        self._lock = threading.Lock()
+
+    def guarded(self, work: Callable[..., None], *args: object) -> None:
+        """Do ``work``; if it fails and the service says ``rollback: auto``, revert."""
+        try:
+            work(*args)
+        except DeployError:
+            if self.service.rollback == "auto":
+                self.revert()
+            raise
+
+    def run(self, step: Step) -> None:
+        service, ctx = self.service, self.ctx
+        ctx.report(Event("phase", step.name, describe(step)))
+        self._start_batch(step.start)
+        olds = [ctx.tasks[t] for t in step.replace]
+        stop_first = self._stop_first(olds)
+        size = service.max_unavailable if stop_first else service.max_surge
+        for batch in _chunks(olds, max(1, size)):
+            self._check_fresh()
+            if stop_first:
+                self._retire(batch)
+                self.replaced += batch
+                self._start_batch([old.replica for old in batch])
+            else:
+                started = self._start_batch([old.replica for old in batch], admit=False)
+                self._retire(batch, admit=started)
+                self.replaced += batch
+        self._retire([ctx.tasks[t] for t in step.stop])
+
+    def _stop_first(self, olds: Sequence[ActualTask]) -> bool:
+        """Whether old replicas must go before new ones start."""
+        service = self.service
+        if service.max_surge == 0 and service.max_unavailable > 0:
+            return True
+        if any(p.publish for c in service.task.containers for p in c.ports):
+            return True
+        new_hash = service.task.spec_hash()
+        environment = self.ctx.desired.environment
+        return any(
+            old.task == task_name(environment, service.name, old.replica, new_hash) for old in olds
+        )
+
+    def _start_batch(self, slots: Sequence[int], *, admit: bool = True) -> list[ActualTask]:
+        """Start replicas in ``slots`` together; once all are ready, into rotation
+        (unless the caller does that with ``_retire``)."""
+        started: list[ActualTask] = []
+        if not slots:
+            return started
+
+        def one(slot: int) -> None:
+            task = start(self.ctx, self.service, slot)
+            with self._lock:
+                self.fresh.append((task, time.monotonic()))
+                started.append(task)
+
+        together([partial(one, slot) for slot in slots])
+        if self.router is not None and admit:
+            self.router.rotate(self.service.name, admit=started)
+        return started
+
+    def _retire(self, tasks: Sequence[ActualTask], admit: Sequence[ActualTask] = ()) -> None:
+        """Out of rotation (as ``admit`` joins it, in the same step), drained,
+        stopped (SIGTERM, grace, SIGKILL), removed."""
+        if not tasks:
+            return
+        router = self.router
+        name = self.service.name
+        gone = router.rotate(name, admit=admit, retire=tasks) if router is not None else []
+        if router is not None and gone:
+            router.drain(self.service.name, gone, self.service.drain)
+        together([partial(remove, self.ctx, task) for task in tasks])
+        if router is not None and gone:
+            router.forget(gone)
+
+    def _check_fresh(self) -> None:
+        for task, _ in self.fresh:
+            self.ctx.engine.check_task(task)
+
+    def watch(self) -> None:
+        """Each new replica must stay healthy ``watch`` seconds after it was ready."""
+        watch = self.service.watch
+        if watch <= 0 or not self.fresh:
+            return
+        self.ctx.report(
+            Event(
+                "phase",
+                self.service.name,
+                f"watching {self.service.name}'s new replicas for {watch:g}s",
+            )
+        )
+        while True:
+            now = time.monotonic()
+            watched = [task for task, ready in self.fresh if now < ready + watch]
+            self._check_fresh()
+            if not watched:
+                return
+            end = min(ready + watch for task, ready in self.fresh if now < ready + watch)
+            time.sleep(max(0.0, min(WATCH_POLL, end - now)))
+
+    def revert(self) -> None:
+        """Put the replaced replicas back and remove the new ones."""
+        ctx, service = self.ctx, self.service
+        ctx.report(Event("phase", service.name, f"rolling {service.name} back"))
+        fresh = [task for task, _ in self.fresh]
+        if self._stop_first(self.replaced):
+            self._retire(fresh)
+            self._restore()
+        else:
+            self._restore()
+            self._retire(fresh)
+        previous = sum(1 for t in ctx.tasks.values() if t.service == service.name)
+        what = "the new replicas are removed"
+        if previous:
+            what += f"; {previous} replica(s) of the previous version serve"
+        ctx.report(Event("warn", service.name, f"rolled back: {what}"))
+
+    def _restore(self) -> None:
+        ctx, service = self.ctx, self.service
+        for old in self.replaced:
+            if old.definition is None:
+                ctx.report(Event("warn", service.name, f"cannot restore {old.task}: no definition"))
+                continue
+            previous = service.model_copy(update={"task": old.definition})
+            try:
+                task = start(ctx, previous, old.replica, old.release or "")
+            except DeployError as e:
+                ctx.report(
+                    Event("warn", service.name, f"the previous version did not come back: {e}")
+                )
+                continue
+            if self.router is not None:
+                self.router.rotate(service.name, admit=[task])
+
+
+def start(ctx: Context, service: ServiceDef, slot: int, release: str | None = None) -> ActualTask:
+    ctx.check()
+    task = ctx.engine.start_task(ctx.desired, service, slot, release or ctx.release)
+    ctx.report(Event("start", service.name, f"started {task.task}"))
+
+    def progress(line: str) -> None:
+        ctx.report(Event("info", service.name, line))
+
+    try:
+        ctx.engine.wait_ready(task, service.health_timeout, progress)
+    except DeployError:
+        ctx.report(Event("stop", service.name, f"removing {task.task}: it did not become ready"))
+        ctx.engine.remove_task(task)
+        raise
+    ctx.result.started.append(task.task)
+    ctx.report(Event("ready", service.name, f"{task.task} is ready"))
+    return task
+
+
+def remove(ctx: Context, task: ActualTask) -> None:
+    ctx.check()
+    ctx.engine.remove_task(task)
+    ctx.result.removed.append(task.task)
+    ctx.report(Event("stop", task.service, f"removed {task.task}"))
