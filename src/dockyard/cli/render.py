@@ -105,6 +105,8 @@ def _step(console: Console, step: Step) -> None:
     if step.reason:
         text += f"  [dim]({escape(step.reason)})[/]"
     console.print(text)
+    if step.order == "stop-first" and step.order_reason:
+        console.print(f"      [yellow]stop-first:[/] {escape(step.order_reason)}")
     for change in step.changes:
         if change.path == "replicas":
             continue
@@ -143,6 +145,17 @@ def status(console: Console, st: EnvironmentStatus) -> None:
             ready += f" [dim]({len(s.tasks)} running)[/]"
         table.add_row(s.name, s.kind, ready, ", ".join(releases) or "-", " ".join(s.ports) or "-")
     console.print(table)
+    for s in st.services:
+        for t in s.tasks:
+            if t.ok:
+                continue
+            restarts = f", restarted {t.restarts} times" if t.restarts else ""
+            console.print(
+                f"[red]✗ {escape(s.name)} replica {t.replica}[/] ({escape(t.task)}): "
+                f"[red]{escape(t.problem or '')}[/]{restarts}"
+            )
+            for line in (t.last_lines or "").splitlines():
+                console.print(f"    [dim]{escape(line)}[/]", highlight=False, emoji=False)
     if st.network is None:
         console.print("[dim]Nothing runs in this environment.[/]")
 

@@ -16,7 +16,7 @@ from dockyard.deploy.tasks import task_steps
 from dockyard.engines.base import Engine
 from dockyard.plan import desire, plan
 from dockyard.plan.desired import ingress_of
-from dockyard.plan.model import ActualState, DesiredState, Plan
+from dockyard.plan.model import ActualState, ActualTask, DesiredState, Plan
 from dockyard.spec.loaded import LoadedEnvironment
 from dockyard.spec.models import Port
 from dockyard.state import StateStore
@@ -59,6 +59,13 @@ class TaskStatus:
     health: str | None
     release: str | None
     spec_hash: str
+    restarts: int | None = None  # the most any of its containers was restarted
+    problem: str | None = None  # what is wrong, when it does not run well
+    last_lines: str | None = None  # the failing container's last log lines
+
+    @property
+    def ok(self) -> bool:
+        return self.problem is None
 
 
 @dataclass(frozen=True)
@@ -73,7 +80,11 @@ class ServiceStatus:
 
     @property
     def ok(self) -> bool:
-        return self.healthy == self.desired and len(self.tasks) == self.desired
+        return (
+            self.healthy == self.desired
+            and len(self.tasks) == self.desired
+            and all(t.ok for t in self.tasks)
+        )
 
 
 @dataclass(frozen=True)
@@ -115,17 +126,7 @@ def status(engine: Engine, env: LoadedEnvironment) -> EnvironmentStatus:
                 running=sum(1 for t in tasks if t.running),
                 healthy=sum(1 for t in tasks if t.healthy),
                 ports=ports,
-                tasks=[
-                    TaskStatus(
-                        task=t.task,
-                        replica=t.replica,
-                        state=t.main.status if t.main else "missing",
-                        health=t.main.health if t.main else None,
-                        release=t.release,
-                        spec_hash=t.spec_hash,
-                    )
-                    for t in tasks
-                ],
+                tasks=[_task_status(engine, t) for t in tasks],
             )
         )
     return EnvironmentStatus(
@@ -134,6 +135,30 @@ def status(engine: Engine, env: LoadedEnvironment) -> EnvironmentStatus:
         network=actual.network,
         volumes=actual.volumes,
         services=services,
+    )
+
+
+LAST_LINES = 5
+"""Log lines ``status`` shows of a container that does not run well."""
+
+
+def _task_status(engine: Engine, t: ActualTask) -> TaskStatus:
+    bad = next((c for c in t.containers if not c.live), None)
+    counts = [c.restarts for c in t.containers if c.restarts is not None]
+    problem = last = None
+    if bad is not None:
+        problem = f"{bad.container} {bad.condition}"
+        last = engine.logs(bad.id, tail=LAST_LINES).rstrip() or None
+    return TaskStatus(
+        task=t.task,
+        replica=t.replica,
+        state=t.main.status if t.main else "missing",
+        health=t.main.health if t.main else None,
+        release=t.release,
+        spec_hash=t.spec_hash,
+        restarts=max(counts) if counts else None,
+        problem=problem,
+        last_lines=last,
     )
 
 

@@ -15,7 +15,8 @@ from dockyard.deploy.events import Event, Reporter
 from dockyard.deploy.routing import Router
 from dockyard.engines.base import Engine
 from dockyard.errors import DeployError
-from dockyard.plan.model import ActualTask, DesiredState, ServiceDef, Step, task_name
+from dockyard.plan.diff import rollout_order
+from dockyard.plan.model import ActualTask, DesiredState, ServiceDef, Step
 
 WATCH_POLL = 0.5
 """Seconds between two looks at new replicas during their watch window."""
@@ -106,17 +107,9 @@ class Rollout:
         self._retire([ctx.tasks[t] for t in step.stop])
 
     def _stop_first(self, olds: Sequence[ActualTask]) -> bool:
-        """Whether old replicas must go before new ones start."""
-        service = self.service
-        if service.max_surge == 0 and service.max_unavailable > 0:
-            return True
-        if any(p.publish for c in service.task.containers for p in c.ports):
-            return True
-        new_hash = service.task.spec_hash()
-        environment = self.ctx.desired.environment
-        return any(
-            old.task == task_name(environment, service.name, old.replica, new_hash) for old in olds
-        )
+        """Whether old replicas must go before new ones start (see ``rollout_order``)."""
+        order, _ = rollout_order(self.ctx.desired.environment, self.service, olds)
+        return order == "stop-first"
 
     def _start_batch(self, slots: Sequence[int], *, admit: bool = True) -> list[ActualTask]:
         """Start replicas in ``slots`` together; once all are ready, into rotation

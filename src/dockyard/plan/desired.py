@@ -186,6 +186,7 @@ def _container(environment: str, name: str, c: Container, image: str) -> Contain
             volume=volume_name(environment, v.name) if v.name else None,
             tmpfs=v.tmpfs,
             read_only=v.read_only,
+            shared=v.shared,
         )
         for v in c.volumes
     ]

@@ -10,7 +10,7 @@ in one slot (left by an interrupted deploy) keep the good one.
 from __future__ import annotations
 
 from collections.abc import Collection
-from typing import Any
+from typing import Any, Literal
 
 from dockyard.plan.model import (
     ActualState,
@@ -21,9 +21,8 @@ from dockyard.plan.model import (
     ServiceDef,
     Step,
     TaskDef,
+    task_name,
 )
-
-_LIVE = ("running", "restarting")
 
 
 def plan(desired: DesiredState, actual: ActualState, only: Collection[str] | None = None) -> Plan:
@@ -47,7 +46,12 @@ def plan(desired: DesiredState, actual: ActualState, only: Collection[str] | Non
 
     wanted = {s.name for s in desired.services}
     for service in desired.services:
-        steps.append(_service_step(service, actual.tasks_of(service.name)))
+        step = _service_step(service, actual.tasks_of(service.name))
+        if step.replace:
+            olds = [t for t in actual.tasks if t.task in step.replace]
+            order, why = rollout_order(desired.environment, service, olds)
+            step = step.model_copy(update={"order": order, "order_reason": why})
+        steps.append(step)
 
     gone = {t.service for t in actual.tasks} - wanted
     if only is not None:
@@ -67,11 +71,36 @@ def plan(desired: DesiredState, actual: ActualState, only: Collection[str] | Non
     return Plan(environment=desired.environment, steps=steps)
 
 
+def rollout_order(
+    environment: str, service: ServiceDef, olds: Collection[ActualTask]
+) -> tuple[Literal["start-first", "stop-first"], str | None]:
+    """Whether old replicas of ``service`` must stop before new ones start, and why
+    when the service did not ask for it.
+
+    Old and new cannot run side by side when they would write the same data
+    volume (two database servers on one data folder corrupt it), publish the same
+    host port, or have the same container name.
+    """
+    definitions = [service.task, *(t.definition for t in olds if t.definition is not None)]
+    volumes = sorted({v for d in definitions for v in d.exclusive_volumes()})
+    if volumes:
+        names = ", ".join(volumes)
+        return "stop-first", f"writes volume {names}: one writer at a time"
+    if any(p.publish for c in service.task.containers for p in c.ports):
+        return "stop-first", "publishes a fixed host port"
+    new_hash = service.task.spec_hash()
+    if any(old.task == task_name(environment, service.name, old.replica, new_hash) for old in olds):
+        return "stop-first", "the new replica has the old one's name"
+    if service.max_surge == 0 and service.max_unavailable > 0:
+        return "stop-first", None
+    return "start-first", None
+
+
 def _good(task: ActualTask, service: ServiceDef) -> bool:
     return (
         task.spec_hash == service.task.spec_hash()
         and task.complete(service.task)
-        and all(c.status in _LIVE for c in task.containers)
+        and all(c.live for c in task.containers)
     )
 
 
@@ -137,7 +166,10 @@ def _reason(stale: list[ActualTask], service: ServiceDef) -> str:
         return "definition changed"
     if any(not t.complete(service.task) for t in stale):
         return "containers missing"
-    return "not running"
+    states = sorted(
+        {f"{c.container} {c.condition}" for t in stale for c in t.containers if not c.live}
+    )
+    return ", ".join(states) if states else "not running"
 
 
 def _changes(stale: list[ActualTask], new: TaskDef) -> list[FieldChange]:

@@ -59,6 +59,12 @@ class MountDef(Value):
     volume: str | None = None  # engine-level volume name
     tmpfs: bool = False
     read_only: bool = False
+    shared: bool = False  # the spec says several tasks may write the volume at once
+
+    @property
+    def exclusive(self) -> bool:
+        """Whether no other task may write this volume while this mount is in use."""
+        return self.volume is not None and not self.read_only and not self.shared
 
 
 class ContainerDef(Value):
@@ -80,6 +86,10 @@ class ContainerDef(Value):
     stop_grace: float = 10.0
     sysctls: dict[str, str] = Field(default_factory=dict)  # namespaced kernel settings
 
+    def exclusive_volumes(self) -> list[str]:
+        """The named volumes this container writes that no other task may write meanwhile."""
+        return sorted({m.volume for m in self.mounts if m.exclusive and m.volume})
+
 
 class TaskDef(Value):
     """What one replica runs: a main container and its sidecars (main first).
@@ -98,6 +108,10 @@ class TaskDef(Value):
     def main(self) -> ContainerDef:
         return self.containers[0]
 
+    def exclusive_volumes(self) -> list[str]:
+        """The named volumes this task writes and no other task may write meanwhile."""
+        return sorted({v for c in self.containers for v in c.exclusive_volumes()})
+
     def canonical(self) -> str:
         """The definition as stable JSON. Fields added later are left out while they
         hold their default, so definitions written before them keep their hash."""
@@ -107,6 +121,9 @@ class TaskDef(Value):
         for container in data["containers"]:
             if not container["sysctls"]:
                 del container["sysctls"]
+            for mount in container["mounts"]:
+                if not mount["shared"]:
+                    del mount["shared"]
         return json.dumps(data, sort_keys=True, separators=(",", ":"))
 
     def spec_hash(self) -> str:
@@ -225,9 +242,28 @@ class ActualContainer(Value):
     name: str
     container: str  # name within the task
     role: Literal["main", "sidecar"]
-    status: str  # created | running | restarting | exited | dead | paused
+    # Docker's state: created | running | restarting | exited | dead | paused; or
+    # Dockyard's own reading of a running container that does not run well:
+    # crash-looping (restarted by its policy and not up 10 s since) or detached
+    # (a sidecar left in its main's old network namespace).
+    status: str
     health: str | None = None  # starting | healthy | unhealthy | None (no check)
     exit_code: int | None = None
+    restarts: int | None = None  # restarts by the engine's policy, when inspected
+
+    @property
+    def live(self) -> bool:
+        """Running, and neither failing its health check nor crash-looping."""
+        return self.status == "running" and self.health != "unhealthy"
+
+    @property
+    def condition(self) -> str:
+        """How it runs, in a few words: ``running``, ``unhealthy``, ``exited (exit 3)``."""
+        if self.status == "running" and self.health == "unhealthy":
+            return "unhealthy"
+        if self.exit_code is not None and self.status != "running":
+            return f"{self.status} (exit {self.exit_code})"
+        return self.status
 
 
 class ActualTask(Value):
@@ -295,6 +331,10 @@ class Step(Value):
     replace: list[str] = Field(default_factory=list)  # task ids replaced by new ones
     stop: list[str] = Field(default_factory=list)  # task ids removed, not replaced
     reason: str | None = None
+    # How replacements roll: new replicas before old ones go (start-first), or
+    # old ones first (stop-first), and why when it is not the service's choice.
+    order: Literal["start-first", "stop-first"] | None = None
+    order_reason: str | None = None
 
 
 class TaskStep(Value):

@@ -24,6 +24,7 @@ SERVICE_MISMATCH = "DY115"
 DUPLICATE_PORT = "DY116"
 UNKNOWN_HEALTH_PORT = "DY117"
 PROXY_MIX = "DY118"
+VOLUME_WRITERS = "DY119"
 
 NO_REPO = "DY201"
 UNKNOWN_ENVIRONMENT = "DY202"
@@ -47,6 +48,7 @@ DESCRIPTIONS: dict[str, str] = {
     DUPLICATE_PORT: "a port name is used twice in a container, or a port twice in a task",
     UNKNOWN_HEALTH_PORT: "a health check names a port its container does not declare",
     PROXY_MIX: "a service has ports the ingress proxies and ports it does not",
+    VOLUME_WRITERS: "a data volume would be written by two tasks at once",
     NO_REPO: "no environment repo (a folder with `environments/`) was found",
     UNKNOWN_ENVIRONMENT: "no environment file of that name",
 }

@@ -241,6 +241,13 @@ class VolumeMount(Model):
     target: str
     tmpfs: bool = False
     read_only: bool = False
+    shared: bool = Field(
+        default=False,
+        description="Several tasks may write this volume at once (the program that "
+        "writes it locks its own files across containers). Without it, a task that "
+        "writes a named volume never runs next to another one that does: replacements "
+        "are stop-first.",
+    )
 
     @model_validator(mode="after")
     def _named_or_tmpfs(self) -> VolumeMount:
@@ -248,6 +255,8 @@ class VolumeMount(Model):
             raise invalid("a volume needs either a name or tmpfs: true")
         if not self.target.startswith("/"):
             raise invalid("a volume target must be an absolute path", "target")
+        if self.shared and self.tmpfs:
+            raise invalid("a tmpfs belongs to one container; it cannot be shared", "shared")
         return self
 
 

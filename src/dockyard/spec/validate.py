@@ -17,6 +17,7 @@ from dockyard.spec import codes
 from dockyard.spec.environment import EnvironmentSpec
 from dockyard.spec.hints import KeyPath, did_you_mean
 from dockyard.spec.models import Container, ImageBuild, ServiceSpec
+from dockyard.spec.writers import check_writers
 from dockyard.spec.yamlsource import SourceMap
 
 _WILDCARDS = {"0.0.0.0", "::", ""}
@@ -79,6 +80,7 @@ def check_environment(
         errors += _task_ports(unit)
     errors += _host_ports(units)
     errors += _ingress(env, env_source, units)
+    errors += check_writers(env, env_source, [(s.name, s.spec, s.source) for s in services])
     for svc in services:
         if svc.spec.image is not None:
             errors += _build(

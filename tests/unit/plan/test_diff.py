@@ -13,6 +13,7 @@ from dockyard.plan.model import (
     ActualTask,
     ContainerDef,
     DesiredState,
+    MountDef,
     PortDef,
     ServiceDef,
     TaskDef,
@@ -38,6 +39,7 @@ def task(service: ServiceDef, replica: int, status: str = "running", **kw: objec
             container=c.name,
             role="sidecar" if c.sidecar else "main",
             status=status,
+            health=kw.get("health"),  # type: ignore[arg-type]
         )
         for c in definition.containers
         if c.name not in kw.get("missing", ())  # type: ignore[operator]
@@ -142,9 +144,27 @@ CASES = [
         [("replace", "service", "web", [], 1, 0)],
     ),
     Case(
-        "restarting container counts as live",
+        "a restarting container is not live: replaced",
         desired(WEB),
         actual(task(WEB, 1, status="restarting")),
+        [("replace", "service", "web", [], 1, 0)],
+    ),
+    Case(
+        "a crash-looping container is not live: replaced",
+        desired(WEB),
+        actual(task(WEB, 1, status="crash-looping")),
+        [("replace", "service", "web", [], 1, 0)],
+    ),
+    Case(
+        "an unhealthy container is not live: replaced",
+        desired(WEB),
+        actual(task(WEB, 1, health="unhealthy")),
+        [("replace", "service", "web", [], 1, 0)],
+    ),
+    Case(
+        "a container whose check is still starting is live",
+        desired(WEB),
+        actual(task(WEB, 1, health="starting")),
         [],
     ),
     Case(
@@ -214,3 +234,51 @@ def test_only_leaves_other_services_alone() -> None:
     # Without `only`, the same inputs remove web.
     full = plan(desired(API_DEBUG), actual(task(API, 1), task(API, 2), task(WEB, 1)))
     assert ("remove", "web") in [(s.action, s.name) for s in full.changes]
+
+
+def test_replacing_a_data_writer_is_stop_first_and_says_why() -> None:
+    db = ServiceDef(
+        name="db",
+        kind="accessory",
+        task=TaskDef(
+            containers=[
+                ContainerDef(
+                    name="db",
+                    image="sha256:new",
+                    mounts=[MountDef(target="/data", volume="dockyard-t-pgdata")],
+                )
+            ]
+        ),
+    )
+    old = db.model_copy(
+        update={
+            "task": TaskDef(containers=[db.task.main.model_copy(update={"image": "sha256:old"})])
+        }
+    )
+    step = next(s for s in plan(desired(db), actual(task(old, 1))).changes if s.name == "db")
+    assert step.action == "replace"
+    assert step.order == "stop-first"
+    assert step.order_reason == "writes volume dockyard-t-pgdata: one writer at a time"
+
+
+def test_read_only_and_shared_mounts_roll_start_first() -> None:
+    for mount in (
+        MountDef(target="/data", volume="dockyard-t-files", read_only=True),
+        MountDef(target="/data", volume="dockyard-t-files", shared=True),
+    ):
+        new = svc("files").task.main.model_copy(update={"mounts": [mount]})
+        service = svc("files").model_copy(update={"task": TaskDef(containers=[new])})
+        step = plan(desired(service), actual(task(svc("files", image="sha256:old"), 1))).changes[0]
+        assert (step.action, step.order, step.order_reason) == ("replace", "start-first", None)
+
+
+def test_shared_flag_at_its_default_keeps_old_hashes() -> None:
+    mount = MountDef(target="/data", volume="v")
+    task_def = TaskDef(containers=[ContainerDef(name="c", image="i", mounts=[mount])])
+    assert '"shared"' not in task_def.canonical()
+    shared = TaskDef(
+        containers=[
+            ContainerDef(name="c", image="i", mounts=[mount.model_copy(update={"shared": True})])
+        ]
+    )
+    assert shared.spec_hash() != task_def.spec_hash()

@@ -29,9 +29,22 @@ if [ ! -s "$PGDATA/PG_VERSION" ]; then
     sh /usr/local/lib/postgres/initdb.sh
 fi
 
-# Single-user Postgres runs as a direct child of this shell (PID 1), so a
-# postmaster.pid left by a killed container (which names PID 1 too) is seen
-# as stale, exactly as when the server itself starts as PID 1 below.
+# One server per data folder. PostgreSQL's own guard, postmaster.pid, names a
+# PID in this container's PID namespace: a server in another container on the
+# same volume cannot see that process, takes the file for a stale one and
+# starts anyway, and two servers on one cluster destroy it. An flock on a file
+# in the volume is seen by every container on this host. The lock is taken on
+# file descriptor 9, which Postgres inherits through `exec` and keeps open for
+# its whole life, so it is released only when the server is gone.
+exec 9>>"$PGDATA/dockyard-server.lock"
+if ! flock --nonblock 9; then
+    echo "postgres: another server is running on $PGDATA; waiting up to ${POSTGRES_LOCK_WAIT:-30}s for it to stop" >&2
+    if ! flock --timeout "${POSTGRES_LOCK_WAIT:-30}" 9; then
+        echo "postgres: another server still runs on $PGDATA; not starting a second one" >&2
+        exit 1
+    fi
+fi
+
 password=$(printf '%s' "$POSTGRES_PASSWORD" | sed "s/'/''/g")
 out=$(mktemp)
 status=0

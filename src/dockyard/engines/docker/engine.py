@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import math
 from contextlib import suppress
-from datetime import datetime
+from datetime import UTC, datetime
 
 import docker
 import docker.errors
 
 from dockyard.engines.base import BuildRequest, OneOffResult, ProgressFn, RegistryAuth
-from dockyard.engines.docker import execs, images, observe, oneoff, readiness, run
+from dockyard.engines.docker import execs, images, observe, oneoff, readiness, run, writers
 from dockyard.engines.docker.build import build_image
 from dockyard.engines.docker.connection import (
     connect,
@@ -83,27 +83,35 @@ class DockerEngine:
             summaries = self.api.containers(all=True, filters={"label": env_filter(environment)})
             volumes = self.api.volumes(filters={"label": env_filter(environment)})
             network = self._network(network_name(environment))
-            tasks = [self._with_detached(t) for t in observe.tasks_of(summaries)]
+            statuses = {c["Id"]: str(c.get("Status") or "") for c in summaries}
+            found = observe.tasks_of(summaries)
+            if any(observe.needs_inspect(t, statuses) for t in found):
+                now = self._engine_time()
+                found = [self._settled(t, statuses, now) for t in found]
         return ActualState(
             environment=environment,
             network=network,
             volumes=sorted(v["Name"] for v in (volumes or {}).get("Volumes") or []),
-            tasks=tasks,
+            tasks=found,
         )
 
-    def _with_detached(self, task: ActualTask) -> ActualTask:
-        if not observe.needs_start_times(task):
+    def _engine_time(self) -> datetime:
+        """The engine's clock (a remote engine's may differ from this machine's)."""
+        text = self.api.info().get("SystemTime")
+        return observe.started_at(text) or datetime.now(UTC)
+
+    def _settled(self, task: ActualTask, statuses: dict[str, str], now: datetime) -> ActualTask:
+        """``task`` with what its containers' inspects tell, where the list leaves
+        something open (see :mod:`dockyard.engines.docker.observe`)."""
+        if not observe.needs_inspect(task, statuses):
             return task
-        started: dict[str, datetime] = {}
+        details: dict[str, observe.Inspected] = {}
         for c in task.containers:
             try:
-                info = self.api.inspect_container(c.id)
+                details[c.id] = observe.inspected(self.api.inspect_container(c.id))
             except docker.errors.NotFound:
                 continue
-            when = observe.started_at((info.get("State") or {}).get("StartedAt"))
-            if when is not None:
-                started[c.id] = when
-        return observe.mark_detached(task, started)
+        return observe.settle(task, details, now)
 
     def ensure_network(self, desired: DesiredState) -> None:
         name = desired.network
@@ -140,6 +148,7 @@ class DockerEngine:
             for mount in (m for c in task.containers for m in c.mounts):
                 if mount.volume:
                     self.ensure_volume(desired, mount.volume)
+            writers.check_no_writer(self.api, name, task.exclusive_volumes())
             try:
                 main_id: str | None = None
                 for container in task.containers:
@@ -175,6 +184,9 @@ class DockerEngine:
         for mount in task.container.mounts:
             if mount.volume:
                 self.ensure_volume(desired, mount.volume)
+        with translate_errors(self.address, f"check the volumes of {task.service}/{task.name}"):
+            volumes = task.container.exclusive_volumes()
+            writers.check_no_writer(self.api, f"{task.service}/{task.name}", volumes)
         return oneoff.run_oneoff(self.api, self.address, desired, task, release, output)
 
     def remove_oneoffs(self, environment: str, deploy_only: bool = False) -> list[str]:

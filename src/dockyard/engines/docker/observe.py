@@ -5,18 +5,27 @@ One ``GET /containers/json?all=1`` filtered by label carries everything
 that holds the exit code (``Exited (3) 2 seconds ago``) and the health
 (``Up 5 seconds (healthy)``).
 
-One thing the list cannot tell: a sidecar shares its main container's network
-namespace, and when the main restarts (its restart policy, a daemon restart)
-it gets a new namespace while the sidecars keep the old, empty one. They still
-"run", but cut off. For tasks with sidecars, ``observe`` compares start times
-(one inspect per container) and reports such sidecars as ``detached``, which
-is not a live state: the task is replaced on the next deploy.
+Two things the list cannot tell, so ``observe`` inspects the containers where
+they may apply (one inspect per container of such a task):
+
+- A sidecar shares its main container's network namespace, and when the main
+  restarts (its restart policy, a daemon restart) it gets a new namespace while
+  the sidecars keep the old, empty one. They still "run", but cut off. Sidecars
+  that started before their main's current start are reported ``detached``.
+- A container that crashes and is restarted by its policy is "running" between
+  two crashes. One that the policy restarted and that has not stayed up
+  ``STABLE_AFTER`` seconds since is reported ``crash-looping``: Docker itself
+  counts a container up that long as stable (it then resets its restart
+  back-off).
+
+Neither is a live state: the planner replaces such a task.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
@@ -42,6 +51,13 @@ ContainerSummary = Mapping[str, Any]
 
 DETACHED = "detached"
 """Status of a sidecar whose main container restarted after the sidecar started."""
+CRASH_LOOPING = "crash-looping"
+"""Status of a running container that its restart policy restarted less than
+``STABLE_AFTER`` seconds ago."""
+STABLE_AFTER = 10.0
+"""Seconds a restarted container must stay up to count as running again."""
+
+_UP = re.compile(r"^Up (?:Less than a second|(\d+) seconds?)\b")
 
 _HEALTH = re.compile(r"\((healthy|unhealthy|health: starting)\)")
 _EXIT = re.compile(r"^(?:Exited|Restarting) \((-?\d+)\)")
@@ -128,29 +144,59 @@ def _task(task: str, group: list[ContainerSummary]) -> ActualTask:
     )
 
 
-def needs_start_times(task: ActualTask) -> bool:
-    """Whether ``task`` has running sidecars that may have lost their main's namespace."""
-    return any(c.role == "sidecar" and c.status == "running" for c in task.containers)
+def recently_up(status: str) -> bool:
+    """Whether a list status says the container has been up less than a minute."""
+    return _UP.match(status) is not None
 
 
-def mark_detached(task: ActualTask, started: Mapping[str, datetime]) -> ActualTask:
-    """``task`` with sidecars that started before their main's current start as ``detached``.
-
-    ``started`` maps container ids to their ``State.StartedAt``.
-    """
-    main = task.main
-    if main is None or main.id not in started:
-        return task
-    main_started = started[main.id]
-    containers = [
-        c.model_copy(update={"status": DETACHED})
-        if c.role == "sidecar"
-        and c.status == "running"
-        and c.id in started
-        and started[c.id] < main_started
-        else c
+def needs_inspect(task: ActualTask, statuses: Mapping[str, str]) -> bool:
+    """Whether the list leaves something open about ``task``: running sidecars that
+    may have lost their main's namespace, or a container up only seconds that may
+    be crash-looping, or one restarting (for its restart count). ``statuses`` maps container ids to their list status."""
+    return any(
+        c.status == "restarting"
+        or (c.status == "running" and (c.role == "sidecar" or recently_up(statuses.get(c.id, ""))))
         for c in task.containers
-    ]
+    )
+
+
+@dataclass(frozen=True)
+class Inspected:
+    """What ``observe`` reads from one container's inspect."""
+
+    started: datetime | None
+    restarts: int
+
+
+def inspected(info: Mapping[str, Any]) -> Inspected:
+    state = info.get("State") or {}
+    return Inspected(started_at(state.get("StartedAt")), int(info.get("RestartCount") or 0))
+
+
+def settle(task: ActualTask, details: Mapping[str, Inspected], now: datetime) -> ActualTask:
+    """``task`` with what the inspects tell: restart counts, ``crash-looping``
+    containers and ``detached`` sidecars (see the module's docstring)."""
+    main = task.main
+    main_started = details[main.id].started if main is not None and main.id in details else None
+    containers = []
+    for c in task.containers:
+        detail = details.get(c.id)
+        if detail is None:
+            containers.append(c)
+            continue
+        update: dict[str, object] = {"restarts": detail.restarts}
+        if c.status == "running":
+            up = (now - detail.started).total_seconds() if detail.started else None
+            if detail.restarts > 0 and up is not None and up < STABLE_AFTER:
+                update["status"] = CRASH_LOOPING
+            elif (
+                c.role == "sidecar"
+                and main_started is not None
+                and detail.started is not None
+                and detail.started < main_started
+            ):
+                update["status"] = DETACHED
+        containers.append(c.model_copy(update=update))
     return task.model_copy(update={"containers": containers})
 
 
