@@ -152,7 +152,8 @@ def recently_up(status: str) -> bool:
 def needs_inspect(task: ActualTask, statuses: Mapping[str, str]) -> bool:
     """Whether the list leaves something open about ``task``: running sidecars that
     may have lost their main's namespace, or a container up only seconds that may
-    be crash-looping, or one restarting (for its restart count). ``statuses`` maps container ids to their list status."""
+    be crash-looping, or one restarting (for its restart count). ``statuses`` maps
+    container ids to their list status."""
     return any(
         c.status == "restarting"
         or (c.status == "running" and (c.role == "sidecar" or recently_up(statuses.get(c.id, ""))))
