@@ -35,6 +35,7 @@ from dockyard.deploy.rollout import (
 )
 from dockyard.deploy.routing import Router
 from dockyard.engines.base import Engine
+from dockyard.errors import DeployError
 from dockyard.plan.model import ActualState, DesiredState, Plan, Step
 
 __all__ = ["ApplyResult", "apply"]
@@ -80,9 +81,31 @@ def apply(
             for task_id in step.stop:
                 remove(ctx, ctx.tasks[task_id])
     if router is not None and changes:
-        # Whatever happened above, the ingress ends up routing to what runs now.
-        router.sync(engine.observe(desired.environment))
+        # Whatever happened above, the ingress ends up routing to what runs now,
+        # including replicas a killed run left starting, once they are ready.
+        now = engine.observe(desired.environment)
+        if _settle_starting(ctx, now):
+            now = engine.observe(desired.environment)
+        router.sync(now)
     return result
+
+
+def _settle_starting(ctx: Context, actual: ActualState) -> bool:
+    """Wait for replicas whose health check is still starting (kept by the plan,
+    e.g. left by a killed run) so that they join the rotation now, not never.
+    Returns whether there were any."""
+    waited = False
+    for service in ctx.desired.services:
+        for task in actual.tasks_of(service.name):
+            main = task.main
+            if not task.running or main is None or main.health != "starting":
+                continue
+            waited = True
+            try:
+                ctx.engine.wait_ready(task, service.health_timeout, lambda line: None)
+            except DeployError as e:
+                ctx.report(Event("warn", service.name, f"{task.task} did not become ready: {e}"))
+    return waited
 
 
 def _waves(steps: list[Step], desired: DesiredState) -> list[list[Step]]:

@@ -23,7 +23,7 @@ from dockyard.deploy.routing import ingress_images, with_routes
 from dockyard.deploy.ship import Shipped, params_commit, ship
 from dockyard.deploy.tasks import Runner, TaskFailed, task_steps
 from dockyard.engines.base import Engine
-from dockyard.errors import DeployError
+from dockyard.errors import DeployError, DockyardError
 from dockyard.plan import desire, plan
 from dockyard.plan.model import DesiredState, Plan
 from dockyard.spec.loaded import LoadedEnvironment
@@ -232,17 +232,21 @@ def _converge(
     # migration needs its database). Then the tasks, then the services' replicas.
     infra, services = _split(steps)
     try:
-        result = apply(engine, desired, actual, infra, str(number), report, keeper.check)
-        runner.run_steps(steps.tasks, "before-deploy", number)
-        keeper.check()
-        done = apply(engine, desired, actual, services, str(number), report, keeper.check)
-        result.started += done.started
-        result.removed += done.removed
         try:
+            result = apply(engine, desired, actual, infra, str(number), report, keeper.check)
+            runner.run_steps(steps.tasks, "before-deploy", number)
+            keeper.check()
+            done = apply(engine, desired, actual, services, str(number), report, keeper.check)
+            result.started += done.started
+            result.removed += done.removed
             runner.run_steps(steps.tasks, "after-deploy", number)
         except TaskFailed as failed:
-            if failed.task.rollback_on_failure:
-                _undo(target, steps, number, report, keeper)
+            if failed.task.when == "after-deploy" and not failed.task.rollback_on_failure:
+                raise
+            _note(failed, _undo(target, steps, number, report, keeper))
+            raise
+        except DeployError as failed:
+            _note(failed, _undo(target, steps, number, report, keeper))
             raise
     except KeyboardInterrupt:
         finish("interrupted")
@@ -251,6 +255,12 @@ def _converge(
         finish("failed", str(e))
         raise
     return Outcome(env.name, steps, finish("succeeded"), result, time.monotonic() - began)
+
+
+def _note(error: DeployError, reverted: str | None) -> None:
+    """Add to ``error`` what the release put back (the release's record keeps it)."""
+    if reverted is not None:
+        error.message = f"{error.message}\n{reverted}"
 
 
 def _split(steps: Plan) -> tuple[Plan, Plan]:
@@ -262,19 +272,43 @@ def _split(steps: Plan) -> tuple[Plan, Plan]:
     )
 
 
-def _undo(target: Target, steps: Plan, number: int, report: Reporter, keeper: LockKeeper) -> None:
-    """Put back what the last succeeded release deployed, for the services this one changed."""
+def _undo(
+    target: Target, steps: Plan, number: int, report: Reporter, keeper: LockKeeper
+) -> str | None:
+    """Put back what the last succeeded release deployed, for every service and
+    accessory this one changed (but those that say ``rollback: manual``): a release
+    reverts as a whole. Services it added are removed. Returns what it did, in words,
+    or None when there was nothing to do."""
     env, engine, store = target.env, target.engine, target.store
+    changed = {s.name for s in steps.changes if s.target in ("service", "accessory")}
+    manual = {s.name for s in steps.changes if _rollback_mode(target, s.name) == "manual"}
+    changed -= manual
+    if not changed:
+        return None
     previous = store.last_succeeded(env.name, before=number)
     if previous is None or previous.desired is None:
-        report(Event("warn", "", "no earlier release to roll back to; the new version stays"))
-        return
-    changed = {s.name for s in steps.changes if s.target in ("service", "accessory")}
+        report(Event("warn", "", "no earlier release to go back to; what this one started stays"))
+        return None
+    names = ", ".join(sorted(changed))
     before = _restricted(DesiredState.model_validate(previous.desired), changed)
-    report(Event("phase", "", f"rolling back to {previous.label}"))
-    actual = engine.observe(env.name)
-    undo = plan(before, actual, changed)
-    apply(engine, before, actual, undo, str(previous.number), report, keeper.check)
+    report(Event("phase", "", f"reverting the release: {names} back to {previous.label}"))
+    try:
+        keeper.check()
+        actual = engine.observe(env.name)
+        undo = plan(before, actual, changed)
+        undo = with_routes(engine, before, actual, undo)
+        apply(engine, before, actual, undo, str(previous.number), report, keeper.check)
+    except DockyardError as e:
+        report(Event("warn", "", f"the revert to {previous.label} did not finish: {e}"))
+        return f"the revert to {previous.label} did not finish ({e.message})"
+    report(Event("warn", "", f"reverted: {names} run {previous.label} again"))
+    kept = f" ({', '.join(sorted(manual))} kept: rollback: manual)" if manual else ""
+    return f"the release was reverted as a whole: {names} run {previous.label} again{kept}"
+
+
+def _rollback_mode(target: Target, name: str) -> str:
+    svc = next((s for s in target.env.services if s.name == name), None)
+    return svc.spec.deploy.rollback if svc is not None else "auto"
 
 
 def _pull_missing(target: Target, desired: DesiredState, report: Reporter) -> None:
