@@ -134,6 +134,29 @@ def test_never_healthy_fails_at_the_deadline(
     assert "listening on 8000" in raised.value.logs
 
 
+@pytest.mark.parametrize(
+    "test",
+    [["CMD", "/no/such/probe"], ["CMD-SHELL", "no-such-probe --quiet"]],
+    ids=["exec", "shell"],
+)
+def test_a_health_check_that_cannot_run_fails_without_waiting_out_the_deadline(
+    engine: DockerEngine, test_run: Run, web_image: str, test: list[str]
+) -> None:
+    # A long start period: without this check, the wait would end at the deadline.
+    missing = HealthDef(test=test, interval=0.5, timeout=2.0, retries=3, start_period=300)
+    api = service("api", web(web_image, "api", health=missing))
+    desired = test_run.desired(api)
+    engine.ensure_network(desired)
+    task = engine.start_task(desired, api, 0, "r1")
+
+    with pytest.raises(TaskNotReady) as raised:
+        engine.wait_ready(task, 300, lambda line: None)
+
+    assert "has a health check that cannot run" in raised.value.message
+    assert "did not become ready within" not in raised.value.message
+    assert "not found" in raised.value.message or "no such file" in raised.value.message
+
+
 def test_a_main_restart_fails_a_task_with_sidecars(
     engine: DockerEngine, test_run: Run, web_image: str
 ) -> None:

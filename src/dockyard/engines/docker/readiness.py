@@ -44,6 +44,16 @@ class Seen:
     restarts: int
     oom_killed: bool
     health_output: str | None
+    health_exit: int | None = None  # the last health check's exit code
+
+    @property
+    def check_cannot_run(self) -> bool:
+        """Whether the health check's program cannot be started at all (it does not
+        exist in the image): waiting longer will not help."""
+        output = self.health_output or ""
+        if self.health_exit == -1:
+            return "exec failed" in output or "executable file not found" in output
+        return self.health_exit == 127 and "not found" in output
 
     @property
     def summary(self) -> str:
@@ -68,6 +78,7 @@ def inspect(api: docker.APIClient, container: ActualContainer) -> Seen | None:
         restarts=int(info.get("RestartCount") or 0),
         oom_killed=bool(state.get("OOMKilled")),
         health_output=str(checks[-1].get("Output") or "").strip() if checks else None,
+        health_exit=int(checks[-1].get("ExitCode", 0)) if checks else None,
     )
 
 
@@ -176,6 +187,8 @@ def _failure(s: Seen, restarts: int, *, sidecars: bool) -> str | None:
         return f"keeps restarting ({restarts} restarts, last exit code {s.exit_code}){oom}"
     if s.container.role == "main" and s.health == "unhealthy":
         return "is unhealthy"
+    if s.check_cannot_run:
+        return "has a health check that cannot run (its program is not in the image)"
     return None
 
 
