@@ -1,4 +1,10 @@
-"""How results and errors look on a terminal (rich) and as JSON."""
+"""How results and errors look on a terminal (rich) and as JSON.
+
+Text that comes from users (names, commands, messages, log lines, plan values)
+never reaches rich as markup: it is escaped with :func:`rich.markup.escape` or
+passed as :class:`~rich.text.Text`, and the consoles do not read emoji codes
+(:func:`console`), so ``[red]`` and ``:x:`` print as they are written.
+"""
 
 from __future__ import annotations
 
@@ -6,12 +12,13 @@ import json
 import os
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from rich import box
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
 from dockyard.deploy.ops import EnvironmentStatus
 from dockyard.errors import DockyardError, Location, SpecErrors
@@ -25,6 +32,11 @@ _ACTION_STYLE = {
     "remove": ("-", "red"),
     "noop": ("=", "dim"),
 }
+
+
+def console(*, stderr: bool = False, file: IO[str] | None = None) -> Console:
+    """A console for the CLI: no highlighting, no emoji codes, lines not wrapped."""
+    return Console(stderr=stderr, file=file, highlight=False, soft_wrap=True, emoji=False)
 
 
 def show_path(path: Path) -> str:
@@ -70,7 +82,7 @@ def errors_json(err: DockyardError) -> dict[str, Any]:
 def plan(console: Console, plan: Plan) -> None:
     if plan.empty:
         console.print(
-            f"[green]No changes.[/] Environment [bold]{plan.environment}[/] is up to date."
+            f"[green]No changes.[/] Environment [bold]{escape(plan.environment)}[/] is up to date."
         )
         return
     console.print(f"Plan for environment [bold]{escape(plan.environment)}[/]:")
@@ -81,7 +93,7 @@ def plan(console: Console, plan: Plan) -> None:
     for task in plan.tasks:
         mark = "[magenta]▶ run    [/]" if task.run else "[dim]- skip   [/]"
         console.print(
-            f"{mark} task {escape(task.service)}/{escape(task.task)} [dim]({task.when}; "
+            f"{mark} task {escape(task.service)}/{escape(task.task)} [dim]({escape(task.when)}; "
             f"{escape(task.reason)})[/]"
         )
         if task.run:
@@ -98,7 +110,7 @@ def plan(console: Console, plan: Plan) -> None:
 
 def _step(console: Console, step: Step) -> None:
     mark, style = _ACTION_STYLE[step.action]
-    text = f"[{style}]{mark} {step.action:<7}[/] {step.target} [bold]{escape(step.name)}[/]"
+    text = f"[{style}]{mark} {step.action:<7}[/] {escape(step.target)} [bold]{escape(step.name)}[/]"
     if step.replicas is not None and step.action != "remove":
         before, after = step.replicas
         text += f"  replicas {after}" if before == after else f"  replicas {before} → {after}"
@@ -131,7 +143,7 @@ def plan_json(plan: Plan) -> dict[str, Any]:
 
 def status(console: Console, st: EnvironmentStatus) -> None:
     table = Table(
-        title=f"{st.environment} ({st.engine})", title_justify="left", box=box.SIMPLE_HEAD
+        title=Text(f"{st.environment} ({st.engine})"), title_justify="left", box=box.SIMPLE_HEAD
     )
     for col in ("service", "kind", "ready", "release", "ports"):
         table.add_column(col, overflow="fold")
@@ -141,7 +153,13 @@ def status(console: Console, st: EnvironmentStatus) -> None:
         ready = f"[{style}]{s.healthy}/{s.desired}[/]"
         if len(s.tasks) != s.desired:
             ready += f" [dim]({len(s.tasks)} running)[/]"
-        table.add_row(s.name, s.kind, ready, ", ".join(releases) or "-", " ".join(s.ports) or "-")
+        table.add_row(
+            Text(s.name),
+            Text(s.kind),
+            ready,
+            Text(", ".join(releases) or "-"),
+            Text(" ".join(s.ports) or "-"),
+        )
     console.print(table)
     if st.network is None:
         console.print("[dim]Nothing runs in this environment.[/]")
@@ -161,7 +179,9 @@ def history(console: Console, environment: str, releases: list[Release]) -> None
     if not releases:
         console.print(f"[dim]No releases of {escape(environment)} yet.[/]")
         return
-    table = Table(title=f"releases of {environment}", title_justify="left", box=box.SIMPLE_HEAD)
+    table = Table(
+        title=Text(f"releases of {environment}"), title_justify="left", box=box.SIMPLE_HEAD
+    )
     for col in ("#", "kind", "status", "when (UTC)", "took", "by", "services"):
         table.add_column(col, overflow="fold")
     for r in releases:
@@ -170,12 +190,12 @@ def history(console: Console, environment: str, releases: list[Release]) -> None
         services = "\n".join(f"{s.name}@{_version(s)}" for s in r.services) or "-"
         table.add_row(
             str(r.number),
-            kind,
-            f"[{style}]{r.status}[/]",
+            Text(kind),
+            Text(r.status, style=style),
             r.started_at.strftime("%m-%d %H:%M:%S"),
             f"{r.duration:.1f}s" if r.duration is not None else "-",
-            r.actor,
-            services,
+            Text(r.actor),
+            Text(services),
         )
     console.print(table)
     failed = next((r for r in releases if r.status == "failed" and r.error), None)
@@ -203,12 +223,12 @@ def task_runs(console: Console, runs: list[TaskRun]) -> None:
         last = t.log_tail.rstrip("\n").splitlines()[-1:] or ["-"]
         table.add_row(
             f"#{t.release}" if t.release else "-",
-            f"{t.service}/{t.task}",
-            f"[{style}]{t.status}[/]",
+            Text(f"{t.service}/{t.task}"),
+            Text(t.status, style=style),
             str(t.exit_code),
             f"{t.duration:.1f}s",
-            _short(t.digest),
-            escape(last[0][:80]),
+            Text(_short(t.digest)),
+            Text(last[0][:80]),
         )
     console.print(table)
 
@@ -219,7 +239,7 @@ def lock(console: Console, environment: str, info: LockInfo | None) -> None:
         return
     state = (
         f"[red]expired {-info.expires_in:.0f}s ago[/] (its holder is gone; the next deploy "
-        f"takes it over, or `dockyard lock release {environment}`)"
+        f"takes it over, or `dockyard lock release {escape(environment)}`)"
         if info.expired
         else f"[green]held[/], lease ends in {info.expires_in:.0f}s"
     )
