@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from dataclasses import asdict
 from pathlib import Path
 from typing import IO, Any
@@ -46,21 +47,30 @@ def show_path(path: Path) -> str:
         return str(path)
 
 
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def _printable(text: str) -> str:
+    """``text`` with control characters (a terminal's escape sequences among them)
+    shown as U+FFFD, one for one so that columns still line up."""
+    return _CONTROL.sub("\ufffd", text)
+
+
 def error(console: Console, err: DockyardError) -> None:
     errors = err.errors if isinstance(err, SpecErrors) else [err]
     for e in errors:
-        console.print(f"[bold red]error[{e.code}][/]: {escape(e.message)}")
+        console.print(f"[bold red]error[{e.code}][/]: {escape(_printable(e.message))}")
         if e.location is not None:
             _excerpt(console, e.location)
         if e.hint:
-            console.print(f"  [bold cyan]hint[/]: {escape(e.hint)}")
+            console.print(f"  [bold cyan]hint[/]: {escape(_printable(e.hint))}")
     if len(errors) > 1:
         console.print(f"[red]{len(errors)} errors[/]")
 
 
 def _excerpt(console: Console, loc: Location) -> None:
     where = f"{show_path(loc.file)}:{loc.line}:{loc.column}"
-    console.print(f"  [blue]-->[/] {escape(where)}")
+    console.print(f"  [blue]-->[/] {escape(_printable(where))}")
     try:
         lines = loc.file.read_text(encoding="utf-8", errors="replace").splitlines()
     except OSError:
@@ -70,7 +80,7 @@ def _excerpt(console: Console, loc: Location) -> None:
     gutter = str(loc.line)
     pad = " " * len(gutter)
     console.print(f"  [blue]{pad} |[/]")
-    console.print(f"  [blue]{gutter} |[/] {escape(lines[loc.line - 1])}")
+    console.print(f"  [blue]{gutter} |[/] {escape(_printable(lines[loc.line - 1]))}")
     console.print(f"  [blue]{pad} |[/] {' ' * (loc.column - 1)}[bold red]^[/]")
 
 

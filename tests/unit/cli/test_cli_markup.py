@@ -67,3 +67,12 @@ def test_a_log_line_and_a_name_print_literally() -> None:
 
     lines = shown(draw).splitlines()
     assert lines == [f"  api {HOSTILE}", f"  ▲ {HOSTILE} {HOSTILE}", f"==> {HOSTILE}"], lines
+
+
+def test_control_characters_of_a_file_do_not_reach_the_terminal(tmp_path: Path) -> None:
+    spec = tmp_path / "dockyard.yaml"
+    spec.write_bytes(b"service: api\x1b[2J\x07\n")
+    error = SpecError("bad \x1b]0;title\x07", location=Location(spec, 1, 13), code="DY120")
+    out = shown(lambda c: render.error(c, error))
+    assert "\x1b" not in out and "\x07" not in out, repr(out)
+    assert "service: api\ufffd[2J\ufffd" in out, out
