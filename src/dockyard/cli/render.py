@@ -24,6 +24,7 @@ from rich.text import Text
 from dockyard.deploy.ops import EnvironmentStatus
 from dockyard.errors import DockyardError, Location, SpecErrors
 from dockyard.plan.model import Plan, Step
+from dockyard.spec.limits import MAX_FILE_BYTES
 from dockyard.state import LockInfo, Release, ReleaseService, TaskRun
 
 _ACTION_STYLE = {
@@ -72,16 +73,33 @@ def _excerpt(console: Console, loc: Location) -> None:
     where = f"{show_path(loc.file)}:{loc.line}:{loc.column}"
     console.print(f"  [blue]-->[/] {escape(_printable(where))}")
     try:
-        lines = loc.file.read_text(encoding="utf-8", errors="replace").splitlines()
+        with loc.file.open("rb") as f:  # a file past the size limit is not read whole
+            head = f.read(MAX_FILE_BYTES + 1)
     except OSError:
         return
+    lines = head.decode("utf-8", errors="replace").splitlines()
     if not 1 <= loc.line <= len(lines):
         return
+    text, caret = _window(_printable(lines[loc.line - 1]), loc.column - 1)
     gutter = str(loc.line)
     pad = " " * len(gutter)
     console.print(f"  [blue]{pad} |[/]")
-    console.print(f"  [blue]{gutter} |[/] {escape(_printable(lines[loc.line - 1]))}")
-    console.print(f"  [blue]{pad} |[/] {' ' * (loc.column - 1)}[bold red]^[/]")
+    console.print(f"  [blue]{gutter} |[/] {escape(text)}")
+    console.print(f"  [blue]{pad} |[/] {' ' * caret}[bold red]^[/]")
+
+
+_EXCERPT_WIDTH = 120
+
+
+def _window(line: str, column: int) -> tuple[str, int]:
+    """At most :data:`_EXCERPT_WIDTH` characters of ``line`` around ``column``
+    (0-based), cut ends marked with ``…``; and the column within them."""
+    if len(line) <= _EXCERPT_WIDTH:
+        return line, column
+    start = max(0, min(column - _EXCERPT_WIDTH // 3, len(line) - _EXCERPT_WIDTH))
+    end = start + _EXCERPT_WIDTH
+    shown = ("…" if start else "") + line[start:end] + ("…" if end < len(line) else "")
+    return shown, column - start + (1 if start else 0)
 
 
 def errors_json(err: DockyardError) -> dict[str, Any]:

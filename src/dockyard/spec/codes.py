@@ -59,7 +59,7 @@ DESCRIPTIONS: dict[str, str] = {
     PROXY_MIX: "a service has ports the ingress proxies and ports it does not",
     FILE_TOO_LARGE: "a spec file is larger than the limit",
     NOT_TEXT: "a spec file is not UTF-8 text (binary, a NUL byte, a control character)",
-    ALIAS_EXPANSION: "YAML aliases expand to more than the limit",
+    ALIAS_EXPANSION: "YAML aliases, or `${name}` references, expand beyond the limits",
     TOO_DEEP: "mappings and lists are nested deeper than the limit",
     ENV_NAME: "an environment variable or build argument name is not a valid name",
     NUL_BYTE: "a value contains a NUL byte",

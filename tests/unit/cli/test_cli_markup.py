@@ -76,3 +76,13 @@ def test_control_characters_of_a_file_do_not_reach_the_terminal(tmp_path: Path) 
     out = shown(lambda c: render.error(c, error))
     assert "\x1b" not in out and "\x07" not in out, repr(out)
     assert "service: api\ufffd[2J\ufffd" in out, out
+
+
+def test_a_long_line_is_shown_around_the_column(tmp_path: Path) -> None:
+    spec = tmp_path / "dockyard.yaml"
+    spec.write_text("x: " + "a" * 5000 + "HERE" + "b" * 5000 + "\n")
+    error = SpecError("long", location=Location(spec, 1, 5004), code="DY125")
+    lines = shown(lambda c: render.error(c, error)).splitlines()
+    excerpt, caret = lines[3], lines[4]
+    assert len(excerpt) < 200 and excerpt.startswith("  1 | …") and excerpt.endswith("…")
+    assert excerpt[caret.index("^") : caret.index("^") + 4] == "HERE", (excerpt, caret)

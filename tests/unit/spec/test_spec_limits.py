@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from dockyard.errors import Location, SpecError, SpecErrors
+from dockyard.spec import load_environment
 from dockyard.spec.limits import MAX_ALIASES, MAX_DEPTH, MAX_NODES
 from dockyard.spec.yamlsource import parse_yaml
 
@@ -80,3 +81,21 @@ def test_a_nul_escape_is_refused_once_however_often_it_is_aliased() -> None:
     with pytest.raises(SpecErrors) as info:
         parse_yaml('a: &a "x\\0"\nb: [*a, *a]\n', FILE)
     assert [(e.code, e.location) for e in info.value.errors] == [("DY124", Location(FILE, 1, 4))]
+
+
+def test_parameter_references_expand_within_the_text_bound(tmp_path: Path) -> None:
+    (tmp_path / "environments").mkdir()
+    (tmp_path / "environments" / "local.yaml").write_text(
+        f'params:\n  big: "{"x" * 500_000}"\nservices:\n  - {{name: api, source: ../api}}\n'
+    )
+    (tmp_path / "api").mkdir()
+    refs = "${big}" * 20  # 10 MB once expanded
+    (tmp_path / "api" / "dockyard.yaml").write_text(
+        "service: api\nparams: {big: {type: str}}\n"
+        f'containers:\n  api:\n    image: debian\n    command: [run, "{refs}"]\n'
+    )
+    with pytest.raises(SpecErrors) as info:
+        load_environment(tmp_path, "local")
+    (error,) = info.value.errors
+    assert error.code == "DY121" and "parameter references" in error.message
+    assert error.location == Location(tmp_path / "api" / "dockyard.yaml", 6, 20)
