@@ -85,7 +85,7 @@ def read_spec_text(path: Path) -> str:
         data = f.read(MAX_FILE_BYTES + 1)
     if len(data) > MAX_FILE_BYTES:
         try:
-            size = f"{path.stat().st_size} bytes"
+            size = f"{path.stat().st_size:,} bytes"
         except OSError:
             size = "more"
         raise SpecError(
