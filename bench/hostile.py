@@ -165,7 +165,7 @@ def main() -> None:
     args = parser.parse_args()
     compose_bin = shutil.which("docker-compose")
     rows: list[tuple[str, str, Result]] = []
-    with tempfile.TemporaryDirectory() as tmpdir:
+    with tempfile.TemporaryDirectory(prefix="dockyard-bench-hostile-") as tmpdir:
         tmp = Path(tmpdir)
         repo = copy_examples(tmp)
         spec_file = repo.parent / "services" / "api" / "dockyard.yaml"

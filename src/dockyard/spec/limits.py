@@ -195,9 +195,12 @@ class BoundedLoader(yaml.SafeLoader):
         if self._nodes > MAX_NODES:
             raise self._refuse(
                 codes.ALIAS_EXPANSION,
-                f"the file expands to more than {MAX_NODES:,} YAML nodes"
-                + (" at this alias" if alias else ""),
-                "YAML aliases (`*name`) that refer to aliases multiply; write the values out",
+                f"the file expands to more than {MAX_NODES:,} YAML nodes at this alias"
+                if alias
+                else f"the file holds more than {MAX_NODES:,} YAML nodes",
+                "YAML aliases (`*name`) that refer to aliases multiply; write the values out"
+                if alias or self._aliases
+                else f"a spec file holds at most {MAX_NODES:,} keys, items and values",
                 at,
             )
         if self._text > MAX_TEXT:

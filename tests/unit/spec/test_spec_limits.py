@@ -99,3 +99,12 @@ def test_parameter_references_expand_within_the_text_bound(tmp_path: Path) -> No
     (error,) = info.value.errors
     assert error.code == "DY121" and "parameter references" in error.message
     assert error.location == Location(tmp_path / "api" / "dockyard.yaml", 6, 20)
+
+
+def test_a_file_of_too_many_plain_nodes_is_refused_at_the_first_past_the_bound() -> None:
+    text = "x: [" + ",".join(["1"] * MAX_NODES) + "]\n"  # with the root, x and the list
+    error = refused(text)
+    assert error.code == "DY121"
+    assert error.message == f"the file holds more than {MAX_NODES:,} YAML nodes"
+    assert error.location is not None and error.location.line == 1
+    assert "at most" in (error.hint or "")
