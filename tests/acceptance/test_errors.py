@@ -7,7 +7,11 @@ checked before any engine was contacted, so nothing could have changed.
 
 from __future__ import annotations
 
+import os
 import re
+import resource
+import subprocess
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,7 +19,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.acceptance.conftest import Example
+from tests.acceptance.conftest import Example, Run
 
 pytestmark = pytest.mark.acceptance
 
@@ -174,3 +178,137 @@ def test_validate_json_reports_errors_as_data(example: Example) -> None:
     assert data["ok"] is False
     (error,) = [e for e in data["errors"] if e["code"] == "DY102"]
     assert error["location"]["line"] > 0 and error["hint"]
+
+
+# ------------------------------------------------------------ hostile input
+
+MEMORY_LIMIT = 512 * 1024 * 1024
+HANG_GUARD = 300  # seconds; only so that a hang cannot stall the suite, not a measure
+
+
+def _limit_memory() -> None:
+    resource.setrlimit(resource.RLIMIT_AS, (MEMORY_LIMIT, MEMORY_LIMIT))
+
+
+def _validate(ex: Example) -> Run:
+    """``dockyard validate`` in an address space of 512 MiB: a regression fails, and
+    cannot take the machine's memory."""
+    proc = subprocess.run(
+        [sys.executable, "-m", "dockyard", "-C", str(ex.repo), "validate", ex.env],
+        capture_output=True,
+        text=True,
+        preexec_fn=_limit_memory,
+        timeout=HANG_GUARD,
+        env={**os.environ, "COLUMNS": "200", "NO_COLOR": "1"},
+    )
+    return Run(proc.returncode, proc.stdout, proc.stderr)
+
+
+def billion_laughs(ex: Example) -> tuple[Path, str]:
+    lines = ['x-l0: &l0 ["lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol"]']
+    lines += [f"x-l{i}: &l{i} [" + ", ".join([f"*l{i - 1}"] * 10) + "]" for i in range(1, 10)]
+    return _append(_spec(ex, "web"), "\n".join(lines) + "\n"), "x-l4:"
+
+
+def deep_nesting(ex: Example) -> tuple[Path, str]:
+    return _append(_spec(ex, "web"), "x-deep: " + "[" * 5000 + "]" * 5000 + "\n"), "x-deep"
+
+
+def huge_file(ex: Example) -> tuple[Path, str]:
+    return _append(_spec(ex, "web"), "# " + "x" * (50 * 1024 * 1024) + "\n"), ""
+
+
+def binary_file(ex: Example) -> tuple[Path, str]:
+    path = _spec(ex, "worker")
+    path.write_bytes(b"\x7fELF\x02\x01\x01\0\0\0\x1b[2J" + bytes(range(256)))
+    return path, ""
+
+
+def _env(ex: Example, service: str, name: str, value: str) -> tuple[Path, str]:
+    path = _spec(ex, service)
+    _edit_yaml(path, lambda d: _main(d).setdefault("env", {}).update({name: value}))
+    return path, name
+
+
+def env_name_with_equals(ex: Example) -> tuple[Path, str]:
+    return _env(ex, "api", "PATH=/tmp/evil", "x")
+
+
+def nul_in_value(ex: Example) -> tuple[Path, str]:
+    return _env(ex, "api", "GREETING", "hello\0world")
+
+
+def five_mb_value(ex: Example) -> tuple[Path, str]:
+    return _env(ex, "api", "PAYLOAD", "x" * (5 * 1024 * 1024))[0], ""
+
+
+def long_value(ex: Example) -> tuple[Path, str]:
+    return _env(ex, "api", "PAYLOAD", "x" * (200 * 1024))
+
+
+def tiny_memory(ex: Example) -> tuple[Path, str]:
+    path = _spec(ex, "api")
+    _edit_yaml(path, lambda d: _main(d).update({"resources": {"memory": "1k"}}))
+    return path, "memory"
+
+
+def context_outside(ex: Example) -> tuple[Path, str]:
+    path = _spec(ex, "api")
+    _edit_yaml(path, lambda d: d["image"].update({"build": "../worker"}))
+    return path, "build"
+
+
+def accessory_context_at_repo_root(ex: Example) -> tuple[Path, str]:
+    path = _env_file(ex)
+    (ex.repo / "Dockerfile").write_text("FROM scratch\n")
+    _edit_yaml(path, lambda d: d["accessories"]["db"]["build"].update({"build": ".."}))
+    return path, "build"
+
+
+HOSTILE = [
+    Case("billion laughs", billion_laughs, "DY121", "100,000 YAML nodes"),
+    Case("5,000 levels deep", deep_nesting, "DY122", "64 levels"),
+    Case("50 MB file", huge_file, "DY119", "larger than 1 MiB"),
+    Case("binary file", binary_file, "DY120", "NUL byte"),
+    Case("env name with =", env_name_with_equals, "DY123", "PATH=/tmp/evil"),
+    Case("NUL byte in a value", nul_in_value, "DY124", "NUL byte"),
+    Case("5 MB value", five_mb_value, "DY119", "larger than 1 MiB"),
+    Case("200 KiB value", long_value, "DY125", "at most 128 KiB"),
+    Case("memory 1k", tiny_memory, "DY126", "6 MiB"),
+    Case("build context outside the service repo", context_outside, "DY128", "outside"),
+    Case(
+        "accessory built from the repo root", accessory_context_at_repo_root, "DY128", ".dockyard/"
+    ),
+]
+
+
+@pytest.mark.parametrize("case", HOSTILE, ids=[c.id for c in HOSTILE])
+def test_hostile_input_is_refused_by_validate(example: Example, case: Case) -> None:
+    _edit_yaml(_env_file(example), lambda d: d.update({"engine": {"host": UNREACHABLE}}))
+    path, needle = case.make(example)
+    run = _validate(example)
+    output = run.out + run.err
+    assert run.code == 1, output
+    assert f"error[{case.code}]" in output, output
+    assert case.text in output, output
+    assert "Traceback" not in output and "internal error" not in output, output
+    assert "DY301" not in output, "validate must not contact the engine"
+    match = LOCATION.search(output)
+    assert match, f"no file:line:column in:\n{output}"
+    assert Path(match.group(1)).name == path.name, output
+    line = int(match.group(2))
+    if needle:
+        text = path.read_text().splitlines()[line - 1]
+        assert needle in text, f"line {line} is {text!r}, expected it to mention {needle!r}"
+    else:
+        assert line == 1, output
+
+
+def test_markup_in_user_text_prints_literally(example: Example) -> None:
+    key = "x-[red]:x:[bold]x[/bold]"
+    _append(_spec(example, "web"), f'"{key}": 1\n')
+    run = example.dockyard("validate", example.env, check=False)
+    assert run.code == 1
+    assert f"unknown key `{key}`" in run.err, run.err
+    assert f'"{key}": 1' in run.err, run.err  # the excerpt of the file
+    assert "❌" not in run.err

@@ -6,6 +6,7 @@ import argparse
 from collections.abc import Callable
 
 from rich.console import Console
+from rich.markup import escape
 
 from dockyard import spec
 from dockyard.cli import releases, render
@@ -38,9 +39,9 @@ def cmd_validate(args: argparse.Namespace, out: Console, err: Console) -> int:
         )
     else:
         out.print(
-            f"[green]✓[/] environment [bold]{env.name}[/] is valid: "
-            f"{len(services)} services ({', '.join(services) or 'none'}), "
-            f"{len(accessories)} accessories ({', '.join(accessories) or 'none'})"
+            f"[green]✓[/] environment [bold]{escape(env.name)}[/] is valid: "
+            f"{len(services)} services ({escape(', '.join(services) or 'none')}), "
+            f"{len(accessories)} accessories ({escape(', '.join(accessories) or 'none')})"
         )
     return 0
 
@@ -88,7 +89,7 @@ def cmd_down(args: argparse.Namespace, out: Console, err: Console) -> int:
     out.print(
         f"Removed {len(removed.tasks)} tasks, "
         f"{'the network' if removed.network else 'no network'} and "
-        f"{len(removed.volumes)} volumes of [bold]{env.name}[/]{kept}."
+        f"{len(removed.volumes)} volumes of [bold]{escape(env.name)}[/]{kept}."
     )
     return 0
 

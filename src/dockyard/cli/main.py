@@ -11,7 +11,7 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
-from rich.console import Console
+from rich.markup import escape
 
 from dockyard.cli import commands, render
 from dockyard.cli.parser import build_parser
@@ -29,8 +29,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args.argv = command
     if command and args.command != "run":
         parser.error("only `run` takes a command after --")
-    out = Console(highlight=False, soft_wrap=True)
-    err = Console(stderr=True, highlight=False, soft_wrap=True)
+    out = render.console()
+    err = render.console(stderr=True)
     as_json = bool(getattr(args, "json", False))
     try:
         return commands.run(args, out, err)
@@ -48,7 +48,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as e:
         if args.debug:
             raise
-        err.print(f"[bold red]internal error[/]: {type(e).__name__}: {e}")
+        err.print(f"[bold red]internal error[/]: {type(e).__name__}: {escape(str(e))}")
         err.print("  [bold cyan]hint[/]: run again with --debug for the traceback and report it")
         return 1
 

@@ -7,8 +7,8 @@ from contextlib import contextmanager
 from types import TracebackType
 
 from rich.console import Console
-from rich.markup import escape
 from rich.status import Status
+from rich.text import Text
 
 from dockyard.deploy.events import Event
 
@@ -61,18 +61,31 @@ class Progress:
                 self._status.start()
 
     def __call__(self, event: Event) -> None:
+        # The subject and message are the user's text (names, build output, log
+        # lines): they go to rich as Text, never read as markup or emoji codes.
         shown = event.subject and event.kind != "phase"
-        subject = f"[bold]{escape(event.subject)}[/] " if shown else ""
-        line = f"{subject}{escape(event.message)}"
+        line = Text()
+        if shown:
+            line.append(event.subject, style="bold").append(" ")
+        line.append(event.message)
         if event.kind in ("output", "info"):
             if self.verbose:
-                self.console.print(f"  [dim]{line}[/]")
-            if self._status is not None:
-                self._status.update(line[:120])
+                self.console.print(Text("  ").append_text(_dim(line)))
+            self._show(line)
             return
         if event.kind == "phase":
-            self.console.print(f"[bold]==>[/] {line}")
+            self.console.print(Text.from_markup("[bold]==>[/] ").append_text(line))
         else:
-            self.console.print(f"  {_MARKS.get(event.kind, '·')} {line}")
+            mark = Text.from_markup(f"  {_MARKS.get(event.kind, '·')} ")
+            self.console.print(mark.append_text(line))
+        self._show(line)
+
+    def _show(self, line: Text) -> None:
         if self._status is not None:
             self._status.update(line[:120])
+
+
+def _dim(line: Text) -> Text:
+    dimmed = line.copy()
+    dimmed.stylize("dim")
+    return dimmed

@@ -6,6 +6,7 @@ import argparse
 from dataclasses import asdict
 
 from rich.console import Console
+from rich.markup import escape
 
 from dockyard.build.images import build_environment
 from dockyard.cli import render
@@ -32,7 +33,8 @@ def cmd_build(args: argparse.Namespace, out: Console, err: Console) -> int:
         built = build_environment(engine, env, only, force=args.force, report=progress)
     for image in built:
         dirty = " [yellow](dirty)[/]" if image.version.dirty else ""
-        out.print(f"{image.service:<12} {image.ref}  {image.image_id[:19]}{dirty}")
+        line = f"{image.service:<12} {image.ref}  {image.image_id[:19]}"
+        out.print(f"{escape(line)}{dirty}")
     return 0
 
 
@@ -50,20 +52,20 @@ def cmd_push(args: argparse.Namespace, out: Console, err: Console) -> int:
             engine, env, selection(env, args.services), force=args.force, report=progress
         )
     for s in shipped.values():
-        out.print(f"{s.service:<12} {s.image}")
+        out.print(escape(f"{s.service:<12} {s.image}"))
     return 0
 
 
 def _outcome(out: Console, outcome: Outcome, verb: str) -> None:
     if outcome.release is None:
         out.print(
-            f"[green]No changes.[/] Environment [bold]{outcome.environment}[/] is up to date "
-            f"({outcome.seconds:.1f}s)."
+            f"[green]No changes.[/] Environment [bold]{escape(outcome.environment)}[/] is up to "
+            f"date ({outcome.seconds:.1f}s)."
         )
         return
     rel = outcome.release
     out.print(
-        f"[green]{verb}[/] [bold]{rel.label}[/] in {outcome.seconds:.1f}s: "
+        f"[green]{verb}[/] [bold]{escape(rel.label)}[/] in {outcome.seconds:.1f}s: "
         f"{len(outcome.result.started)} started, {len(outcome.result.removed)} removed."
     )
 
@@ -147,10 +149,12 @@ def cmd_lock(args: argparse.Namespace, out: Console, err: Console) -> int:
     if args.lock_command == "release":
         info = store.force_release(env.name)
         if info is None:
-            out.print(f"Nobody holds the deploy lock of [bold]{env.name}[/].")
+            out.print(f"Nobody holds the deploy lock of [bold]{escape(env.name)}[/].")
         else:
             holder = info.holder.describe()
-            out.print(f"Released the deploy lock of [bold]{env.name}[/] held by {holder}.")
+            out.print(
+                f"Released the deploy lock of [bold]{escape(env.name)}[/] held by {escape(holder)}."
+            )
         return 0
     info = store.lock_status(env.name)
     if args.json:

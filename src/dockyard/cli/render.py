@@ -1,21 +1,30 @@
-"""How results and errors look on a terminal (rich) and as JSON."""
+"""How results and errors look on a terminal (rich) and as JSON.
+
+Text that comes from users (names, commands, messages, log lines, plan values)
+never reaches rich as markup: it is escaped with :func:`rich.markup.escape` or
+passed as :class:`~rich.text.Text`, and the consoles do not read emoji codes
+(:func:`console`), so ``[red]`` and ``:x:`` print as they are written.
+"""
 
 from __future__ import annotations
 
 import json
 import os
+import re
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from rich import box
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
 from dockyard.deploy.ops import EnvironmentStatus
 from dockyard.errors import DockyardError, Location, SpecErrors
 from dockyard.plan.model import Plan, Step
+from dockyard.spec.limits import MAX_FILE_BYTES
 from dockyard.state import LockInfo, Release, ReleaseService, TaskRun
 
 _ACTION_STYLE = {
@@ -27,6 +36,11 @@ _ACTION_STYLE = {
 }
 
 
+def console(*, stderr: bool = False, file: IO[str] | None = None) -> Console:
+    """A console for the CLI: no highlighting, no emoji codes, lines not wrapped."""
+    return Console(stderr=stderr, file=file, highlight=False, soft_wrap=True, emoji=False)
+
+
 def show_path(path: Path) -> str:
     try:
         return os.path.relpath(path)
@@ -34,32 +48,58 @@ def show_path(path: Path) -> str:
         return str(path)
 
 
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def _printable(text: str) -> str:
+    """``text`` with control characters (a terminal's escape sequences among them)
+    shown as U+FFFD, one for one so that columns still line up."""
+    return _CONTROL.sub("\ufffd", text)
+
+
 def error(console: Console, err: DockyardError) -> None:
     errors = err.errors if isinstance(err, SpecErrors) else [err]
     for e in errors:
-        console.print(f"[bold red]error[{e.code}][/]: {escape(e.message)}")
+        console.print(f"[bold red]error[{e.code}][/]: {escape(_printable(e.message))}")
         if e.location is not None:
             _excerpt(console, e.location)
         if e.hint:
-            console.print(f"  [bold cyan]hint[/]: {escape(e.hint)}")
+            console.print(f"  [bold cyan]hint[/]: {escape(_printable(e.hint))}")
     if len(errors) > 1:
         console.print(f"[red]{len(errors)} errors[/]")
 
 
 def _excerpt(console: Console, loc: Location) -> None:
     where = f"{show_path(loc.file)}:{loc.line}:{loc.column}"
-    console.print(f"  [blue]-->[/] {escape(where)}")
+    console.print(f"  [blue]-->[/] {escape(_printable(where))}")
     try:
-        lines = loc.file.read_text(encoding="utf-8", errors="replace").splitlines()
+        with loc.file.open("rb") as f:  # a file past the size limit is not read whole
+            head = f.read(MAX_FILE_BYTES + 1)
     except OSError:
         return
+    lines = head.decode("utf-8", errors="replace").splitlines()
     if not 1 <= loc.line <= len(lines):
         return
+    text, caret = _window(_printable(lines[loc.line - 1]), loc.column - 1)
     gutter = str(loc.line)
     pad = " " * len(gutter)
     console.print(f"  [blue]{pad} |[/]")
-    console.print(f"  [blue]{gutter} |[/] {escape(lines[loc.line - 1])}")
-    console.print(f"  [blue]{pad} |[/] {' ' * (loc.column - 1)}[bold red]^[/]")
+    console.print(f"  [blue]{gutter} |[/] {escape(text)}")
+    console.print(f"  [blue]{pad} |[/] {' ' * caret}[bold red]^[/]")
+
+
+_EXCERPT_WIDTH = 120
+
+
+def _window(line: str, column: int) -> tuple[str, int]:
+    """At most :data:`_EXCERPT_WIDTH` characters of ``line`` around ``column``
+    (0-based), cut ends marked with ``…``; and the column within them."""
+    if len(line) <= _EXCERPT_WIDTH:
+        return line, column
+    start = max(0, min(column - _EXCERPT_WIDTH // 3, len(line) - _EXCERPT_WIDTH))
+    end = start + _EXCERPT_WIDTH
+    shown = ("…" if start else "") + line[start:end] + ("…" if end < len(line) else "")
+    return shown, column - start + (1 if start else 0)
 
 
 def errors_json(err: DockyardError) -> dict[str, Any]:
@@ -70,7 +110,7 @@ def errors_json(err: DockyardError) -> dict[str, Any]:
 def plan(console: Console, plan: Plan) -> None:
     if plan.empty:
         console.print(
-            f"[green]No changes.[/] Environment [bold]{plan.environment}[/] is up to date."
+            f"[green]No changes.[/] Environment [bold]{escape(plan.environment)}[/] is up to date."
         )
         return
     console.print(f"Plan for environment [bold]{escape(plan.environment)}[/]:")
@@ -81,7 +121,7 @@ def plan(console: Console, plan: Plan) -> None:
     for task in plan.tasks:
         mark = "[magenta]▶ run    [/]" if task.run else "[dim]- skip   [/]"
         console.print(
-            f"{mark} task {escape(task.service)}/{escape(task.task)} [dim]({task.when}; "
+            f"{mark} task {escape(task.service)}/{escape(task.task)} [dim]({escape(task.when)}; "
             f"{escape(task.reason)})[/]"
         )
         if task.run:
@@ -98,7 +138,7 @@ def plan(console: Console, plan: Plan) -> None:
 
 def _step(console: Console, step: Step) -> None:
     mark, style = _ACTION_STYLE[step.action]
-    text = f"[{style}]{mark} {step.action:<7}[/] {step.target} [bold]{escape(step.name)}[/]"
+    text = f"[{style}]{mark} {step.action:<7}[/] {escape(step.target)} [bold]{escape(step.name)}[/]"
     if step.replicas is not None and step.action != "remove":
         before, after = step.replicas
         text += f"  replicas {after}" if before == after else f"  replicas {before} → {after}"
@@ -133,7 +173,7 @@ def plan_json(plan: Plan) -> dict[str, Any]:
 
 def status(console: Console, st: EnvironmentStatus) -> None:
     table = Table(
-        title=f"{st.environment} ({st.engine})", title_justify="left", box=box.SIMPLE_HEAD
+        title=Text(f"{st.environment} ({st.engine})"), title_justify="left", box=box.SIMPLE_HEAD
     )
     for col in ("service", "kind", "ready", "release", "ports"):
         table.add_column(col, overflow="fold")
@@ -143,7 +183,13 @@ def status(console: Console, st: EnvironmentStatus) -> None:
         ready = f"[{style}]{s.healthy}/{s.desired}[/]"
         if len(s.tasks) != s.desired:
             ready += f" [dim]({len(s.tasks)} running)[/]"
-        table.add_row(s.name, s.kind, ready, ", ".join(releases) or "-", " ".join(s.ports) or "-")
+        table.add_row(
+            Text(s.name),
+            Text(s.kind),
+            ready,
+            Text(", ".join(releases) or "-"),
+            Text(" ".join(s.ports) or "-"),
+        )
     console.print(table)
     for s in st.services:
         for t in s.tasks:
@@ -174,7 +220,9 @@ def history(console: Console, environment: str, releases: list[Release]) -> None
     if not releases:
         console.print(f"[dim]No releases of {escape(environment)} yet.[/]")
         return
-    table = Table(title=f"releases of {environment}", title_justify="left", box=box.SIMPLE_HEAD)
+    table = Table(
+        title=Text(f"releases of {environment}"), title_justify="left", box=box.SIMPLE_HEAD
+    )
     for col in ("#", "kind", "status", "when (UTC)", "took", "by", "services"):
         table.add_column(col, overflow="fold")
     for r in releases:
@@ -183,12 +231,12 @@ def history(console: Console, environment: str, releases: list[Release]) -> None
         services = "\n".join(f"{s.name}@{_version(s)}" for s in r.services) or "-"
         table.add_row(
             str(r.number),
-            kind,
-            f"[{style}]{r.status}[/]",
+            Text(kind),
+            Text(r.status, style=style),
             r.started_at.strftime("%m-%d %H:%M:%S"),
             f"{r.duration:.1f}s" if r.duration is not None else "-",
-            r.actor,
-            services,
+            Text(r.actor),
+            Text(services),
         )
     console.print(table)
     failed = next((r for r in releases if r.status == "failed" and r.error), None)
@@ -216,12 +264,12 @@ def task_runs(console: Console, runs: list[TaskRun]) -> None:
         last = t.log_tail.rstrip("\n").splitlines()[-1:] or ["-"]
         table.add_row(
             f"#{t.release}" if t.release else "-",
-            f"{t.service}/{t.task}",
-            f"[{style}]{t.status}[/]",
+            Text(f"{t.service}/{t.task}"),
+            Text(t.status, style=style),
             str(t.exit_code),
             f"{t.duration:.1f}s",
-            _short(t.digest),
-            escape(last[0][:80]),
+            Text(_short(t.digest)),
+            Text(last[0][:80]),
         )
     console.print(table)
 
@@ -232,7 +280,7 @@ def lock(console: Console, environment: str, info: LockInfo | None) -> None:
         return
     state = (
         f"[red]expired {-info.expires_in:.0f}s ago[/] (its holder is gone; the next deploy "
-        f"takes it over, or `dockyard lock release {environment}`)"
+        f"takes it over, or `dockyard lock release {escape(environment)}`)"
         if info.expired
         else f"[green]held[/], lease ends in {info.expires_in:.0f}s"
     )

@@ -24,7 +24,17 @@ SERVICE_MISMATCH = "DY115"
 DUPLICATE_PORT = "DY116"
 UNKNOWN_HEALTH_PORT = "DY117"
 PROXY_MIX = "DY118"
-VOLUME_WRITERS = "DY119"
+FILE_TOO_LARGE = "DY119"
+NOT_TEXT = "DY120"
+ALIAS_EXPANSION = "DY121"
+TOO_DEEP = "DY122"
+ENV_NAME = "DY123"
+NUL_BYTE = "DY124"
+TOO_LONG = "DY125"
+MEMORY_TOO_LOW = "DY126"
+BAD_LABEL = "DY127"
+OUTSIDE_REPO = "DY128"
+VOLUME_WRITERS = "DY129"
 
 NO_REPO = "DY201"
 UNKNOWN_ENVIRONMENT = "DY202"
@@ -48,6 +58,16 @@ DESCRIPTIONS: dict[str, str] = {
     DUPLICATE_PORT: "a port name is used twice in a container, or a port twice in a task",
     UNKNOWN_HEALTH_PORT: "a health check names a port its container does not declare",
     PROXY_MIX: "a service has ports the ingress proxies and ports it does not",
+    FILE_TOO_LARGE: "a spec file is larger than the limit",
+    NOT_TEXT: "a spec file is not UTF-8 text (binary, a NUL byte, a control character)",
+    ALIAS_EXPANSION: "YAML aliases, or `${name}` references, expand beyond the limits",
+    TOO_DEEP: "mappings and lists are nested deeper than the limit",
+    ENV_NAME: "an environment variable or build argument name is not a valid name",
+    NUL_BYTE: "a value contains a NUL byte",
+    TOO_LONG: "a value, or a container's environment and arguments, is longer than the limit",
+    MEMORY_TOO_LOW: "`resources.memory` is below the engine's minimum",
+    BAD_LABEL: "a label key or value is too long or contains control characters",
+    OUTSIDE_REPO: "a build context or Dockerfile lies outside its repo, or takes in `.dockyard/`",
     VOLUME_WRITERS: "a data volume would be written by two tasks at once",
     NO_REPO: "no environment repo (a folder with `environments/`) was found",
     UNKNOWN_ENVIRONMENT: "no environment file of that name",

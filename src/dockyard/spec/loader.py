@@ -72,7 +72,7 @@ def load_environment(repo: Path, name: str) -> LoadedEnvironment:
         if service.name != ref.name:
             errors.append(_name_mismatch(ref, service, service_source, source, i))
         services.append(service)
-        files.append(ServiceFile(ref.name, service.path, service.spec, service_source))
+        files.append(ServiceFile(ref.name, service.path, service.spec, service_source, folder))
     errors += check_environment(spec, path, source, files)
     if errors:
         raise SpecErrors(_ordered(errors))

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from dockyard.errors import SpecError
 from dockyard.spec import codes
 from dockyard.spec.hints import KeyPath, closest, describe, did_you_mean, path_part
+from dockyard.spec.limits import MAX_TEXT, size_text
 from dockyard.spec.models import PARAM_NAME_PATTERN, ParamDecl, ParamValue, check_param
 from dockyard.spec.translate import validate_model
 from dockyard.spec.yamlsource import SourceMap
@@ -181,6 +182,7 @@ def interpolate(
     their references are left as written. ``skip`` is not interpolated.
     """
     errors: list[SpecError] = []
+    expanded = 0  # characters of parameter values put into strings so far
 
     def walk(node: object, path: KeyPath) -> object:
         if path == skip:
@@ -209,6 +211,7 @@ def interpolate(
         fail(f"unknown parameter `${{{name}}}`", hint, path)
 
     def _string(text: str, path: KeyPath) -> object:
+        nonlocal expanded
         exact = _EXACT.fullmatch(text)
         if exact and exact.group(1) in values:
             return values[exact.group(1)]
@@ -235,7 +238,23 @@ def interpolate(
                 )
                 out.append(match.group(0))
             elif name in values:
-                out.append(as_text(values[name]))
+                value = as_text(values[name])
+                expanded += len(value)
+                if expanded > MAX_TEXT:
+                    if expanded - len(value) <= MAX_TEXT:  # the first reference past it
+                        errors.append(
+                            SpecError(
+                                f"parameter references expand to more than "
+                                f"{size_text(MAX_TEXT)} of text (at `${{{name}}}`)",
+                                hint="a parameter is for short values; put large data in a "
+                                "file or a volume",
+                                location=source.locate(path),
+                                code=codes.ALIAS_EXPANSION,
+                            )
+                        )
+                    out.append(match.group(0))
+                    continue
+                out.append(value)
             else:
                 if name not in unresolved:
                     unknown(name, path)

@@ -2,21 +2,23 @@
 
 Each file is valid on its own by the time these run; what is checked here
 needs several files, or the file system: names that must be unique across the
-environment, host ports, build contexts, and the dependency graph.
+environment, host ports, build contexts (:mod:`dockyard.spec.builds`), values
+the engine would refuse (:mod:`dockyard.spec.values`), and the dependency graph.
 """
 
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from dockyard.errors import SpecError
 from dockyard.spec import codes
+from dockyard.spec.builds import check_build
 from dockyard.spec.environment import EnvironmentSpec
 from dockyard.spec.hints import KeyPath, did_you_mean
-from dockyard.spec.models import Container, ImageBuild, ServiceSpec
+from dockyard.spec.models import Container, ServiceSpec
+from dockyard.spec.values import check_values
 from dockyard.spec.writers import check_writers
 from dockyard.spec.yamlsource import SourceMap
 
@@ -32,6 +34,7 @@ class ServiceFile:
     path: Path
     spec: ServiceSpec
     source: SourceMap
+    folder: Path  # the service repo: the folder the environment's `source` names
 
 
 @dataclass(frozen=True)
@@ -81,15 +84,32 @@ def check_environment(
     errors += _host_ports(units)
     errors += _ingress(env, env_source, units)
     errors += check_writers(env, env_source, [(s.name, s.spec, s.source) for s in services])
+    env_repo = env_path.parent.parent
     for svc in services:
         if svc.spec.image is not None:
-            errors += _build(
-                svc.spec.image, svc.path.parent, svc.source, ("image",), "dockyard.yaml"
+            errors += check_build(
+                svc.spec.image,
+                base=svc.path.parent,
+                repo=svc.folder,
+                repo_name="the service repo",
+                env_repo=env_repo,
+                source=svc.source,
+                prefix=("image",),
+                relative_to=svc.path.name,
             )
     for name, acc in env.accessories.items():
         if acc.build is not None:
-            where = ("accessories", name, "build")
-            errors += _build(acc.build, env_path.parent, env_source, where, env_path.name)
+            errors += check_build(
+                acc.build,
+                base=env_path.parent,
+                repo=env_repo,
+                repo_name="the environment repo",
+                env_repo=env_repo,
+                source=env_source,
+                prefix=("accessories", name, "build"),
+                relative_to=env_path.name,
+            )
+    errors += check_values(env, env_source, [(svc.spec, svc.source) for svc in services])
     # A service whose own file failed to load is still a known name: its errors
     # are reported already, and its dependents should not report it missing.
     listed = {ref.name for ref in env.services}
@@ -286,36 +306,6 @@ def _host_ports(units: Sequence[_Unit]) -> list[SpecError]:
                         break
                 taken.append((port.host_ip, port.publish, port.protocol, owner, unit.source, where))
     return errors
-
-
-def _build(
-    image: ImageBuild, base: Path, source: SourceMap, prefix: KeyPath, relative_to: str
-) -> list[SpecError]:
-    context = Path(os.path.normpath(base / image.build))
-    if not context.is_dir():
-        return [
-            _error(
-                codes.MISSING_BUILD,
-                f"build context {context} does not exist",
-                f"`build` is relative to the folder of {relative_to} ({base})",
-                source,
-                (*prefix, "build"),
-            )
-        ]
-    dockerfile = context / image.dockerfile
-    if dockerfile.is_file():
-        return []
-    candidates = [(*prefix, "dockerfile"), (*prefix, "build")]
-    where = next((p for p in candidates if source.exists(p)), prefix)
-    return [
-        _error(
-            codes.MISSING_BUILD,
-            f"no {image.dockerfile} in the build context {context}",
-            f"add {image.dockerfile} there, or point `dockerfile` at the right file",
-            source,
-            where,
-        )
-    ]
 
 
 def _dependencies(units: Sequence[_Unit], listed: set[str]) -> list[SpecError]:

@@ -16,6 +16,7 @@ from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 from dockyard.errors import Location, SpecError, SpecErrors
 from dockyard.spec import codes
 from dockyard.spec.hints import KeyPath, path_part
+from dockyard.spec.limits import BoundedLoader, read_spec_text
 
 _MAP_TAG = "tag:yaml.org,2002:map"
 _SEQ_TAG = "tag:yaml.org,2002:seq"
@@ -78,17 +79,11 @@ def load_yaml(path: Path, *, allow_empty: bool = False) -> tuple[object, SourceM
     """Read ``path``; raise :class:`SpecError` or :class:`SpecErrors` when it is invalid.
 
     An empty file (or one holding only comments) is an error unless
-    ``allow_empty``, in which case it reads as ``None``.
+    ``allow_empty``, in which case it reads as ``None``. The bounds of
+    :mod:`dockyard.spec.limits` apply: size, text, aliases, depth.
     """
     try:
-        text = path.read_text(encoding="utf-8")
-    except UnicodeDecodeError as exc:
-        raise SpecError(
-            f"{path.name} is not UTF-8 text ({exc.reason} at byte {exc.start})",
-            hint="save the file as UTF-8",
-            location=Location(path, 1, 1),
-            code=codes.YAML_SYNTAX,
-        ) from None
+        text = read_spec_text(path)
     except OSError as exc:
         raise SpecError(
             f"cannot read {path}: {exc.strerror}",
@@ -101,7 +96,7 @@ def load_yaml(path: Path, *, allow_empty: bool = False) -> tuple[object, SourceM
 def parse_yaml(text: str, file: Path, *, allow_empty: bool = False) -> tuple[object, SourceMap]:
     """Like :func:`load_yaml` for text already read; ``file`` names it in errors."""
     try:
-        loader = yaml.SafeLoader(text)
+        loader = BoundedLoader(text, file)
     except yaml.YAMLError as exc:
         raise _syntax_error(exc, file, text) from None
     try:
@@ -134,12 +129,13 @@ def _location(file: Path, node: Node) -> Location:
 class _Walker:
     """Turns composed YAML nodes into data, recording each node's location."""
 
-    def __init__(self, loader: yaml.SafeLoader, file: Path) -> None:
+    def __init__(self, loader: BoundedLoader, file: Path) -> None:
         self.loader = loader
         self.file = file
         self.entries: dict[KeyPath, _Entry] = {}
         self.errors: list[SpecError] = []
         self._stack: set[int] = set()
+        self._nul: set[int] = set()
 
     def walk(self, node: Node, path: KeyPath, key: Node | None = None) -> object:
         self.entries[path] = _Entry(
@@ -166,9 +162,20 @@ class _Walker:
 
     def _scalar(self, node: ScalarNode) -> object:
         try:
-            return self.loader.construct_object(node, deep=True)
+            value = self.loader.construct_object(node, deep=True)
         except yaml.YAMLError as exc:
             raise _syntax_error(exc, self.file) from None
+        if isinstance(value, str) and "\0" in value and id(node) not in self._nul:
+            self._nul.add(id(node))  # an alias repeats the node: report it once
+            self.errors.append(
+                SpecError(
+                    "a NUL byte (`\\0`) in a value: the engine cannot pass it on",
+                    hint="remove the `\\0` escape; no argument, variable or label can hold it",
+                    location=_location(self.file, node),
+                    code=codes.NUL_BYTE,
+                )
+            )
+        return value
 
     def _mapping(self, node: MappingNode, path: KeyPath) -> dict[object, object]:
         if node.tag != _MAP_TAG:
@@ -227,6 +234,7 @@ _HINTS = (
 def _syntax_error(exc: yaml.YAMLError, file: Path, source: str = "") -> SpecError:
     line, column = 1, 1
     problem = str(exc)
+    code = codes.YAML_SYNTAX
     if isinstance(exc, yaml.MarkedYAMLError):
         mark = exc.problem_mark or exc.context_mark
         if mark is not None:
@@ -240,7 +248,8 @@ def _syntax_error(exc: yaml.YAMLError, file: Path, source: str = "") -> SpecErro
     elif isinstance(exc, yaml.reader.ReaderError):
         before = source[: exc.position]
         line, column = before.count("\n") + 1, exc.position - (before.rfind("\n") + 1) + 1
-        problem = "the file contains a character YAML does not allow"
+        problem = "the file contains a control character YAML does not allow"
+        code = codes.NOT_TEXT
     lines = source.splitlines()
     if lines and line > len(lines):
         # The parser ran off the end of the file: point at the end of the last line.
@@ -259,11 +268,19 @@ def _syntax_error(exc: yaml.YAMLError, file: Path, source: str = "") -> SpecErro
             f"a `[` or `{{` opened on line {exc.context_mark.line + 1} is not closed, "
             "or a value inside it needs quotes"
         )
+    if code == codes.NOT_TEXT:
+        return SpecError(
+            problem,
+            hint="a spec file is plain text; remove the character, or write it as an escape "
+            'in a double-quoted string ("\\t")',
+            location=Location(file, line, column),
+            code=code,
+        )
     return SpecError(
         f"YAML syntax error: {problem}",
         hint=hint,
         location=Location(file, line, column),
-        code=codes.YAML_SYNTAX,
+        code=code,
     )
 
 
