@@ -95,7 +95,7 @@ def test_migrates_an_older_store_step_by_step(
     finally:
         engine.dispose()
     store = open_stores()
-    assert store.schema_version == SCHEMA_VERSION == 3
+    assert store.schema_version == SCHEMA_VERSION == 4
     run = store.record_task_run(
         "staging",
         release=None,
