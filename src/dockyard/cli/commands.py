@@ -12,7 +12,9 @@ from dockyard.cli import releases, render
 from dockyard.cli.context import engine_of, load, print_json, store_of
 from dockyard.cli.progress import Progress
 from dockyard.deploy import ops
+from dockyard.deploy.history import adopt
 from dockyard.deploy.ship import selection
+from dockyard.state import actor
 
 Command = Callable[[argparse.Namespace, Console, Console], int]
 
@@ -93,10 +95,20 @@ def cmd_down(args: argparse.Namespace, out: Console, err: Console) -> int:
     return 0
 
 
+def cmd_state(args: argparse.Namespace, out: Console, err: Console) -> int:
+    env = load(args)
+    engine = engine_of(env)
+    with store_of(env) as store:  # adopting creates the store on purpose
+        adopted = adopt(engine, store, env.name, actor())
+        render.adopted(out, adopted, store.location)
+    return 0
+
+
 _COMMANDS: dict[str, Command] = {
     "validate": cmd_validate,
     "schema": cmd_schema,
     "plan": cmd_plan,
     "status": cmd_status,
     "down": cmd_down,
+    "state": cmd_state,
 }
