@@ -206,6 +206,13 @@ def refused_then_adopted(ex: Example, found: str) -> int:
         run = ex.dockyard(*args)
         assert f"No state store at {db} ({found})" in " ".join(run.out.split())
     assert ex.dockyard("history", ex.env, "--json").json() == []
+    plan = ex.dockyard("plan", ex.env, "--detailed-exitcode")  # plans, without task memory
+    assert f"warning[DY607]: {expected}" in " ".join(plan.err.split())
+    assert ex.dockyard("status", ex.env, "--json").json()["services"]
+    assert sorted(p.name for p in db.parent.glob("state.db*")) == (
+        [] if found == "no such file" else ["state.db"]
+    )
+    assert not db.exists() or db.stat().st_size == 0  # nothing created, nothing written
 
     adopted = ex.dockyard("state", "adopt", ex.env)
     assert f"as release {ex.env}#{release} " in adopted.out

@@ -34,10 +34,11 @@ def show_path(path: Path) -> str:
         return str(path)
 
 
-def error(console: Console, err: DockyardError) -> None:
+def error(console: Console, err: DockyardError, severity: str = "error") -> None:
     errors = err.errors if isinstance(err, SpecErrors) else [err]
+    style = "bold red" if severity == "error" else "bold yellow"
     for e in errors:
-        console.print(f"[bold red]error[{e.code}][/]: {escape(e.message)}")
+        console.print(f"[{style}]{severity}[{e.code}][/]: {escape(e.message)}")
         if e.location is not None:
             _excerpt(console, e.location)
         if e.hint:
