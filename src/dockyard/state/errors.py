@@ -127,9 +127,9 @@ class HistoryMissing(StateError):
         super().__init__(
             f"the state store {location} has no history of environment {env} ({found}), "
             f"but the engine runs release #{release} of it: {containers} container{plural}",
-            hint=f"if the store was lost, {restore}; to start a new history from what runs "
-            f"on purpose, `dockyard state adopt {env}` (the next release is then "
-            f"#{release + 1})",
+            hint=f"if the store was lost, {restore}; to start a new history on purpose, "
+            f"numbered after what runs: `dockyard state adopt {env}` (the next release is "
+            f"then #{release + 1})",
         )
         self.env = env
         self.release = release
