@@ -1,9 +1,10 @@
-"""Deploy locks and crash safety: concurrent releases, a killed deploy process, and
-the state store on PostgreSQL."""
+"""Deploy locks and crash safety: concurrent releases, a killed deploy process, a
+lost state store, and the state store on PostgreSQL."""
 
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import time
 from collections.abc import Iterator
@@ -15,6 +16,7 @@ import pytest
 
 from tests.acceptance.conftest import (
     Example,
+    container_ids,
     kill_when,
     labelled,
     make_example,
@@ -155,3 +157,120 @@ def test_state_store_on_postgresql(example: Example, postgres_url: str) -> None:
     assert not (example.repo / ".dockyard" / "state.db").exists()
     assert os.environ[PASSWORD_ENV] not in example.dockyard("history", example.env).out
     assert labelled("containers", example.env)
+
+
+# A lost store: the engine still runs releases its history no longer knows.
+
+
+def state_db(ex: Example) -> Path:
+    return ex.repo / ".dockyard" / "state.db"
+
+
+def engine_release(env: str) -> tuple[int, int]:
+    """The highest release label on the environment's containers, and how many
+    containers carry one."""
+    numbers = [
+        int(c.labels["dockyard.release"])
+        for c in labelled("containers", env)
+        if c.labels.get("dockyard.release", "").isdigit()
+    ]
+    assert numbers, "the environment runs no release"
+    return max(numbers), len(numbers)
+
+
+def refused_then_adopted(ex: Example, found: str) -> int:
+    """Every command that writes history is refused and changes nothing, commands
+    that read say the store is missing, and ``state adopt`` starts a new history;
+    returns the adopted number."""
+    db = state_db(ex)
+    release, containers = engine_release(ex.env)
+    before = container_ids(ex.env)
+    expected = (
+        f"the state store {db} has no history of environment {ex.env} ({found}), but the "
+        f"engine runs release #{release} of it: {containers} containers"
+    )
+    for args in (
+        ("release", ex.env),
+        ("rollback", ex.env, "--to", "1"),
+        ("run", ex.env, "api", "migrate"),
+    ):
+        run = ex.dockyard(*args, check=False)
+        assert run.code == 1, (args, run.out, run.err)
+        text = " ".join(run.err.split())  # the terminal wraps long lines
+        assert f"error[DY607]: {expected}" in text, (args, run.err)
+        assert f"`dockyard state adopt {ex.env}` (the next release is then #{release + 1})" in text
+        assert f"copy its backup back to {db}" in text
+    assert container_ids(ex.env) == before  # the engine is unchanged
+
+    for args in (("history", ex.env), ("lock", "status", ex.env)):
+        run = ex.dockyard(*args)
+        assert f"No state store at {db} ({found})" in " ".join(run.out.split())
+    assert ex.dockyard("history", ex.env, "--json").json() == []
+    plan = ex.dockyard("plan", ex.env, "--detailed-exitcode")  # plans, without task memory
+    assert f"warning[DY607]: {expected}" in " ".join(plan.err.split())
+    assert ex.dockyard("status", ex.env, "--json").json()["services"]
+    assert sorted(p.name for p in db.parent.glob("state.db*")) == (
+        [] if found == "no such file" else ["state.db"]
+    )
+    assert not db.exists() or db.stat().st_size == 0  # nothing created, nothing written
+
+    adopted = ex.dockyard("state", "adopt", ex.env)
+    assert f"as release {ex.env}#{release} " in adopted.out
+    assert f"the next release is #{release + 1}" in adopted.out
+    assert "task runs start empty" in adopted.out
+    (entry,) = ex.dockyard("history", ex.env, "--json").json()
+    assert (entry["number"], entry["kind"], entry["status"]) == (release, "adopt", "succeeded")
+    assert {s["name"] for s in entry["services"]} >= {"api", "worker", "web", "db"}
+    assert re.search(rf"\b{release}\s+adopt\s+succeeded\b", ex.dockyard("history", ex.env).out)
+    return release
+
+
+def release_worker(ex: Example, log_level: str) -> list[dict[str, object]]:
+    ex.set_param("worker", "log_level", log_level)
+    ex.dockyard("release", ex.env, "worker")
+    releases: list[dict[str, object]] = ex.dockyard("history", ex.env, "--json").json()
+    return releases
+
+
+def test_a_deleted_store_is_refused_until_a_new_history_is_adopted(deployed: Example) -> None:
+    db = state_db(deployed)
+    for path in (db, db.with_name("state.db-wal"), db.with_name("state.db-shm")):
+        path.unlink(missing_ok=True)
+    adopted = refused_then_adopted(deployed, "no such file")
+    releases = release_worker(deployed, "debug")
+    assert [(r["number"], r["kind"]) for r in releases] == [
+        (adopted + 1, "deploy"),
+        (adopted, "adopt"),
+    ]
+    assert engine_release(deployed.env)[0] == adopted + 1
+
+
+def test_an_emptied_store_is_refused_until_a_new_history_is_adopted(deployed: Example) -> None:
+    db = state_db(deployed)
+    for path in (db.with_name("state.db-wal"), db.with_name("state.db-shm")):
+        path.unlink(missing_ok=True)
+    db.parent.mkdir(exist_ok=True)
+    db.write_bytes(b"")
+    adopted = refused_then_adopted(deployed, "an empty file")
+    releases = release_worker(deployed, "warning")
+    assert [r["number"] for r in releases] == [adopted + 1, adopted]
+
+
+def test_a_release_killed_in_its_build_leaves_a_dead_lock_the_rerun_takes_over(
+    deployed: Example,
+) -> None:
+    assert deployed.dockyard("lock", "status", deployed.env, "--json").json() is None
+    killed = deployed.popen("release", deployed.env)
+    kill_when(killed, "building images")
+    status = deployed.dockyard("lock", "status", deployed.env)
+    assert f"pid {killed.pid}" in status.out
+    assert f"process: dead (pid {killed.pid} is gone)" in status.out
+    lock = deployed.dockyard("lock", "status", deployed.env, "--json").json()
+    assert lock["expired"] is False  # its lease alone would keep it
+    assert lock["liveness"] == {"alive": False, "reason": f"pid {killed.pid} is gone"}
+
+    rerun = deployed.dockyard("release", deployed.env)  # no --wait
+    text = " ".join(rerun.err.split())
+    assert "took the deploy lock over from" in text
+    assert f"pid {killed.pid}, command 'release'): dead (pid {killed.pid} is gone)" in text
+    assert deployed.dockyard("lock", "status", deployed.env, "--json").json() is None

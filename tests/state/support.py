@@ -4,6 +4,7 @@ that take deploy locks."""
 from __future__ import annotations
 
 import json
+import socket
 import subprocess
 import sys
 import time
@@ -13,6 +14,8 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from dockyard.spec.environment import StateConfig
+from dockyard.state import LockHolder
+from dockyard.state.liveness import pid_space, start_time
 
 T = TypeVar("T")
 
@@ -39,7 +42,14 @@ class LockProcess:
 
     @classmethod
     def start(
-        cls, config: StateConfig, repo: Path, env: str, lease: float, actor: str
+        cls,
+        config: StateConfig,
+        repo: Path,
+        env: str,
+        lease: float,
+        actor: str,
+        *,
+        current: bool = False,
     ) -> LockProcess:
         spec = {
             "url": config.url,
@@ -48,6 +58,7 @@ class LockProcess:
             "env": env,
             "lease": lease,
             "actor": actor,
+            "current": current,
         }
         process = subprocess.Popen(
             [sys.executable, str(HOLDER), json.dumps(spec)],
@@ -83,3 +94,35 @@ class LockProcess:
         if self.process.poll() is None:
             self.process.kill()
         self.process.wait(timeout=30)
+
+
+def sleeper() -> subprocess.Popen[bytes]:
+    """A real child process that does nothing until it is killed."""
+    return subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"])
+
+
+def holder_of(process: subprocess.Popen[bytes], actor: str) -> LockHolder:
+    """``process`` as a deploy running it would record itself: same host, its pid,
+    its start time and this pid namespace."""
+    started = start_time(process.pid)
+    assert started is not None
+    return LockHolder(
+        actor=actor,
+        host=socket.gethostname(),
+        pid=process.pid,
+        command="release",
+        started=started,
+        space=pid_space(),
+    )
+
+
+def dead_holder(actor: str = "victim@host") -> LockHolder:
+    """The holder record of a process that ran on this host and is now dead: a
+    child started, recorded, killed and reaped."""
+    process = sleeper()
+    try:
+        holder = holder_of(process, actor)
+    finally:
+        process.kill()
+        process.wait(timeout=30)  # reaped: its pid is gone
+    return holder

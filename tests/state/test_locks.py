@@ -7,6 +7,7 @@ import os
 import re
 import threading
 import time
+from dataclasses import replace
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -16,7 +17,7 @@ from dockyard.spec.environment import StateConfig
 from dockyard.state import LockHeld, LockHolder, LockInfo, LockLost, StateStore, locks
 
 from .conftest import OpenStore
-from .support import LockProcess, eventually
+from .support import LockProcess, dead_holder, eventually, holder_of, sleeper
 
 ALICE = LockHolder(actor="alice@laptop", host="laptop", pid=4242, command="release")
 BOB = LockHolder(actor="ci:deployer", host="runner-7", pid=77, command="rollback")
@@ -199,3 +200,84 @@ def test_a_killed_holders_lock_is_taken_after_its_lease(
     assert lock.holder.pid == os.getpid()
     info = store.lock_status("staging")
     assert info is not None and info.holder.actor == "survivor"
+
+
+def test_a_dead_holders_lock_is_taken_over_at_once(open_stores: OpenStore) -> None:
+    mine = open_stores()
+    dead = dead_holder()
+    open_stores().acquire_lock("staging", dead, lease=300)
+
+    info = mine.lock_status("staging")
+    assert info is not None and info.holder == dead
+    assert not info.expired and info.expires_in > 200  # its lease alone would keep it
+    assert info.liveness.describe() == f"dead (pid {dead.pid} is gone)"
+
+    me = LockHolder.current("release", actor="survivor")
+    lock = mine.acquire_lock("staging", me, lease=30)  # no --wait: at once
+    assert lock.holder == me
+    assert lock.took_over is not None and lock.took_over.holder == dead
+    assert lock.took_over.liveness.reason == f"pid {dead.pid} is gone"
+    now = mine.lock_status("staging")
+    assert now is not None and now.holder == me and now.liveness.alive is True
+
+
+def test_a_reused_pid_does_not_keep_a_dead_holders_lock(open_stores: OpenStore) -> None:
+    store = open_stores()
+    me = LockHolder.current("release", actor="me")
+    assert me.started is not None
+    earlier = replace(me, actor="earlier", started=me.started - 1)  # its pid, another process
+    store.acquire_lock("staging", earlier, lease=300)
+    lock = store.acquire_lock("staging", me, lease=30)
+    assert lock.took_over is not None and lock.took_over.holder == earlier
+    assert lock.took_over.liveness.reason == f"pid {me.pid} now belongs to another process"
+
+
+def test_a_live_holder_on_this_host_keeps_its_lock(open_stores: OpenStore) -> None:
+    process = sleeper()
+    try:
+        live = holder_of(process, "busy@host")
+        open_stores().acquire_lock("staging", live, lease=300)
+        with pytest.raises(LockHeld) as caught:
+            open_stores().acquire_lock("staging", LockHolder.current("release"), lease=30)
+        assert caught.value.info.liveness.describe() == f"alive (pid {process.pid} runs)"
+    finally:
+        process.kill()
+        process.wait(timeout=30)
+
+
+def test_a_holder_on_another_host_is_judged_by_its_lease_only(open_stores: OpenStore) -> None:
+    elsewhere = replace(dead_holder(), host="runner-7", space="another-boot/pid:[4026531836]")
+    open_stores().acquire_lock("staging", elsewhere, lease=300)
+    with pytest.raises(LockHeld) as caught:
+        open_stores().acquire_lock("staging", LockHolder.current("release"), lease=30)
+    assert caught.value.info.liveness.alive is None
+    assert caught.value.info.holder == elsewhere
+
+
+def test_processes_finding_the_same_dead_holder_one_takes_it_over(
+    state_config: StateConfig, repo: Path, store: StateStore
+) -> None:
+    dead = dead_holder()
+    store.acquire_lock("staging", dead, lease=300)
+    racers = [
+        LockProcess.start(state_config, repo, "staging", lease=30, actor=f"racer-{i}", current=True)
+        for i in range(2)
+    ]
+    try:
+        for racer in racers:
+            racer.wait_ready()
+        for racer in racers:
+            racer.go()
+        results = [racer.read() for racer in racers]
+        winners = [r for r in results if r["won"]]
+        losers = [r for r in results if not r["won"]]
+        assert len(winners) == 1 and len(losers) == 1, results
+        assert winners[0]["took_over"] == dead.pid
+        assert losers[0]["holder_pid"] == winners[0]["pid"]  # it saw the winner, alive
+        info = store.lock_status("staging")
+        assert info is not None and info.holder.pid == winners[0]["pid"]
+        assert info.liveness.alive is True
+        assert [racer.finish() for racer in racers] == [0, 0]
+    finally:
+        for racer in racers:
+            racer.kill()

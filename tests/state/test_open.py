@@ -95,7 +95,7 @@ def test_migrates_an_older_store_step_by_step(
     finally:
         engine.dispose()
     store = open_stores()
-    assert store.schema_version == SCHEMA_VERSION == 3
+    assert store.schema_version == SCHEMA_VERSION == 4
     run = store.record_task_run(
         "staging",
         release=None,
@@ -244,3 +244,65 @@ def test_a_role_that_cannot_create_tables_is_told_so(
         f"cannot prepare the state store at {postgres_server.url(name)}: permission denied"
     )
     assert caught.value.hint and "create tables" in caught.value.hint
+
+
+def _columns(store: StateStore) -> dict[str, dict[str, tuple[str, bool]]]:
+    """Every Dockyard table's columns: name → (type as the database reports it, nullable)."""
+    with store._db.read() as conn:
+        inspector = inspect(conn)
+        return {
+            table.name: {
+                c["name"]: (str(c["type"]), bool(c["nullable"]))
+                for c in inspector.get_columns(table.name)
+            }
+            for table in metadata.sorted_tables
+        }
+
+
+def test_a_migrated_store_has_the_schema_of_a_fresh_one(
+    backend: str,
+    state_config: StateConfig,
+    repo: Path,
+    password: str | None,
+    request: pytest.FixtureRequest,
+) -> None:
+    """Every step applied one by one over the years leaves the tables that one
+    opening of an empty database makes today."""
+    engine = create_engine(_sqlalchemy_url(state_config, repo, password))
+    try:
+        for step in MIGRATIONS[:-1]:
+            with engine.begin() as conn:
+                assert migrate(conn, where="test", target=step.version) == step.version
+    finally:
+        engine.dispose()
+    if backend == "sqlite":
+        fresh_config, fresh_repo = StateConfig(), repo.parent / "fresh"
+    else:
+        server: PostgresServer = request.getfixturevalue("postgres_server")
+        fresh_url = server.url(server.create_database())
+        fresh_config, fresh_repo = StateConfig(url=fresh_url, password_env=PASSWORD_ENV), repo
+    with open_store(state_config, repo) as migrated, open_store(fresh_config, fresh_repo) as fresh:
+        assert migrated.schema_version == fresh.schema_version == SCHEMA_VERSION
+        assert _columns(migrated) == _columns(fresh)
+        assert set(_columns(fresh)["dockyard_locks"]) >= {"pid_start", "pid_space"}
+
+
+def test_holders_recorded_before_version_4_are_read_without_a_process(
+    state_config: StateConfig, repo: Path, password: str | None, open_stores: OpenStore
+) -> None:
+    engine = create_engine(_sqlalchemy_url(state_config, repo, password))
+    try:
+        with engine.begin() as conn:
+            migrate(conn, where="test", target=3)
+            conn.execute(
+                text(
+                    "INSERT INTO dockyard_locks (env, token, actor, host, pid, command, lease, "
+                    "started_at, expires_at) VALUES ('staging', 't', 'old@host', 'host', 1, "
+                    "'release', 30, 0, 4e9)"
+                )
+            )
+    finally:
+        engine.dispose()
+    info = open_stores().lock_status("staging")
+    assert info is not None and info.holder.started is None and info.holder.space is None
+    assert info.liveness.alive is None  # only its lease can free it

@@ -173,3 +173,24 @@ def test_invalid_values_are_refused(store: StateStore) -> None:
     with pytest.raises(ValueError, match="finishes as"):
         store.finish_release("staging", n, "running", plan=None, desired=None)  # type: ignore[arg-type]
     assert store.history("staging")[0].number == n  # nothing was recorded by the refusals
+
+
+def test_an_adopted_release_starts_a_history_after_what_runs(store: StateStore) -> None:
+    assert not store.has_history("staging")
+    adopted = store.adopt_release("staging", 25, "alice@laptop", [API])
+    assert (adopted.number, adopted.kind, adopted.status) == (25, "adopt", "succeeded")
+    assert adopted.services == (API,) and adopted.desired is None and adopted.plan is None
+    assert adopted.finished_at is not None and adopted.duration == 0.0
+    assert store.has_history("staging") and not store.has_history("prod")
+    assert _deploy(store).number == 26
+    assert store.last_succeeded("staging") == adopted  # until #26 succeeds
+    assert [r.number for r in store.history("staging")] == [26, 25]
+
+
+def test_adopting_is_refused_where_there_is_a_history(store: StateStore) -> None:
+    _deploy(store)
+    with pytest.raises(StateError, match=r"already has a history \(up to release #1\)"):
+        store.adopt_release("staging", 25, "alice@laptop", [API])
+    with pytest.raises(ValueError, match="adopt"):
+        store.start_release("staging", "adopt", "alice@laptop", [API])
+    assert [r.number for r in store.history("staging")] == [1]

@@ -10,10 +10,19 @@ from rich.markup import escape
 
 from dockyard import spec
 from dockyard.cli import releases, render
-from dockyard.cli.context import engine_of, load, print_json, store_of
+from dockyard.cli.context import (
+    engine_of,
+    existing_store,
+    load,
+    print_json,
+    store_of,
+    writable_store,
+)
 from dockyard.cli.progress import Progress
 from dockyard.deploy import ops
+from dockyard.deploy.history import adopt
 from dockyard.deploy.ship import selection
+from dockyard.state import HistoryMissing, StateStore, StoreMissing, actor
 
 Command = Callable[[argparse.Namespace, Console, Console], int]
 
@@ -54,10 +63,13 @@ def cmd_schema(args: argparse.Namespace, out: Console, err: Console) -> int:
 def cmd_plan(args: argparse.Namespace, out: Console, err: Console) -> int:
     env = load(args)
     engine = engine_of(env)
+    try:
+        store: StateStore | None = writable_store(env, engine)
+    except HistoryMissing as lost:  # plan what runs, without the task runs it forgot
+        render.error(err, lost, severity="warning")
+        store = None
     with Progress(err) as progress:
-        planned = ops.make_plan(
-            engine, env, selection(env, args.services), progress, store=store_of(env)
-        )
+        planned = ops.make_plan(engine, env, selection(env, args.services), progress, store=store)
     if args.json:
         print_json(render.plan_json(planned.plan))
     else:
@@ -81,10 +93,12 @@ def cmd_status(args: argparse.Namespace, out: Console, err: Console) -> int:
 def cmd_down(args: argparse.Namespace, out: Console, err: Console) -> int:
     env = load(args)
     engine = engine_of(env)
+    try:
+        store: StateStore | None = existing_store(env)
+    except StoreMissing:  # no task runs to forget
+        store = None
     with Progress(err) as progress:
-        removed = ops.down(
-            engine, env.name, volumes=args.volumes, report=progress, store=store_of(env)
-        )
+        removed = ops.down(engine, env.name, volumes=args.volumes, report=progress, store=store)
     kept = "" if args.volumes else " (volumes kept; --volumes removes them)"
     out.print(
         f"Removed {len(removed.tasks)} tasks, "
@@ -94,10 +108,20 @@ def cmd_down(args: argparse.Namespace, out: Console, err: Console) -> int:
     return 0
 
 
+def cmd_state(args: argparse.Namespace, out: Console, err: Console) -> int:
+    env = load(args)
+    engine = engine_of(env)
+    with store_of(env) as store:  # adopting creates the store on purpose
+        adopted = adopt(engine, store, env.name, actor())
+        render.adopted(out, adopted, store.location)
+    return 0
+
+
 _COMMANDS: dict[str, Command] = {
     "validate": cmd_validate,
     "schema": cmd_schema,
     "plan": cmd_plan,
     "status": cmd_status,
     "down": cmd_down,
+    "state": cmd_state,
 }

@@ -29,7 +29,8 @@ examples:
   dockyard run staging api migrate     run the api's migrate task now
   dockyard run staging api -- python3 -m shop.shell
                                        a one-off command with the api's image and env
-  dockyard lock status staging         who holds the deploy lock
+  dockyard lock status staging         who holds the deploy lock, and whether it runs
+  dockyard state adopt staging         a new history after the state store was lost
   dockyard down local --volumes        remove everything, data volumes too
 
 exit codes: 0 success; 1 error; 2 usage error, or changes with plan --detailed-exitcode
@@ -181,5 +182,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("environment", metavar="ENV")
     p.add_argument("--json", action="store_true", help="print the lock as JSON")
     p = lock_sub.add_parser("release", help="Remove the lock (its holder died or is stuck).")
+    p.add_argument("environment", metavar="ENV")
+
+    state = sub.add_parser("state", help="Start an environment's history again, on purpose.")
+    state_sub = state.add_subparsers(dest="state_command", metavar="ACTION", required=True)
+    p = state_sub.add_parser(
+        "adopt",
+        help="Start a new history from what runs, when the state store lost it.",
+        description="Record what the engine runs of ENV as release #N (kind adopt), N being "
+        "the highest release its containers carry, so that the next release is #N+1. "
+        "Only when the store has no release of ENV (deleted, emptied, another database); "
+        "to get the old history back instead, copy the store's backup back in place. "
+        "Task runs start empty: before-deploy tasks run again at the next release.",
+    )
     p.add_argument("environment", metavar="ENV")
     return parser

@@ -10,7 +10,7 @@ from rich.markup import escape
 
 from dockyard.build.images import build_environment
 from dockyard.cli import render
-from dockyard.cli.context import engine_of, load, print_json, store_of
+from dockyard.cli.context import engine_of, existing_store, load, print_json, writable_store
 from dockyard.cli.progress import Progress
 from dockyard.deploy.events import Event
 from dockyard.deploy.release import Outcome, PlanHook, Target, promote, release, rollback
@@ -18,11 +18,13 @@ from dockyard.deploy.run import run_task
 from dockyard.deploy.ship import selection, ship
 from dockyard.errors import DockyardError
 from dockyard.plan.model import Plan
+from dockyard.state import StoreMissing
 
 
 def _target(args: argparse.Namespace, name: str | None = None) -> Target:
     env = load(args, name)
-    return Target(env, engine_of(env), store_of(env))
+    engine = engine_of(env)
+    return Target(env, engine, writable_store(env, engine))
 
 
 def cmd_build(args: argparse.Namespace, out: Console, err: Console) -> int:
@@ -129,7 +131,14 @@ def cmd_promote(args: argparse.Namespace, out: Console, err: Console) -> int:
 
 def cmd_history(args: argparse.Namespace, out: Console, err: Console) -> int:
     env = load(args)
-    store = store_of(env)
+    try:
+        store = existing_store(env)
+    except StoreMissing as missing:
+        if args.json:
+            print_json([])
+        else:
+            render.store_missing(out, env.name, missing)
+        return 0
     releases = store.history(env.name, args.limit)
     runs = {r.number: store.task_runs(env.name, r.number) for r in releases} if args.tasks else {}
     if args.json:
@@ -145,7 +154,14 @@ def cmd_history(args: argparse.Namespace, out: Console, err: Console) -> int:
 
 def cmd_lock(args: argparse.Namespace, out: Console, err: Console) -> int:
     env = load(args)
-    store = store_of(env)
+    try:
+        store = existing_store(env)
+    except StoreMissing as missing:
+        if args.lock_command == "status" and args.json:
+            print_json(None)
+        else:
+            render.store_missing(out, env.name, missing)
+        return 0
     if args.lock_command == "release":
         info = store.force_release(env.name)
         if info is None:

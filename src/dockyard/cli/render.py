@@ -25,7 +25,7 @@ from dockyard.deploy.ops import EnvironmentStatus
 from dockyard.errors import DockyardError, Location, SpecErrors
 from dockyard.plan.model import Plan, Step
 from dockyard.spec.limits import MAX_FILE_BYTES
-from dockyard.state import LockInfo, Release, ReleaseService, TaskRun
+from dockyard.state import LockInfo, Release, ReleaseService, StoreMissing, TaskRun
 
 _ACTION_STYLE = {
     "create": ("+", "green"),
@@ -57,10 +57,11 @@ def _printable(text: str) -> str:
     return _CONTROL.sub("\ufffd", text)
 
 
-def error(console: Console, err: DockyardError) -> None:
+def error(console: Console, err: DockyardError, severity: str = "error") -> None:
     errors = err.errors if isinstance(err, SpecErrors) else [err]
+    style = "bold red" if severity == "error" else "bold yellow"
     for e in errors:
-        console.print(f"[bold red]error[{e.code}][/]: {escape(_printable(e.message))}")
+        console.print(f"[{style}]{severity}[{e.code}][/]: {escape(_printable(e.message))}")
         if e.location is not None:
             _excerpt(console, e.location)
         if e.hint:
@@ -278,12 +279,45 @@ def lock(console: Console, environment: str, info: LockInfo | None) -> None:
     if info is None:
         console.print(f"Nobody holds the deploy lock of [bold]{escape(environment)}[/].")
         return
-    state = (
-        f"[red]expired {-info.expires_in:.0f}s ago[/] (its holder is gone; the next deploy "
-        f"takes it over, or `dockyard lock release {escape(environment)}`)"
-        if info.expired
-        else f"[green]held[/], lease ends in {info.expires_in:.0f}s"
-    )
+    env = escape(environment)
+    if info.expired:
+        state = (
+            f"[red]expired {-info.expires_in:.0f}s ago[/] (its holder is gone; the next deploy "
+            f"takes it over, or `dockyard lock release {env}`)"
+        )
+    elif info.liveness.dead:
+        state = (
+            f"[red]held by a dead process[/], lease ends in {info.expires_in:.0f}s (the next "
+            f"deploy on this host takes it over at once, or `dockyard lock release {env}`)"
+        )
+    else:
+        state = f"[green]held[/], lease ends in {info.expires_in:.0f}s"
+    style = {True: "green", False: "red", None: "dim"}[info.liveness.alive]
     console.print(f"Deploy lock of [bold]{escape(environment)}[/]: {state}")
-    console.print(f"  holder: {escape(info.holder.describe())}")
-    console.print(f"  since:  {info.started_at:%Y-%m-%d %H:%M:%S} UTC")
+    console.print(f"  holder:  {escape(info.holder.describe())}")
+    console.print(f"  process: [{style}]{escape(info.liveness.describe())}[/]")
+    console.print(f"  since:   {info.started_at:%Y-%m-%d %H:%M:%S} UTC")
+
+
+def store_missing(console: Console, environment: str, missing: StoreMissing) -> None:
+    """What a command that only reads says when there is no store (none is made)."""
+    console.print(
+        f"[yellow]No state store[/] at {escape(missing.store)} ({escape(missing.reason)}): "
+        f"nothing is recorded about [bold]{escape(environment)}[/]. The first release "
+        "creates it; if it was lost, restore it from a backup, or start a new history "
+        f"from what runs with `dockyard state adopt {escape(environment)}`."
+    )
+
+
+def adopted(console: Console, release: Release, location: str) -> None:
+    names = ", ".join(s.name for s in release.services) or "none"
+    console.print(
+        f"[green]Adopted[/] what runs in [bold]{escape(release.env)}[/] as release "
+        f"[bold]{escape(release.label)}[/] ({escape(names)}) in {escape(location)}; "
+        f"the next release is #{release.number + 1}."
+    )
+    console.print(
+        "  The history before it is not known, and task runs start empty: the next release "
+        "that changes a service runs its before-deploy tasks (migrations) again, so they "
+        "must be idempotent. It recorded no desired state, so `rollback` cannot return to it."
+    )

@@ -18,6 +18,7 @@ from dockyard.build.credentials import auth_config
 from dockyard.build.registry import ensure_image
 from dockyard.deploy.apply import ApplyResult, apply
 from dockyard.deploy.events import Event, Reporter, silent
+from dockyard.deploy.history import check_history
 from dockyard.deploy.promote import carry_images
 from dockyard.deploy.routing import ingress_images, with_routes
 from dockyard.deploy.ship import Shipped, params_commit, ship
@@ -167,10 +168,16 @@ def deploy_lock(target: Target, command: str, wait: float | None) -> LockKeeper:
 def _locked(
     target: Target, command: str, wait: float | None, report: Reporter
 ) -> Iterator[LockKeeper]:
-    """The deploy lock, held for a whole release; interrupted releases are marked."""
+    """The deploy lock, held for a whole release; interrupted releases are marked.
+    Nothing is written to a store that lost the environment's history."""
     env, store = target.env, target.store
+    check_history(target.engine, env.name, store)
     report(Event("phase", "", f"taking the deploy lock of {env.name}"))
     with deploy_lock(target, command, wait) as keeper:
+        dead = keeper.lock.took_over
+        if dead is not None:
+            holder, state = dead.holder.describe(), dead.liveness.describe()
+            report(Event("warn", "", f"took the deploy lock over from {holder}: {state}"))
         stale = store.mark_interrupted(env.name)
         if stale:
             numbers = ", ".join(f"#{n}" for n in stale)

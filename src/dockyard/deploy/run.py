@@ -12,6 +12,7 @@ import contextlib
 from collections.abc import Iterator, Sequence
 
 from dockyard.deploy.events import Reporter
+from dockyard.deploy.history import check_history
 from dockyard.deploy.release import Target, deploy_lock
 from dockyard.deploy.tasks import Runner
 from dockyard.engines.base import OneOffResult
@@ -36,6 +37,7 @@ def run_task(
             "name a task or give a command after --, not both",
             hint="dockyard run ENV SERVICE TASK, or dockyard run ENV SERVICE -- CMD ...",
         )
+    check_history(target.engine, target.env.name, target.store)
     current, desired, svc = _running(target, service)
     oneoff = _oneoff(svc, task, command)
     if timeout is not None:

@@ -7,15 +7,18 @@ by URL for teams that deploy from several machines. See docs/state.md.
 from dockyard.errors import StateError
 from dockyard.state.connect import open_store, state_url
 from dockyard.state.errors import (
+    HistoryMissing,
     LockHeld,
     LockLost,
     ReleaseNotFound,
     StateConfigError,
     StateSchemaTooNew,
     StateUnreachable,
+    StoreMissing,
 )
 from dockyard.state.identity import actor
 from dockyard.state.keeper import LockKeeper
+from dockyard.state.liveness import Liveness
 from dockyard.state.migrations import LATEST as SCHEMA_VERSION
 from dockyard.state.records import (
     FinalStatus,
@@ -34,6 +37,8 @@ from dockyard.state.store import StateStore
 __all__ = [
     "SCHEMA_VERSION",
     "FinalStatus",
+    "HistoryMissing",
+    "Liveness",
     "Lock",
     "LockHeld",
     "LockHolder",
@@ -50,6 +55,7 @@ __all__ = [
     "StateSchemaTooNew",
     "StateStore",
     "StateUnreachable",
+    "StoreMissing",
     "TaskRun",
     "TaskStatus",
     "actor",

@@ -13,9 +13,15 @@ from sqlalchemy.exc import ArgumentError, DBAPIError, SQLAlchemyError
 
 from dockyard.errors import StateError
 from dockyard.spec.environment import StateConfig
+from dockyard.state import files
 from dockyard.state.db import WRITE_OPTION, Database
-from dockyard.state.errors import StateConfigError, StateSchemaTooNew, StateUnreachable
-from dockyard.state.migrations import migrate
+from dockyard.state.errors import (
+    StateConfigError,
+    StateSchemaTooNew,
+    StateUnreachable,
+    StoreMissing,
+)
+from dockyard.state.migrations import migrate, schema_version
 from dockyard.state.store import StateStore
 
 DEFAULT_PATH = Path(".dockyard") / "state.db"
@@ -36,13 +42,27 @@ SUPPORTED = {
 }
 
 
-def open_store(config: StateConfig, repo: Path) -> StateStore:
-    """Open (creating and migrating as needed) the state store of an environment
-    repo: ``config.url``, or SQLite at ``<repo>/.dockyard/state.db``."""
+def open_store(config: StateConfig, repo: Path, *, create: bool = True) -> StateStore:
+    """Open (migrating as needed) the state store of an environment repo:
+    ``config.url``, or SQLite at ``<repo>/.dockyard/state.db``.
+
+    With ``create`` a missing store is created (SQLite files owner-only, see
+    ``dockyard.state.files``); without, :class:`StoreMissing` is raised for no
+    file, an empty file, or a database without Dockyard's tables, and nothing is
+    created. Whether a missing store may be created is the caller's to decide:
+    ``dockyard.deploy.history.check_history``."""
     url = state_url(config, repo)
     password = _password(config, url)
+    location = store_location(url)
     if url.get_backend_name() == "sqlite" and url.database:
-        Path(url.database).parent.mkdir(parents=True, exist_ok=True)
+        path = Path(url.database)
+        if create:
+            files.create(path, own_folder=config.url is None)
+        else:
+            reason = files.missing(path)
+            if reason is not None:
+                raise StoreMissing(location, reason)
+            files.tighten(path, own_folder=config.url is None)
     engine = _engine(url, password)
     db = Database(engine, _display(url), password)
     try:
@@ -51,6 +71,8 @@ def open_store(config: StateConfig, repo: Path) -> StateStore:
     except StateError as e:
         db.close()
         raise _unreachable(db, config, url, e) from e.__cause__
+    if not create:
+        _require_tables(db, location)
     try:
         with db.write() as conn:
             version = migrate(conn, where=db.url)
@@ -70,7 +92,27 @@ def open_store(config: StateConfig, repo: Path) -> StateStore:
     except BaseException:
         db.close()
         raise
-    return StateStore(db, version)
+    return StateStore(db, version, location)
+
+
+def store_location(url: URL) -> str:
+    """How a store is named to a user: a SQLite file's path, else the URL without
+    password."""
+    if url.get_backend_name() == "sqlite" and url.database:
+        return url.database
+    return _display(url)
+
+
+def _require_tables(db: Database, location: str) -> None:
+    try:
+        with db.read() as conn:
+            version = schema_version(conn)
+    except BaseException:
+        db.close()
+        raise
+    if version == 0:
+        db.close()
+        raise StoreMissing(location, "it has no tables")
 
 
 def state_url(config: StateConfig, repo: Path) -> URL:

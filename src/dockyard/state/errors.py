@@ -9,6 +9,8 @@
 | DY604 | StateSchemaTooNew  | the store was migrated by a newer Dockyard |
 | DY605 | StateUnreachable   | the database cannot be opened or connected to |
 | DY606 | StateConfigError   | ``state:`` settings are invalid (URL, password variable) |
+| DY607 | HistoryMissing     | the store has no history of an environment whose releases run |
+| DY608 | StoreMissing       | a command that only reads found no store (not created for it) |
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from dockyard.errors import StateError
 from dockyard.state.records import LockInfo
 
 __all__ = [
+    "HistoryMissing",
     "LockHeld",
     "LockLost",
     "ReleaseNotFound",
@@ -26,6 +29,7 @@ __all__ = [
     "StateError",
     "StateSchemaTooNew",
     "StateUnreachable",
+    "StoreMissing",
 ]
 
 
@@ -91,3 +95,42 @@ class StateUnreachable(StateError):
 
 class StateConfigError(StateError):
     code = "DY606"
+
+
+class StoreMissing(StateError):
+    """There is no store where one is expected: no file, an empty file, or a
+    database without Dockyard's tables. Raised instead of creating one when the
+    caller asked not to (``open_store(..., create=False)``)."""
+
+    code = "DY608"
+
+    def __init__(self, location: str, reason: str) -> None:
+        super().__init__(
+            f"there is no state store at {location}: {reason}",
+            hint="the first release creates it; if it was lost, restore it from a backup",
+        )
+        self.store = location
+        self.reason = reason
+
+
+class HistoryMissing(StateError):
+    """The store has no release of an environment whose releases the engine runs:
+    the history was lost (a deleted or emptied file, another database). Writing
+    now would start the numbering again and forget which one-off tasks ran."""
+
+    code = "DY607"
+
+    def __init__(
+        self, env: str, location: str, found: str, release: int, containers: int, restore: str
+    ) -> None:
+        plural = "" if containers == 1 else "s"
+        super().__init__(
+            f"the state store {location} has no history of environment {env} ({found}), "
+            f"but the engine runs release #{release} of it: {containers} container{plural}",
+            hint=f"if the store was lost, {restore}; to start a new history on purpose, "
+            f"numbered after what runs: `dockyard state adopt {env}` (the next release is "
+            f"then #{release + 1})",
+        )
+        self.env = env
+        self.release = release
+        self.containers = containers

@@ -140,10 +140,18 @@ def _v3_data_resets(conn: Connection) -> None:
     md.create_all(conn)
 
 
+def _v4_lock_holder_process(conn: Connection) -> None:
+    # Columns added to a table an earlier step made: plain DDL, the same on both
+    # databases, naming only what this step adds.
+    conn.execute(text("ALTER TABLE dockyard_locks ADD COLUMN pid_start BIGINT"))
+    conn.execute(text("ALTER TABLE dockyard_locks ADD COLUMN pid_space VARCHAR(128)"))
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "releases, their services, deploy locks", _v1_releases_and_locks),
     Migration(2, "task runs", _v2_task_runs),
     Migration(3, "data resets", _v3_data_resets),
+    Migration(4, "the lock holder's process start and pid namespace", _v4_lock_holder_process),
 )
 LATEST = MIGRATIONS[-1].version
 

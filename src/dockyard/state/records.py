@@ -14,13 +14,14 @@ from typing import Any, Literal, TypeVar
 
 from dockyard.errors import StateError
 from dockyard.state.identity import actor as current_actor
+from dockyard.state.liveness import Liveness, judge, pid_space, start_time
 
-ReleaseKind = Literal["deploy", "rollback", "promote"]
+ReleaseKind = Literal["deploy", "rollback", "promote", "adopt"]
 ReleaseStatus = Literal["running", "succeeded", "failed", "interrupted"]
 FinalStatus = Literal["succeeded", "failed", "interrupted"]
 TaskStatus = Literal["succeeded", "failed", "timed-out"]
 
-RELEASE_KINDS: tuple[ReleaseKind, ...] = ("deploy", "rollback", "promote")
+RELEASE_KINDS: tuple[ReleaseKind, ...] = ("deploy", "rollback", "promote", "adopt")
 RELEASE_STATUSES: tuple[ReleaseStatus, ...] = ("running", "succeeded", "failed", "interrupted")
 FINAL_STATUSES: tuple[FinalStatus, ...] = ("succeeded", "failed", "interrupted")
 TASK_STATUSES: tuple[TaskStatus, ...] = ("succeeded", "failed", "timed-out")
@@ -57,7 +58,8 @@ class ReleaseService:
 
 @dataclass(frozen=True)
 class Release:
-    """One numbered change of an environment: a deploy, a rollback or a promotion."""
+    """One numbered change of an environment: a deploy, a rollback, a promotion, or
+    the adoption of what ran when a new history began (``adopt``)."""
 
     env: str
     number: int
@@ -103,22 +105,34 @@ class TaskRun:
 
 @dataclass(frozen=True)
 class LockHolder:
-    """Who holds (or asks for) a deploy lock."""
+    """Who holds (or asks for) a deploy lock. ``started`` (the process's start in
+    clock ticks after boot) and ``space`` (where its pid means something) let a
+    process on the same host tell whether the holder still runs; None for holders
+    recorded without them, which only their lease can free."""
 
     actor: str
     host: str
     pid: int
     command: str  # what the holder is doing: ``release``, ``rollback`` ...
+    started: int | None = None
+    space: str | None = None
 
     @classmethod
     def current(cls, command: str, actor: str | None = None) -> LockHolder:
         """This process, doing ``command``; the actor defaults to :func:`actor`."""
+        pid = os.getpid()
         return cls(
             actor=actor or current_actor(),
             host=socket.gethostname(),
-            pid=os.getpid(),
+            pid=pid,
             command=command,
+            started=start_time(pid),
+            space=pid_space(),
         )
+
+    def liveness(self) -> Liveness:
+        """Whether this holder's process runs, as far as this process can tell."""
+        return judge(self.pid, self.started, self.space)
 
     def describe(self) -> str:
         return f"{self.actor} (host {self.host}, pid {self.pid}, command {self.command!r})"
@@ -134,13 +148,16 @@ class Lock:
     started_at: datetime
     expires_at: datetime
     token: str = field(repr=False)
+    took_over: LockInfo | None = None  # the dead holder this lock was taken from
 
 
 @dataclass(frozen=True)
 class LockInfo:
     """A deploy lock as anyone can see it. ``checked_at`` is the database's time of
     the look; ``expired`` means its lease had run out by then (the holder is gone
-    or stuck), so the next ``acquire_lock`` takes it over."""
+    or stuck), so the next ``acquire_lock`` takes it over. ``liveness`` is what the
+    reading process could tell about the holder's process: on the same host, a
+    dead holder's lock is taken over at once, lease or not."""
 
     env: str
     holder: LockHolder
@@ -148,6 +165,7 @@ class LockInfo:
     expires_at: datetime
     checked_at: datetime
     expired: bool
+    liveness: Liveness = field(default_factory=lambda: Liveness(None, "not judged"))
 
     @property
     def expires_in(self) -> float:

@@ -45,7 +45,7 @@ class ReleaseLog:
         source: str | None = None,
     ) -> Release:
         """Record a release as ``running`` under the environment's next number."""
-        if kind not in RELEASE_KINDS:
+        if kind not in RELEASE_KINDS or kind == "adopt":
             raise ValueError(f"release kind must be one of {RELEASE_KINDS}, not {kind!r}")
         names = [s.name for s in services]
         if len(set(names)) != len(names):
@@ -79,6 +79,52 @@ class ReleaseLog:
                 if attempt == NUMBERING_ATTEMPTS - 1:
                     raise
         raise AssertionError("unreachable")
+
+    def adopt_release(
+        self, env: str, number: int, actor: str, services: Sequence[ReleaseService]
+    ) -> Release:
+        """Begin a new history of ``env`` at release ``number`` (what its containers
+        are labelled), recorded as a succeeded ``adopt`` without plan or desired
+        state, so that the next release is ``number + 1``. Only for an environment
+        without releases: :class:`StateError` otherwise."""
+        if number < 1:
+            raise ValueError(f"a release number is positive, not {number}")
+        with self._db.write() as conn:
+            latest = conn.execute(
+                select(func.max(releases.c.number)).where(releases.c.env == env)
+            ).scalar_one_or_none()
+            if latest is not None:
+                raise StateError(
+                    f"environment {env} already has a history (up to release #{latest}); "
+                    "adopting starts one only where there is none",
+                    hint=f"see `dockyard history {env}`",
+                )
+            conn.execute(
+                insert(releases).values(
+                    env=env,
+                    number=number,
+                    kind="adopt",
+                    status="succeeded",
+                    actor=actor,
+                    started_at=db_now(),
+                    finished_at=db_now(),
+                    duration=0.0,
+                )
+            )
+            if services:
+                conn.execute(
+                    insert(release_services),
+                    [_service_row(env, number, i, s) for i, s in enumerate(services)],
+                )
+            return self._get(conn, env, number)
+
+    def has_history(self, env: str) -> bool:
+        """Whether any release of ``env`` is recorded."""
+        with self._db.read() as conn:
+            found = conn.execute(
+                select(releases.c.number).where(releases.c.env == env).limit(1)
+            ).first()
+            return found is not None
 
     def finish_release(
         self,

@@ -15,9 +15,10 @@ class StateStore(ReleaseLog, TaskLog, LockTable):
     task runs and deploy locks. Open it with :func:`dockyard.state.open_store`;
     safe to share between threads, and between processes through the database."""
 
-    def __init__(self, db: Database, schema_version: int) -> None:
+    def __init__(self, db: Database, schema_version: int, location: str | None = None) -> None:
         self._db = db
         self.schema_version = schema_version
+        self.location = location or db.url  # a SQLite file's path, else the URL
 
     def __repr__(self) -> str:
         return f"StateStore({self._db.url!r}, schema_version={self.schema_version})"

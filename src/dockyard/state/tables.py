@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     Column,
     Double,
@@ -87,6 +88,8 @@ locks = Table(
     Column("lease", Double, nullable=False),
     Column("started_at", Double, nullable=False),
     Column("expires_at", Double, nullable=False),
+    Column("pid_start", BigInteger),  # the holder's start, clock ticks after boot
+    Column("pid_space", String(128)),  # where its pid means something: boot id/pid namespace
 )
 
 task_runs = Table(
