@@ -6,13 +6,16 @@ import argparse
 from collections.abc import Callable
 
 from rich.console import Console
+from rich.markup import escape
 
 from dockyard import spec
+from dockyard.build import cleanup
 from dockyard.cli import releases, render
 from dockyard.cli.context import engine_of, load, print_json, store_of
 from dockyard.cli.progress import Progress
 from dockyard.deploy import ops
 from dockyard.deploy.ship import selection
+from dockyard.engines.base import RemovedImage
 
 Command = Callable[[argparse.Namespace, Console, Console], int]
 
@@ -80,17 +83,37 @@ def cmd_status(args: argparse.Namespace, out: Console, err: Console) -> int:
 def cmd_down(args: argparse.Namespace, out: Console, err: Console) -> int:
     env = load(args)
     engine = engine_of(env)
+    store = store_of(env)
+    # The images its containers run are known only while they exist.
+    used = cleanup.used_refs(engine.observe(env.name), store) if args.images else set()
     with Progress(err) as progress:
-        removed = ops.down(
-            engine, env.name, volumes=args.volumes, report=progress, store=store_of(env)
-        )
+        removed = ops.down(engine, env.name, volumes=args.volumes, report=progress, store=store)
+        images = cleanup.remove_images(engine, env, used, progress) if args.images else None
     kept = "" if args.volumes else " (volumes kept; --volumes removes them)"
     out.print(
         f"Removed {len(removed.tasks)} tasks, "
         f"{'the network' if removed.network else 'no network'} and "
         f"{len(removed.volumes)} volumes of [bold]{env.name}[/]{kept}."
     )
+    if images is not None:
+        _removed_images(out, env.name, images)
     return 0
+
+
+def _removed_images(out: Console, environment: str, images: list[RemovedImage]) -> None:
+    """One line per image: what was removed, and what was left and why."""
+    gone = [i for i in images if i.deleted]
+    out.print(f"Removed {len(gone)} images of [bold]{environment}[/].")
+    for image in images:
+        names = escape(", ".join(image.names) or image.image_id[:19])
+        note = escape(image.note or "")
+        if image.deleted:
+            out.print(f"  removed {names}")
+        elif image.names:
+            out.print(f"  untagged {names} ({note})")
+        else:
+            kept = escape(", ".join(image.kept) or image.image_id[:19])
+            out.print(f"  kept {kept}: {note}")
 
 
 _COMMANDS: dict[str, Command] = {

@@ -120,6 +120,14 @@ class EnvironmentSpec(Model):
     """``environments/<env>.yaml``: what the services of one environment share."""
 
     environment: Name | None = None
+    project: str | None = Field(
+        default=None,
+        max_length=64,
+        pattern=r"^[a-z0-9]+(?:[._-][a-z0-9]+)*$",
+        description="Whose images these are: the path component after the registry "
+        "(or dockyard/) in every image name; default: from the environment repo's "
+        "folder (see docs/images.md).",
+    )
     engine: EngineConfig = Field(default_factory=EngineConfig)
     protected: bool = Field(
         default=False, description="Refuse images built from dirty trees unless forced."
