@@ -371,6 +371,31 @@ def test_without_a_registry_images_are_named_dockyard_project_service(
         build_environment(engine, env, ["api", "nothere"])
 
 
+def test_a_commit_elsewhere_retags_an_image_but_keeps_its_id(
+    engine: DockerEngine,
+    client: docker.DockerClient,
+    test_run: Run,
+    tmp_path: Path,
+    built_images: list[str],
+) -> None:
+    repo = environment_repo(tmp_path / "env", test_run, protected=False, registry=None)
+    env = spec.load_environment(repo, test_run.environment)
+    before = {b.service: b for b in build_environment(engine, env)}
+    (repo / "cache" / "hello").write_text(f"cache, changed {test_run.id}\n")
+    git(repo, "commit", "-q", "-am", "only the cache")
+    head = git(repo, "rev-parse", "HEAD")
+
+    after = {b.service: b for b in build_environment(engine, env)}
+    built_images.extend(b.image_id for b in [*before.values(), *after.values()])
+
+    assert after["api"].tag == head[:12] != before["api"].tag
+    assert after["api"].image_id == before["api"].image_id
+    assert after["cache"].image_id != before["cache"].image_id
+    labels = client.images.get(after["cache"].ref).labels
+    assert labels["dockyard.commit"] == head
+    assert client.images.get(after["api"].ref).labels["dockyard.commit"] != head
+
+
 def test_a_protected_environment_refuses_dirty_sources_unless_forced(
     engine: DockerEngine, test_run: Run, tmp_path: Path, built_images: list[str]
 ) -> None:
