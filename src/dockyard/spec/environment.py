@@ -52,7 +52,7 @@ class RegistryConfig(Model):
 
     url: str = Field(
         pattern=r"^[A-Za-z0-9.-]+(:[0-9]+)?(/[a-z0-9._/-]+)?$",
-        description="host[:port][/namespace]; images are pushed as <url>/<service>.",
+        description="host[:port][/namespace]; images are pushed as <url>/<project>/<service>.",
     )
     username: str | None = None
     password_env: str | None = Field(
