@@ -27,7 +27,7 @@ from dockyard.build.images import BuiltImage
 from dockyard.build.registry import copy_image, digest_ref, ensure_image, push
 from dockyard.build.registry_api import MANIFEST_TYPES, has_manifest, manifest_digest
 from dockyard.build.versions import SourceVersion
-from dockyard.engines.base import BuildRequest
+from dockyard.engines.base import BuildRequest, ImageSelection
 from dockyard.engines.docker import DockerEngine
 from dockyard.spec.environment import RegistryConfig
 
@@ -304,6 +304,36 @@ def test_a_repushed_tag_gets_a_new_digest_and_the_old_one_still_resolves(
         engine, digest_ref(repository, old_digest), auth_config(config), lambda line: None
     )
     assert pulled == old.image_id
+
+
+def test_an_image_pulled_by_digest_is_removed_by_that_digest_only(
+    engine: DockerEngine,
+    client: docker.DockerClient,
+    test_run: Run,
+    tmp_path: Path,
+    registry: RegistryServer,
+    monkeypatch: pytest.MonkeyPatch,
+    refs: list[str],
+) -> None:
+    config = registry.config(monkeypatch)
+    name = f"{PROJECT}/{name_for(test_run, 'pulled')}"
+    repository = f"{registry.url}/{name}"
+    built = scratch_image(engine, test_run, tmp_path, repository, "v1", "pulled")
+    ref = digest_ref(repository, push(engine, built, config, lambda line: None))
+    client.images.remove(built.image_id, force=True)
+    ensure_image(engine, ref, auth_config(config), lambda line: None)  # as a rollback does
+    other = scratch_image(engine, test_run, tmp_path, repository, "v2", "other")
+    refs += [ref, other.ref]
+
+    # Not labelled for the owner: only the exact name it ran goes.
+    labels = {"dockyard.project": f"p{test_run.id}", "dockyard.env": "staging"}
+    selection = ImageSelection(labels, f"{registry.url}/{PROJECT}", frozenset({ref}))
+    (removed,) = engine.remove_images(selection)
+
+    assert removed.image_id == built.image_id and removed.deleted
+    assert removed.names == [ref]
+    assert not engine.image_present(ref)
+    assert engine.image_id(other.ref) == other.image_id
 
 
 # ------------------------------------------------------------------ copies
