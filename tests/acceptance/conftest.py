@@ -7,6 +7,7 @@ made by label afterwards, even when a test fails.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import secrets
@@ -22,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import docker
+import docker.errors
 import httpx
 import pytest
 import yaml
@@ -196,6 +198,11 @@ def remove_by_label(run_id: str) -> None:
         n.remove()
     for v in client.volumes.list(filters={"label": label}):
         v.remove(force=True)
+    # The environment's labels are on the images it built, so they go the same way;
+    # their parent layers stay, as the build cache of the next test module.
+    for image in client.images.list(filters={"label": label}):
+        with contextlib.suppress(docker.errors.NotFound, docker.errors.APIError):
+            client.images.remove(str(image.id), force=True, noprune=True)
     client.close()
 
 

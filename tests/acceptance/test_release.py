@@ -106,7 +106,8 @@ def test_release_runs_by_digest_records_and_rolls_back(
     for service in ("api", "worker", "web", "db"):
         (image,) = running_images(ex.env, service)
         assert image == recorded[service]
-        assert image.startswith(f"{registry.url}/{ex.env}/{service}@sha256:")
+        # <registry url>/<project>/<service>; the project is the repo folder's name.
+        assert image.startswith(f"{registry.url}/{ex.env}/platform/{service}@sha256:")
     api = next(s for s in first["services"] if s["name"] == "api")  # type: ignore[union-attr]
     assert api["commit"] == head and api["dirty"] is False
     assert f":{head[:12]}" in ex.dockyard("build", ex.env, "api").out
@@ -159,7 +160,7 @@ def test_repushed_tag_changes_nothing_that_runs(shipped: Example, registry: Regi
     assert running_images(ex.env, "api") == {running}
     digest = running.partition("@")[2]
     manifest = httpx.head(
-        f"{registry.base_url}/v2/{ex.env}/api/manifests/{digest}",
+        f"{registry.base_url}/v2/{ex.env}/platform/api/manifests/{digest}",
         auth=registry.auth(),
         headers={"Accept": "application/vnd.docker.distribution.manifest.v2+json"},
     )
@@ -198,7 +199,7 @@ def test_promote_deploys_the_same_digests_without_building(
         source = digests(history(staging)[0])
         for service in ("api", "worker", "web"):
             (image,) = running_images(prod.env, service)
-            assert image.startswith(f"{second_registry.url}/{prod.env}/{service}@")
+            assert image.startswith(f"{second_registry.url}/{prod.env}/platform/{service}@")
             assert image.partition("@")[2] == source[service].partition("@")[2]
         wait_for(lambda: httpx.get(f"{prod.url}/api/items").status_code == 200, what="prod")
     finally:

@@ -27,7 +27,7 @@ from dockyard.build.images import BuiltImage
 from dockyard.build.registry import copy_image, digest_ref, ensure_image, push
 from dockyard.build.registry_api import MANIFEST_TYPES, has_manifest, manifest_digest
 from dockyard.build.versions import SourceVersion
-from dockyard.engines.base import BuildRequest
+from dockyard.engines.base import BuildRequest, ImageSelection
 from dockyard.engines.docker import DockerEngine
 from dockyard.spec.environment import RegistryConfig
 
@@ -41,6 +41,8 @@ pytest_plugins = ["tests.fixtures.registry"]
 
 UNKNOWN_DIGEST = "sha256:" + "0" * 64
 VERSION = SourceVersion(commit=None, dirty=True, tag="test")
+PROJECT = "tests"
+"""The project of the test images: ``<registry>/tests/<name>``."""
 
 
 @pytest.fixture
@@ -57,7 +59,8 @@ def refs(client: docker.DockerClient) -> Iterator[list[str]]:
 def scratch_image(
     engine: DockerEngine, run: Run, tmp_path: Path, repository: str, tag: str, content: str
 ) -> BuiltImage:
-    """A one-file ``FROM scratch`` image named ``repository:tag``, labelled for cleanup."""
+    """A one-file ``FROM scratch`` image named ``repository:tag``, labelled for cleanup;
+    ``repository`` ends in ``<project>/<service>``."""
     context = tmp_path / f"ctx-{secrets.token_hex(4)}"
     context.mkdir()
     (context / "Dockerfile").write_text("FROM scratch\nCOPY content /content\n")
@@ -72,7 +75,8 @@ def scratch_image(
         ),
         lambda line: None,
     )
-    return BuiltImage(repository.rsplit("/", 1)[-1], image_id, repository, tag, VERSION)
+    project, service = repository.split("/")[-2:]
+    return BuiltImage(service, image_id, repository, tag, VERSION, project)
 
 
 def name_for(run: Run, what: str) -> str:
@@ -102,7 +106,7 @@ def test_push_returns_the_digest_the_registry_serves(
     refs: list[str],
 ) -> None:
     config = registry.config(monkeypatch)
-    name = name_for(test_run, "app")
+    name = f"{PROJECT}/{name_for(test_run, 'app')}"
     built = scratch_image(engine, test_run, tmp_path, f"{registry.url}/{name}", "v1", "one")
     refs.append(built.ref)
     lines: list[str] = []
@@ -136,16 +140,17 @@ def test_push_into_a_namespace_of_the_registry(
     refs: list[str],
 ) -> None:
     config = registry.config(monkeypatch, namespace="team")
-    # Built under a local name: push tags it into <registry>/<namespace>/<service> first.
-    built = scratch_image(engine, test_run, tmp_path, f"dockyard/{test_run.id}", "v1", "ns")
-    refs += [built.ref, f"{registry.url}/team/{built.service}:v1"]
+    # Built under a local name: push tags it into <registry>/<namespace>/<project>/<service>.
+    built = scratch_image(
+        engine, test_run, tmp_path, f"dockyard/{PROJECT}/{test_run.id}", "v1", "ns"
+    )
+    name = f"{PROJECT}/{built.service}"
+    refs += [built.ref, f"{registry.url}/team/{name}:v1"]
 
     digest = push(engine, built, config, lambda line: None)
 
-    assert has_manifest(config, built.service, digest)
-    assert get_manifest(registry, f"team/{built.service}", "v1").headers[
-        "Docker-Content-Digest"
-    ] == (digest)
+    assert has_manifest(config, name, digest)
+    assert get_manifest(registry, f"team/{name}", "v1").headers["Docker-Content-Digest"] == (digest)
 
 
 def test_the_pushed_image_runs_by_digest(
@@ -159,12 +164,12 @@ def test_the_pushed_image_runs_by_digest(
 ) -> None:
     config = registry.config(monkeypatch)
     name = name_for(test_run, "web")
-    repository = f"{registry.url}/{name}"
+    repository = f"{registry.url}/{PROJECT}/{name}"
     image_id = engine.image_id(web_image)
     assert image_id is not None
     engine.tag(image_id, repository, "v1")
     refs.append(f"{repository}:v1")
-    built = BuiltImage(name, image_id, repository, "v1", VERSION)
+    built = BuiltImage(name, image_id, repository, "v1", VERSION, PROJECT)
     digest = push(engine, built, config, lambda line: None)
     ref = digest_ref(repository, digest)
     refs.append(ref)
@@ -204,7 +209,12 @@ def test_bad_credentials_are_refused_without_showing_the_password(
     wrong = f"wrong-{secrets.token_hex(8)}"
     config = registry.config(monkeypatch, "DOCKYARD_TEST_BAD_PASSWORD", password=wrong)
     built = scratch_image(
-        engine, test_run, tmp_path, f"{registry.url}/{name_for(test_run, 'bad')}", "v1", "x"
+        engine,
+        test_run,
+        tmp_path,
+        f"{registry.url}/{PROJECT}/{name_for(test_run, 'bad')}",
+        "v1",
+        "x",
     )
     refs.append(built.ref)
 
@@ -233,7 +243,12 @@ def test_a_missing_password_variable_is_named(
     monkeypatch.delenv(variable, raising=False)
     config = RegistryConfig(url=registry.url, username=registry.username, password_env=variable)
     built = scratch_image(
-        engine, test_run, tmp_path, f"{registry.url}/{name_for(test_run, 'nopw')}", "v1", "x"
+        engine,
+        test_run,
+        tmp_path,
+        f"{registry.url}/{PROJECT}/{name_for(test_run, 'nopw')}",
+        "v1",
+        "x",
     )
     refs.append(built.ref)
 
@@ -272,7 +287,7 @@ def test_a_repushed_tag_gets_a_new_digest_and_the_old_one_still_resolves(
     refs: list[str],
 ) -> None:
     config = registry.config(monkeypatch)
-    name = name_for(test_run, "moving")
+    name = f"{PROJECT}/{name_for(test_run, 'moving')}"
     repository = f"{registry.url}/{name}"
     old = scratch_image(engine, test_run, tmp_path, repository, "same", "old")
     old_digest = push(engine, old, config, lambda line: None)
@@ -291,6 +306,36 @@ def test_a_repushed_tag_gets_a_new_digest_and_the_old_one_still_resolves(
     assert pulled == old.image_id
 
 
+def test_an_image_pulled_by_digest_is_removed_by_that_digest_only(
+    engine: DockerEngine,
+    client: docker.DockerClient,
+    test_run: Run,
+    tmp_path: Path,
+    registry: RegistryServer,
+    monkeypatch: pytest.MonkeyPatch,
+    refs: list[str],
+) -> None:
+    config = registry.config(monkeypatch)
+    name = f"{PROJECT}/{name_for(test_run, 'pulled')}"
+    repository = f"{registry.url}/{name}"
+    built = scratch_image(engine, test_run, tmp_path, repository, "v1", "pulled")
+    ref = digest_ref(repository, push(engine, built, config, lambda line: None))
+    client.images.remove(built.image_id, force=True)
+    ensure_image(engine, ref, auth_config(config), lambda line: None)  # as a rollback does
+    other = scratch_image(engine, test_run, tmp_path, repository, "v2", "other")
+    refs += [ref, other.ref]
+
+    # Not labelled for the owner: only the exact name it ran goes.
+    labels = {"dockyard.project": f"p{test_run.id}", "dockyard.env": "staging"}
+    selection = ImageSelection(labels, f"{registry.url}/{PROJECT}", frozenset({ref}))
+    (removed,) = engine.remove_images(selection)
+
+    assert removed.image_id == built.image_id and removed.deleted
+    assert removed.names == [ref]
+    assert not engine.image_present(ref)
+    assert engine.image_id(other.ref) == other.image_id
+
+
 # ------------------------------------------------------------------ copies
 
 
@@ -306,7 +351,7 @@ def test_a_copy_between_registries_keeps_the_digest_and_is_done_once(
 ) -> None:
     source = registry.config(monkeypatch, "DOCKYARD_TEST_SOURCE_PASSWORD")
     dest = second_registry.config(monkeypatch, "DOCKYARD_TEST_DEST_PASSWORD")
-    name = name_for(test_run, "promoted")
+    name = f"{PROJECT}/{name_for(test_run, 'promoted')}"
     built = scratch_image(engine, test_run, tmp_path, f"{registry.url}/{name}", "v1", "copy")
     digest = push(engine, built, source, lambda line: None)
     source_ref = digest_ref(built.repository, digest)
@@ -341,7 +386,7 @@ def test_a_local_image_is_copied_by_pushing_it(
     refs: list[str],
 ) -> None:
     dest = second_registry.config(monkeypatch)
-    name = name_for(test_run, "local")
+    name = f"{PROJECT}/{name_for(test_run, 'local')}"
     built = scratch_image(engine, test_run, tmp_path, f"dockyard/{name}", "abc", "local")
     refs += [built.ref, f"{second_registry.url}/{name}:abc"]
 
@@ -364,7 +409,7 @@ def test_a_copy_that_would_change_the_digest_is_refused(
     # one, as a registry that rewrites manifests would.
     source = registry.config(monkeypatch, "DOCKYARD_TEST_SOURCE_PASSWORD")
     dest = second_registry.config(monkeypatch, "DOCKYARD_TEST_DEST_PASSWORD")
-    name = name_for(test_run, "changed")
+    name = f"{PROJECT}/{name_for(test_run, 'changed')}"
     built = scratch_image(engine, test_run, tmp_path, f"{registry.url}/{name}", "v1", "chg")
     digest = push(engine, built, source, lambda line: None)
     refs += [built.ref, digest_ref(built.repository, digest), f"{second_registry.url}/{name}:v1"]

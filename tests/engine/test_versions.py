@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import subprocess
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -19,11 +20,12 @@ from dockyard import spec
 from dockyard.build import versions
 from dockyard.build.errors import DirtySource, SourceVersionError, UnknownImage
 from dockyard.build.images import BuiltImage, build_environment
+from dockyard.build.naming import local_project
 from dockyard.build.versions import file_version, source_version, tree_hash
 from dockyard.deploy.ship import ship
 from dockyard.engines.docker import DockerEngine
 
-from .support import Run
+from .support import TEST_RUN_LABEL, Run
 
 pytestmark = pytest.mark.engine
 
@@ -89,7 +91,22 @@ def test_a_clean_folder_is_tagged_with_the_short_commit(tmp_path: Path) -> None:
 
     version = source_version(repo / "api")
 
-    assert version == versions.SourceVersion(commit=head, dirty=False, tag=head[:12])
+    assert version == versions.SourceVersion(
+        commit=head, dirty=False, tag=head[:12], last_commit=head
+    )
+
+
+def test_the_last_commit_is_the_one_that_changed_the_folder(tmp_path: Path) -> None:
+    repo = make_repo(tmp_path / "repo", SERVICE_FILES)
+    first = git(repo, "rev-parse", "HEAD")
+    (repo / "worker" / "hello").write_text("later\n")
+    git(repo, "commit", "-q", "-am", "only the worker")
+    head = git(repo, "rev-parse", "HEAD")
+
+    api, worker = source_version(repo / "api"), source_version(repo / "worker")
+
+    assert (api.commit, api.last_commit, api.tag) == (head, first, head[:12])
+    assert (worker.commit, worker.last_commit) == (head, head)
 
 
 @pytest.mark.parametrize(
@@ -180,7 +197,7 @@ def test_a_repo_without_commits_and_an_ignored_folder_have_no_version(tmp_path: 
         assert version.dirty and version.tag.startswith("nogit-"), folder
 
 
-def test_one_or_two_git_calls_per_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_two_or_three_git_calls_per_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     repo = make_repo(tmp_path / "repo", SERVICE_FILES)
     calls: list[list[str]] = []
     real_run = subprocess.run
@@ -196,8 +213,8 @@ def test_one_or_two_git_calls_per_folder(tmp_path: Path, monkeypatch: pytest.Mon
     calls.clear()
     source_version(repo / "api")
 
-    assert clean_calls == 2
-    assert len(calls) == 1
+    assert clean_calls == 3
+    assert len(calls) == 2
 
 
 def test_a_file_has_the_version_of_the_last_commit_that_changed_it(tmp_path: Path) -> None:
@@ -213,8 +230,12 @@ def test_a_file_has_the_version_of_the_last_commit_that_changed_it(tmp_path: Pat
     untracked = repo / "api" / "params" / "staging.yaml"
     untracked.write_text("replicas: 1\n")
 
-    assert clean == versions.SourceVersion(commit=first, dirty=False, tag=first[:12])
-    assert dirty == versions.SourceVersion(commit=first, dirty=True, tag=f"{first[:12]}-dirty")
+    assert clean == versions.SourceVersion(
+        commit=first, dirty=False, tag=first[:12], last_commit=first
+    )
+    assert dirty == versions.SourceVersion(
+        commit=first, dirty=True, tag=f"{first[:12]}-dirty", last_commit=first
+    )
     new = file_version(untracked)
     assert new.commit is None and new.dirty and new.tag.startswith("nogit-")
 
@@ -257,7 +278,11 @@ def test_a_git_failure_is_a_dockyard_error_with_a_hint(tmp_path: Path) -> None:
 def environment_repo(root: Path, run: Run, *, protected: bool, registry: str | None) -> Path:
     """An environment repo with one service (``api``) and one accessory (``cache``) that
     build tiny images; the run id in their files makes the images this test's own."""
-    lines = [f"environment: {run.environment}", f"protected: {str(protected).lower()}"]
+    lines = [
+        f"environment: {run.environment}",
+        f"protected: {str(protected).lower()}",
+        f"labels: {{{TEST_RUN_LABEL}: '{run.id}'}}",
+    ]
     if registry:
         lines.append(f"registry: {{url: {registry!r}}}")
     lines += [
@@ -290,7 +315,7 @@ def built_images(client: docker.DockerClient) -> Iterator[list[str]]:
             client.images.remove(image_id, force=True)
 
 
-def test_images_are_named_by_registry_service_and_version(
+def test_images_are_named_by_registry_project_service_and_version(
     engine: DockerEngine,
     client: docker.DockerClient,
     test_run: Run,
@@ -306,16 +331,26 @@ def test_images_are_named_by_registry_service_and_version(
     built = build_environment(engine, env)
     built_images.extend(b.image_id for b in built)
 
+    # With a registry the project is the repo folder's name: the same on every machine.
     assert [(b.service, b.repository, b.tag) for b in built] == [
-        ("cache", "127.0.0.1:1/team/cache", head),
-        ("api", "127.0.0.1:1/team/api", head),
+        ("cache", "127.0.0.1:1/team/env/cache", head),
+        ("api", "127.0.0.1:1/team/env/api", head),
     ]
     for b in built:
         assert b.version.commit is not None and not b.version.dirty
-        assert client.images.get(b.ref).id == b.image_id
+        image = client.images.get(b.ref)
+        assert image.id == b.image_id
+        assert image.labels == {
+            TEST_RUN_LABEL: test_run.id,
+            "dockyard.project": "env",
+            "dockyard.env": test_run.environment,
+            "dockyard.service": b.service,
+            "dockyard.commit": b.version.last_commit,
+            "dockyard.dirty": "false",
+        }
 
 
-def test_without_a_registry_images_are_named_dockyard_service(
+def test_without_a_registry_images_are_named_dockyard_project_service(
     engine: DockerEngine, test_run: Run, tmp_path: Path, built_images: list[str]
 ) -> None:
     repo = environment_repo(tmp_path / "env", test_run, protected=False, registry=None)
@@ -325,9 +360,40 @@ def test_without_a_registry_images_are_named_dockyard_service(
     built = build_environment(engine, env, ["api"])
     built_images.extend(b.image_id for b in built)
 
-    assert built == [BuiltImage("api", built[0].image_id, "dockyard/api", head, built[0].version)]
+    project = local_project(repo)
+    assert re.fullmatch(r"env-[0-9a-f]{8}", project)
+    assert built == [
+        BuiltImage(
+            "api", built[0].image_id, f"dockyard/{project}/api", head, built[0].version, project
+        )
+    ]
     with pytest.raises(UnknownImage, match="nothere"):
         build_environment(engine, env, ["api", "nothere"])
+
+
+def test_a_commit_elsewhere_retags_an_image_but_keeps_its_id(
+    engine: DockerEngine,
+    client: docker.DockerClient,
+    test_run: Run,
+    tmp_path: Path,
+    built_images: list[str],
+) -> None:
+    repo = environment_repo(tmp_path / "env", test_run, protected=False, registry=None)
+    env = spec.load_environment(repo, test_run.environment)
+    before = {b.service: b for b in build_environment(engine, env)}
+    (repo / "cache" / "hello").write_text(f"cache, changed {test_run.id}\n")
+    git(repo, "commit", "-q", "-am", "only the cache")
+    head = git(repo, "rev-parse", "HEAD")
+
+    after = {b.service: b for b in build_environment(engine, env)}
+    built_images.extend(b.image_id for b in [*before.values(), *after.values()])
+
+    assert after["api"].tag == head[:12] != before["api"].tag
+    assert after["api"].image_id == before["api"].image_id
+    assert after["cache"].image_id != before["cache"].image_id
+    labels = client.images.get(after["cache"].ref).labels
+    assert labels["dockyard.commit"] == head
+    assert client.images.get(after["api"].ref).labels["dockyard.commit"] != head
 
 
 def test_a_protected_environment_refuses_dirty_sources_unless_forced(

@@ -1,14 +1,17 @@
 """Build the images an environment needs, through its engine, named by source version.
 
-An image is named ``<registry url>/<service>:<version tag>`` when the
-environment has a registry, ``dockyard/<service>:<version tag>`` otherwise
-(see :mod:`dockyard.build.versions` for the tag). A service's version is that
-of its source folder (and of its build context, when that lies outside); an
+An image is named ``<registry url>/<project>/<service>:<version tag>`` when the
+environment has a registry, ``dockyard/<project>/<service>:<version tag>``
+otherwise (see :mod:`dockyard.build.naming` for the project and
+:mod:`dockyard.build.versions` for the tag). A service's version is that of its
+source folder (and of its build context, when that lies outside); an
 accessory's is that of its build context in the environment repo. Containers
 run the image ID (or, once pushed, the digest), never the tag.
 
-The image carries no environment-specific label, so every environment built
-from the same sources gets the same image ID.
+The image is labelled with its project, environment, service and the last
+commit that changed its source (:func:`dockyard.build.naming.image_labels`), so
+each environment gets an image of its own; a commit that changes nothing of a
+source leaves its image ID as it was.
 """
 
 from __future__ import annotations
@@ -18,15 +21,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from dockyard.build.errors import DirtySource, UnknownImage
+from dockyard.build.naming import env_repository, image_labels, project_of
 from dockyard.build.versions import SourceVersion, source_version
 from dockyard.deploy.events import Event, Reporter, silent
 from dockyard.engines.base import BuildRequest, Engine
-from dockyard.spec.environment import RegistryConfig
 from dockyard.spec.loaded import LoadedEnvironment
 from dockyard.spec.models import ImageBuild
-
-LOCAL_NAMESPACE = "dockyard"
-"""Repository namespace of images built for an environment without a registry."""
 
 
 @dataclass(frozen=True)
@@ -48,6 +48,7 @@ class BuiltImage:
     repository: str
     tag: str
     version: SourceVersion
+    project: str
 
     @property
     def ref(self) -> str:
@@ -55,33 +56,22 @@ class BuiltImage:
         return f"{self.repository}:{self.tag}"
 
 
-def image_repository(registry: RegistryConfig | None, service: str) -> str:
-    """``<registry url>/<service>``, or ``dockyard/<service>`` without a registry."""
-    return f"{registry.url if registry else LOCAL_NAMESPACE}/{service}"
-
-
-def image_tag(registry: RegistryConfig | None, service: str, version: SourceVersion) -> str:
-    """The name a build gets: ``<repository>:<version tag>``."""
-    return f"{image_repository(registry, service)}:{version.tag}"
-
-
 def build_requests(env: LoadedEnvironment, only: Iterable[str] | None = None) -> list[BuildJob]:
     """One job per accessory or service that builds its own image (those of ``only``).
 
     Raises UnknownImage when ``only`` names something that builds no image.
     """
-    registry = env.spec.registry
     wanted = set(only) if only is not None else None
     jobs: list[BuildJob] = []
     for name, acc in env.spec.accessories.items():
         if acc.build is not None and (wanted is None or name in wanted):
             context = (env.path.parent / acc.build.build).resolve()
-            jobs.append(_job(registry, name, acc.build, context, source=context))
+            jobs.append(_job(env, name, acc.build, context, source=context))
     for svc in env.services:
         image = svc.spec.image
         if image is not None and (wanted is None or svc.name in wanted):
             context = (svc.path.parent / image.build).resolve()
-            jobs.append(_job(registry, svc.name, image, context, source=svc.source.resolve()))
+            jobs.append(_job(env, svc.name, image, context, source=svc.source.resolve()))
     if wanted is not None:
         missing = sorted(wanted - {job.request.service for job in jobs})
         if missing:
@@ -90,7 +80,7 @@ def build_requests(env: LoadedEnvironment, only: Iterable[str] | None = None) ->
 
 
 def _job(
-    registry: RegistryConfig | None, name: str, build: ImageBuild, context: Path, source: Path
+    env: LoadedEnvironment, name: str, build: ImageBuild, context: Path, source: Path
 ) -> BuildJob:
     """The build of ``name`` from ``context``; its version is that of ``source``
     (the service repo, or the build context of an accessory)."""
@@ -99,10 +89,10 @@ def _job(
         service=name,
         context=context,
         dockerfile=build.dockerfile,
-        tag=image_tag(registry, name, version),
+        tag=f"{env_repository(env, name)}:{version.tag}",
         args=dict(build.args),
         target=build.target,
-        labels={"dockyard.service": name},
+        labels=image_labels(env, name, version),
     )
     return BuildJob(request, version, source)
 
@@ -125,6 +115,7 @@ def build_environment(
         dirty = [job for job in jobs if job.version.dirty]
         if dirty:
             raise _dirty(env, dirty)
+    project = project_of(env)
     built: list[BuiltImage] = []
     for job in jobs:
         request = job.request
@@ -134,9 +125,9 @@ def build_environment(
             report(Event("output", subject, line))
 
         image_id = engine.build(request, progress)
-        repository = image_repository(env.spec.registry, request.service)
+        repository = env_repository(env, request.service)
         built.append(
-            BuiltImage(request.service, image_id, repository, job.version.tag, job.version)
+            BuiltImage(request.service, image_id, repository, job.version.tag, job.version, project)
         )
         report(Event("build", request.service, f"built {image_id[:19]} ({request.tag})"))
     return built

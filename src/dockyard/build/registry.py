@@ -15,7 +15,8 @@ from contextlib import contextmanager
 
 from dockyard.build.credentials import auth_config, auth_hint
 from dockyard.build.errors import DigestMismatch, NotInRegistry, RegistryAuthError, RegistryError
-from dockyard.build.images import BuiltImage, image_repository
+from dockyard.build.images import BuiltImage
+from dockyard.build.naming import image_repository
 from dockyard.build.registry_api import has_manifest
 from dockyard.build.versions import SHORT
 from dockyard.engines.base import Engine, ProgressFn, RegistryAuth
@@ -40,12 +41,12 @@ def split_digest_ref(ref: str) -> tuple[str, str] | None:
 def push(engine: Engine, built: BuiltImage, registry: RegistryConfig, progress: ProgressFn) -> str:
     """Push ``built`` to ``registry``; returns the digest (``sha256:...``) it is stored under.
 
-    The image is pushed as ``<registry url>/<service>:<tag>`` (tagged so first if it
-    was built under another name). Credentials come from the environment
+    The image is pushed as ``<registry url>/<project>/<service>:<tag>`` (tagged so
+    first if it was built under another name). Credentials come from the environment
     (:mod:`dockyard.build.credentials`).
     """
     auth = auth_config(registry)
-    repository = image_repository(registry, built.service)
+    repository = image_repository(registry, built.project, built.service)
     if repository != built.repository:
         engine.tag(built.image_id, repository, built.tag)
     with _hint_for(registry):
@@ -77,7 +78,8 @@ def copy_image(
     *,
     tag: str | None = None,
 ) -> str:
-    """Copy the image ``source_ref`` into ``<dest url>/<repository_name>``; returns its digest.
+    """Copy the image ``source_ref`` into ``<dest url>/<repository_name>`` (such as
+    ``<project>/<service>``); returns its digest.
 
     ``source_ref`` is ``repository@sha256:...`` (pulled with ``source_auth`` when the
     engine lacks it) or a local image (an ID, from an environment without a
@@ -87,7 +89,7 @@ def copy_image(
     stores it under another one, DigestMismatch: it would not be the same artifact.
     """
     auth = auth_config(dest)  # a missing password fails before anything is pulled
-    repository = image_repository(dest, repository_name)
+    repository = f"{dest.url}/{repository_name}"
     source = split_digest_ref(source_ref)
     if source is not None and has_manifest(dest, repository_name, source[1]):
         progress(f"{digest_ref(repository, source[1])} is in {dest.url} already")

@@ -8,10 +8,11 @@ untracked file) are tagged ``nogit-`` and 12 hex digits of a hash of their
 content, and always count as dirty.
 
 One git call tells the commit and the changes of a folder
-(``git status --porcelain=v2 --branch``), and a second one, only when it has no
-changes, makes sure git does not ignore it altogether (``git ls-tree``). A file
-takes two (``git log`` for the last commit that touched it, ``git status`` for
-its changes).
+(``git status --porcelain=v2 --branch``), a second one, only when it has no
+changes, makes sure git does not ignore it altogether (``git ls-tree``), and a
+last one finds the last commit that changed it (``git log -1``), which images
+are labelled with. A file takes two (``git log`` for the last commit that
+touched it, ``git status`` for its changes).
 """
 
 from __future__ import annotations
@@ -51,6 +52,8 @@ class SourceVersion:
     commit: str | None
     dirty: bool
     tag: str
+    last_commit: str | None = None
+    """The last commit that changed the source (``commit`` or older); None outside git."""
 
 
 class _NotARepo(Exception):
@@ -88,7 +91,10 @@ def source_version(folder: Path, context: Path | None = None) -> SourceVersion:
     if not changed and not _git(folder, ["ls-tree", "HEAD", "--", "."]).strip():
         # Nothing to commit and nothing committed: git ignores the folder.
         return _unversioned(tree_hash(context))
-    return SourceVersion(commit=commit, dirty=changed, tag=_tag(commit, changed))
+    last = _git(folder, ["log", "-1", "--format=%H", "--", *map(str, paths)]).strip()
+    return SourceVersion(
+        commit=commit, dirty=changed, tag=_tag(commit, changed), last_commit=last or None
+    )
 
 
 def file_version(path: Path) -> SourceVersion:
@@ -108,7 +114,9 @@ def file_version(path: Path) -> SourceVersion:
         return _unversioned(_file_digest(path))
     if commit is None:  # untracked, or added but never committed
         return _unversioned(_file_digest(path))
-    return SourceVersion(commit=commit, dirty=changed, tag=_tag(commit, changed))
+    return SourceVersion(
+        commit=commit, dirty=changed, tag=_tag(commit, changed), last_commit=commit
+    )
 
 
 def tree_hash(folder: Path) -> str:

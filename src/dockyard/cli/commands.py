@@ -9,6 +9,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from dockyard import spec
+from dockyard.build import cleanup
 from dockyard.cli import releases, render
 from dockyard.cli.context import (
     engine_of,
@@ -22,6 +23,7 @@ from dockyard.cli.progress import Progress
 from dockyard.deploy import ops
 from dockyard.deploy.history import adopt
 from dockyard.deploy.ship import selection
+from dockyard.engines.base import RemovedImage
 from dockyard.state import HistoryMissing, StateStore, StoreMissing, actor
 
 Command = Callable[[argparse.Namespace, Console, Console], int]
@@ -97,14 +99,19 @@ def cmd_down(args: argparse.Namespace, out: Console, err: Console) -> int:
         store: StateStore | None = existing_store(env)
     except StoreMissing:  # no task runs to forget
         store = None
+    # The images its containers run are known only while they exist.
+    used = cleanup.used_refs(engine.observe(env.name), store) if args.images else set()
     with Progress(err) as progress:
         removed = ops.down(engine, env.name, volumes=args.volumes, report=progress, store=store)
+        images = cleanup.remove_images(engine, env, used, progress) if args.images else None
     kept = "" if args.volumes else " (volumes kept; --volumes removes them)"
     out.print(
         f"Removed {len(removed.tasks)} tasks, "
         f"{'the network' if removed.network else 'no network'} and "
         f"{len(removed.volumes)} volumes of [bold]{escape(env.name)}[/]{kept}."
     )
+    if images is not None:
+        _removed_images(out, env.name, images)
     return 0
 
 
@@ -115,6 +122,22 @@ def cmd_state(args: argparse.Namespace, out: Console, err: Console) -> int:
         adopted = adopt(engine, store, env.name, actor())
         render.adopted(out, adopted, store.location)
     return 0
+
+
+def _removed_images(out: Console, environment: str, images: list[RemovedImage]) -> None:
+    """One line per image: what was removed, and what was left and why."""
+    gone = [i for i in images if i.deleted]
+    out.print(f"Removed {len(gone)} images of [bold]{environment}[/].")
+    for image in images:
+        names = escape(", ".join(image.names) or image.image_id[:19])
+        note = escape(image.note or "")
+        if image.deleted:
+            out.print(f"  removed {names}")
+        elif image.names:
+            out.print(f"  untagged {names} ({note})")
+        else:
+            kept = escape(", ".join(image.kept) or image.image_id[:19])
+            out.print(f"  kept {kept}: {note}")
 
 
 _COMMANDS: dict[str, Command] = {

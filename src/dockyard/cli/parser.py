@@ -175,6 +175,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = command("down", "Remove the environment's containers and network.")
     p.add_argument("--volumes", action="store_true", help="remove its named volumes (data) too")
+    p.add_argument(
+        "--images",
+        action="store_true",
+        help="remove the images built or pulled for it too (never from a registry)",
+    )
 
     lock = sub.add_parser("lock", help="Inspect or release an environment's deploy lock.")
     lock_sub = lock.add_subparsers(dest="lock_command", metavar="ACTION", required=True)

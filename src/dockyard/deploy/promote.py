@@ -3,7 +3,8 @@
 The source of truth for "what runs" is the source environment's engine: each
 service's running image reference, read back from its task labels. Nothing is
 rebuilt. When the destination has a registry the image is copied into it by
-digest (and must keep that digest); otherwise the destination's engine pulls it.
+digest (and must keep that digest), as ``<registry>/<project>/<service>`` with the
+destination's project; otherwise the destination's engine pulls it.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from collections.abc import Collection
 from typing import TYPE_CHECKING
 
 from dockyard.build.credentials import auth_config
-from dockyard.build.images import image_repository
+from dockyard.build.naming import project_of
 from dockyard.build.registry import copy_image, digest_ref, ensure_image, split_digest_ref
 from dockyard.deploy.events import Event, Reporter
 from dockyard.errors import DeployError
@@ -32,6 +33,7 @@ def carry_images(
     recorded = source.store.last_succeeded(source.env.name)
     label = recorded.label if recorded else f"{source.env.name}#?"
     src_auth = auth_config(source.env.spec.registry) if source.env.spec.registry else None
+    project = project_of(dest.env)
     images: dict[str, str] = {}
     for name in names:
         ref = running[name]
@@ -44,8 +46,10 @@ def carry_images(
             # The image must be local to the engine that copies it: a local image ID
             # only exists on the source's engine.
             engine = dest.engine if split_digest_ref(ref) else source.engine
-            digest = copy_image(engine, ref, src_auth, dest.env.spec.registry, name, progress)
-            images[name] = digest_ref(image_repository(dest.env.spec.registry, name), digest)
+            registry = dest.env.spec.registry
+            repository = f"{project}/{name}"
+            digest = copy_image(engine, ref, src_auth, registry, repository, progress)
+            images[name] = digest_ref(f"{registry.url}/{repository}", digest)
         else:
             if split_digest_ref(ref):
                 ensure_image(dest.engine, ref, src_auth, progress)

@@ -1,7 +1,7 @@
 """Build once, ship by digest: what a release deploys, service by service.
 
 After shipping, every service is named by an immutable reference: in an
-environment with a registry ``<registry>/<service>@sha256:...``, else the local
+environment with a registry ``<registry>/<project>/<service>@sha256:...``, else the local
 image ID. A tag is never what a deploy trusts.
 """
 
@@ -11,7 +11,8 @@ import difflib
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 
-from dockyard.build.images import BuiltImage, build_environment, image_repository
+from dockyard.build.images import BuiltImage, build_environment
+from dockyard.build.naming import image_repository
 from dockyard.build.registry import digest_ref, push
 from dockyard.build.versions import SourceVersion, file_version
 from dockyard.deploy.events import Event, Reporter, silent
@@ -73,7 +74,7 @@ def ship(
                 report(Event("output", subject, line))
 
             digest = push(engine, image, registry, progress)
-            ref = digest_ref(image_repository(registry, image.service), digest)
+            ref = digest_ref(image_repository(registry, image.project, image.service), digest)
             report(Event("build", image.service, f"pushed {ref}"))
             shipped[image.service] = Shipped(image.service, ref, digest, image.version, True)
     return shipped

@@ -30,6 +30,32 @@ class BuildRequest:
 
 
 @dataclass(frozen=True)
+class ImageSelection:
+    """The local images of one owner (a project's environment), for removal.
+
+    An image carrying every label of ``labels`` is the owner's: its names under
+    ``namespace`` (``<namespace>/<repository>:<tag>`` or ``...@sha256:...``) go, and
+    the image with them unless another name is left. Of any other image only the
+    exact names in ``refs`` go: those the owner's containers and releases ran.
+    """
+
+    labels: dict[str, str]
+    namespace: str
+    refs: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True)
+class RemovedImage:
+    """What became of one image: the names removed from it, and whether it is gone."""
+
+    image_id: str
+    names: list[str]  # the owner's tags and digests removed from it
+    deleted: bool  # the image itself is gone, not only some of its names
+    note: str | None = None  # why it (or a name of it) was left
+    kept: list[str] = field(default_factory=list)  # the owner's names left on it
+
+
+@dataclass(frozen=True)
 class OneOffResult:
     """How a one-off task's container ended. It is removed; its output is kept here."""
 
@@ -128,6 +154,12 @@ class Engine(Protocol):
     ) -> str:
         """Push the local ``repository:tag``; returns the digest of the manifest the
         registry stored (``sha256:...``)."""
+        ...
+
+    def remove_images(self, selection: ImageSelection) -> list[RemovedImage]:
+        """Remove the local images (or names of them) ``selection`` picks; never from a
+        registry. An image a container uses (running or not) is left, with a note
+        naming the container."""
         ...
 
     # One-off tasks.

@@ -52,7 +52,7 @@ class RegistryConfig(Model):
 
     url: str = Field(
         pattern=r"^[A-Za-z0-9.-]+(:[0-9]+)?(/[a-z0-9._/-]+)?$",
-        description="host[:port][/namespace]; images are pushed as <url>/<service>.",
+        description="host[:port][/namespace]; images are pushed as <url>/<project>/<service>.",
     )
     username: str | None = None
     password_env: str | None = Field(
@@ -120,6 +120,14 @@ class EnvironmentSpec(Model):
     """``environments/<env>.yaml``: what the services of one environment share."""
 
     environment: Name | None = None
+    project: str | None = Field(
+        default=None,
+        max_length=64,
+        pattern=r"^[a-z0-9]+(?:[._-][a-z0-9]+)*$",
+        description="Whose images these are: the path component after the registry "
+        "(or dockyard/) in every image name; default: from the environment repo's "
+        "folder (see docs/images.md).",
+    )
     engine: EngineConfig = Field(default_factory=EngineConfig)
     protected: bool = Field(
         default=False, description="Refuse images built from dirty trees unless forced."

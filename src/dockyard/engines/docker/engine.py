@@ -14,7 +14,14 @@ from datetime import UTC, datetime
 import docker
 import docker.errors
 
-from dockyard.engines.base import BuildRequest, OneOffResult, ProgressFn, RegistryAuth
+from dockyard.engines.base import (
+    BuildRequest,
+    ImageSelection,
+    OneOffResult,
+    ProgressFn,
+    RegistryAuth,
+    RemovedImage,
+)
 from dockyard.engines.docker import execs, images, observe, oneoff, readiness, run, writers
 from dockyard.engines.docker.build import build_image
 from dockyard.engines.docker.connection import (
@@ -288,3 +295,6 @@ class DockerEngine:
         self, repository: str, tag: str, auth: RegistryAuth | None, progress: ProgressFn
     ) -> str:
         return images.push(self.api, self.address, repository, tag, auth, progress)
+
+    def remove_images(self, selection: ImageSelection) -> list[RemovedImage]:
+        return images.remove_images(self.api, self.address, selection)

@@ -1,4 +1,5 @@
-"""Images on the engine: look them up, tag them, push them to and pull them from a registry.
+"""Images on the engine: look them up, tag them, push them to and pull them from a
+registry, remove those of one owner.
 
 Push and pull stream JSON chunks: ``status`` (per layer, with ``id``),
 ``progress``/``progressDetail`` (byte counts), ``aux`` (after a push: the tag,
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping
+from contextlib import suppress
 from typing import Any
 
 import docker
@@ -20,8 +22,8 @@ import docker.errors
 import docker.utils
 
 from dockyard.build.errors import NotInRegistry, RegistryAuthError, RegistryError
-from dockyard.engines.base import ProgressFn, RegistryAuth
-from dockyard.engines.docker.connection import explanation, translate_errors
+from dockyard.engines.base import ImageSelection, ProgressFn, RegistryAuth, RemovedImage
+from dockyard.engines.docker.connection import explanation, is_conflict, translate_errors
 
 DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")
 _LOCAL_ID = re.compile(r"^(sha256:)?[0-9a-f]{64}$")
@@ -182,3 +184,72 @@ def registry_of(repository: str) -> str:
         return str(docker.auth.resolve_repository_name(repository)[0])
     except docker.errors.DockerException:
         return repository.split("/", 1)[0]
+
+
+def remove_images(
+    api: docker.APIClient, address: str, selection: ImageSelection
+) -> list[RemovedImage]:
+    """Remove what ``selection`` picks (see :class:`ImageSelection`), name by name, so that
+    an image keeps any name that is not the owner's. One listing of the images and one of
+    the containers tell what to remove and what is in use."""
+    with translate_errors(address, "list images and containers"):
+        summaries: list[dict[str, Any]] = api.images()
+        containers: list[dict[str, Any]] = api.containers(all=True)
+    users: dict[str, list[str]] = {}
+    for c in containers:
+        name = str((c.get("Names") or ["?"])[0]).lstrip("/")
+        users.setdefault(str(c.get("ImageID", "")), []).append(name)
+    prefix = selection.namespace + "/"
+    removed: list[RemovedImage] = []
+    for summary in summaries:
+        image = str(summary["Id"])
+        names = _names(summary)
+        owned = bool(selection.labels) and all(
+            (summary.get("Labels") or {}).get(k) == v for k, v in selection.labels.items()
+        )
+        ours = [
+            n for n in names if n in selection.refs or (owned and _repository(n).startswith(prefix))
+        ]
+        if not ours and not (owned and not names):
+            continue
+        if image in users:
+            note = f"used by container {', '.join(sorted(users[image]))}"
+            removed.append(RemovedImage(image, [], False, note, kept=ours))
+            continue
+        removed.append(_remove(api, address, image, ours, [n for n in names if n not in ours]))
+    return removed
+
+
+def _remove(
+    api: docker.APIClient, address: str, image: str, ours: list[str], others: list[str]
+) -> RemovedImage:
+    gone: list[str] = []
+    with translate_errors(address, f"remove image {image[:19]}"):
+        try:
+            for name in ours:
+                with suppress(docker.errors.NotFound):  # went with the repository's last tag
+                    api.remove_image(name)
+                gone.append(name)
+            if not others:
+                with suppress(docker.errors.NotFound):  # went with its last name
+                    api.remove_image(image)
+        except docker.errors.APIError as e:
+            if not is_conflict(e):
+                raise
+            left = [n for n in ours if n not in gone]
+            return RemovedImage(image, gone, False, explanation(e), kept=left)
+    note = f"still named {', '.join(others)}" if others else None
+    return RemovedImage(image, gone, not others, note)
+
+
+def _names(summary: Mapping[str, Any]) -> list[str]:
+    found = [*(summary.get("RepoTags") or []), *(summary.get("RepoDigests") or [])]
+    return [str(n) for n in found if not str(n).startswith("<none>")]
+
+
+def _repository(name: str) -> str:
+    """The repository of ``repository:tag`` or ``repository@sha256:...``."""
+    if "@" in name:
+        return name.partition("@")[0]
+    head, _, tail = name.rpartition(":")
+    return head if head and "/" not in tail else name
