@@ -59,6 +59,14 @@ class MountDef(Value):
     volume: str | None = None  # engine-level volume name
     tmpfs: bool = False
     read_only: bool = False
+    source: str | None = None  # a path on the engine's host, bind-mounted (Dockyard's own)
+
+    def canonical(self) -> dict[str, Any]:
+        """As JSON data, without ``source`` while it is unset (added later)."""
+        data = self.model_dump(mode="json")
+        if data["source"] is None:
+            del data["source"]
+        return data
 
 
 class ContainerDef(Value):
@@ -104,9 +112,10 @@ class TaskDef(Value):
         data = self.model_dump(mode="json")
         if data["aliases"] is None:
             del data["aliases"]
-        for container in data["containers"]:
+        for container, defined in zip(data["containers"], self.containers, strict=True):
             if not container["sysctls"]:
                 del container["sysctls"]
+            container["mounts"] = [m.canonical() for m in defined.mounts]
         return json.dumps(data, sort_keys=True, separators=(",", ":"))
 
     def spec_hash(self) -> str:
@@ -127,6 +136,7 @@ class OneOffDef(Value):
         """What makes two runs "the same task" apart from the image: command, env,
         mounts, resources, timeout."""
         data = self.container.model_dump(mode="json", exclude={"image", "name"})
+        data["mounts"] = [m.canonical() for m in self.container.mounts]
         data["timeout"] = self.timeout
         text = json.dumps(data, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(text.encode()).hexdigest()[:12]
