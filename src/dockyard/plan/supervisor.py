@@ -38,16 +38,17 @@ HEALTH = HealthDef(
 """Healthy while the supervisor keeps making its passes."""
 
 
-def supervisor_service(environment: str, image: str) -> ServiceDef:
+def supervisor_service(environment: str, image: str, every: float = RECONCILE_EVERY) -> ServiceDef:
     """The supervisor accessory of ``environment``: one container that talks to the
-    engine through its socket, restarts ``always``, and depends on nothing."""
+    engine through its socket, makes a full pass every ``every`` seconds besides the
+    one after each event, restarts ``always``, and depends on nothing."""
     container = ContainerDef(
         name=SUPERVISOR_CONTAINER,
         image=image,
         command=["python3", "/usr/local/lib/dockyard/supervisor.py"],
         env={
             "DOCKYARD_ENVIRONMENT": environment,
-            "DOCKYARD_RECONCILE_EVERY": str(RECONCILE_EVERY),
+            "DOCKYARD_RECONCILE_EVERY": f"{every:g}",
             "DOCKYARD_HEARTBEAT": HEARTBEAT,
         },
         health=HEALTH,

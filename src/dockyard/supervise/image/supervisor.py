@@ -280,7 +280,9 @@ class Supervisor:
         self._failed: dict[str, str] = {}  # container id -> the last error logged
 
     def reconcile(self) -> float | None:
-        """One pass over the environment; seconds until the next one is due, if any."""
+        """One pass over the environment; seconds until the next one is due, if any.
+        The heartbeat file then holds the time the pass began."""
+        began = time.time()
         seen = []
         for container_id in self.engine.containers(self.environment):
             info = self.engine.inspect(container_id)
@@ -291,7 +293,7 @@ class Supervisor:
             self._act(action)
         if self.heartbeat:
             with open(self.heartbeat, "w") as f:
-                f.write(f"{time.time()}\n")
+                f.write(f"{began}\n")
         return later
 
     def _act(self, action: Action) -> None:
