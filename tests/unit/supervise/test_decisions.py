@@ -5,6 +5,7 @@ file here; its label names must be Dockyard's."""
 from __future__ import annotations
 
 import importlib.util
+import re
 import sys
 from datetime import UTC, datetime, timedelta
 from types import ModuleType
@@ -175,3 +176,11 @@ def test_docker_timestamps_with_nanoseconds(program: ModuleType) -> None:
     )
     assert program.timestamp("2026-01-01T12:00:00Z") == datetime(2026, 1, 1, 12, tzinfo=UTC)
     assert program.timestamp("0001-01-01T00:00:00Z") is None
+
+
+def test_a_log_line_starts_with_the_time(
+    program: ModuleType, capsys: pytest.CaptureFixture[str]
+) -> None:
+    program.log("started prod-api-1-abc: it exited (137)")
+    line = capsys.readouterr().out
+    assert re.match(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ started prod-api-1-abc: ", line), line

@@ -63,7 +63,7 @@ RECONNECTED = "reconnected"
 
 
 def log(message: str) -> None:
-    stamp = datetime.now(timezone.utc).strftime  # noqa: UP017 (Python before 3.11 too)("%Y-%m-%dT%H:%M:%SZ")
+    stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
     print(f"{stamp} {message}", flush=True)
 
 
