@@ -68,7 +68,10 @@ def restarted_after(client: docker.DockerClient, container_id: str, before: str)
 
 
 def measure(load: Load) -> str:
-    return f"{len(load.failures)} failed of {load.served + len(load.failures)} requests"
+    """Failed/total requests, and the longest run of failures."""
+    total = load.served + len(load.failures)
+    longest = max((end - begin for begin, end in load.outages), default=0.0)
+    return f"{len(load.failures)} failed of {total} requests, longest outage {longest:.2f}s"
 
 
 def test_status_shows_the_supervisor(deployed: Example, client: docker.DockerClient) -> None:

@@ -184,10 +184,11 @@ def back_in_namespace(env: Env, task: ActualTask, main_started: datetime) -> boo
     )
 
 
-def measure(load: Load, since: int) -> str:
-    """Failed/total requests served from ``since`` on."""
-    total = load.served - since + len(load.failures)
-    return f"{len(load.failures)} failed of {total} requests"
+def measure(load: Load) -> str:
+    """Failed/total requests, and the longest run of failures."""
+    total = load.served + len(load.failures)
+    longest = max((end - begin for begin, end in load.outages), default=0.0)
+    return f"{len(load.failures)} failed of {total} requests, longest outage {longest:.2f}s"
 
 
 # ----------------------------------------------------------------- tests
@@ -211,7 +212,7 @@ def test_a_killed_ingress_comes_back_and_serves_its_routes(make_env: Callable[..
             what="the killed ingress to run again",
         )
         served_since(load, mark, 200, timeout=BACK)  # the resumed routes serve
-    print(f"\nkill of the ingress under load: {measure(load, 0)}")
+    print(f"\nkill of the ingress under load: {measure(load)}")
 
     again = env.container(ingress)
     assert again["RestartCount"] == 0  # Docker did not restart it: the supervisor did
@@ -236,7 +237,7 @@ def test_a_killed_replica_comes_back_and_its_sidecar_reaches_it_again(
             what="the killed replica to run again with its sidecar",
         )
         served_since(load, load.served, 200, timeout=BACK)
-    print(f"\nkill of one of two replicas under load: {measure(load, 0)}")
+    print(f"\nkill of one of two replicas under load: {measure(load)}")
 
     logs = env.supervisor_logs()
     assert f"started {first.task}: it exited (137)" in logs
@@ -311,7 +312,7 @@ def test_a_rollout_with_the_supervisor_running_is_not_disturbed(
         env.supervisor_pass_after(done)
         mark = load.served
         served_since(load, mark, 100)
-    print(f"\nrollout of two replicas with the supervisor running: {measure(load, 0)}")
+    print(f"\nrollout of two replicas with the supervisor running: {measure(load)}")
 
     assert load.failures == []
     assert set(load.bodies[mark:]) == {"v2"}
@@ -340,3 +341,24 @@ def test_a_killed_supervisor_shows_in_the_plan_and_a_deploy_brings_it_back(
     (again,) = env.tasks(SUPERVISOR_SERVICE)
     assert again.running
     assert plan(env.desired, env.engine.observe(env.name)).empty
+
+
+def test_a_supervisor_that_starts_again_catches_up_with_what_stopped_meanwhile(
+    make_env: Callable[..., Env],
+) -> None:
+    """What a daemon restart does to the supervisor: Docker starts it again (``always``)
+    and its first pass finds what Docker did not restart."""
+    env = make_env()
+    (supervisor,) = env.tasks(SUPERVISOR_SERVICE)
+    (task,) = env.tasks("web")
+    before = started(env.container(task))
+    env.client.api.stop(env.container(supervisor)["Id"], timeout=5)
+    env.client.containers.get(env.container(task)["Id"]).kill()
+    wait_for(lambda: env.container(task)["State"]["Status"] == "exited", what="web to stop")
+
+    env.client.api.start(env.container(supervisor)["Id"])
+    wait_for(
+        lambda: back_in_namespace(env, task, before),
+        timeout=BACK,
+        what="web and its sidecar, started by the supervisor's first pass",
+    )
