@@ -5,8 +5,13 @@ file here; its label names must be Dockyard's."""
 from __future__ import annotations
 
 import importlib.util
+import io
+import json
+import os
+import queue
 import re
 import sys
+import threading
 from datetime import UTC, datetime, timedelta
 from types import ModuleType
 from typing import Any
@@ -184,3 +189,39 @@ def test_a_log_line_starts_with_the_time(
     program.log("started prod-api-1-abc: it exited (137)")
     line = capsys.readouterr().out
     assert re.match(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ started prod-api-1-abc: ", line), line
+
+
+class DroppingEngine:
+    """Stands in for the engine's event stream, which cannot be cut here without
+    restarting the daemon: the first stream ends after one event, the second
+    connection fails, the third stream stays open with another event."""
+
+    def __init__(self) -> None:
+        self.opened = 0
+
+    def events(self, environment: str) -> io.BufferedReader:
+        self.opened += 1
+        if self.opened == 2:
+            raise OSError("connection refused")
+        event = {"status": "die", "id": f"id-{self.opened}", "Actor": {"Attributes": {}}}
+        body = json.dumps(event).encode() + b"\n"
+        if self.opened == 3:
+            read, write = os.pipe()
+            os.write(write, body)  # and never closed: the stream stays open
+            return io.BufferedReader(io.FileIO(read))
+        return io.BufferedReader(io.BytesIO(body))  # type: ignore[arg-type]
+
+
+def test_the_event_stream_is_opened_again_when_it_drops(
+    program: ModuleType, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(program, "RETRY_STREAM", 0.01)
+    engine = DroppingEngine()
+    supervisor = program.Supervisor(engine, "prod", None)
+    events: queue.Queue[object] = queue.Queue()
+    threading.Thread(target=supervisor.watch, args=(events,), daemon=True).start()
+    got = [events.get(timeout=10) for _ in range(4)]
+    # Each time the stream is (re)opened, a full pass is due before its events.
+    assert got[0] == got[2] == program.RECONNECTED
+    assert [e["id"] for e in (got[1], got[3])] == ["id-1", "id-3"]  # type: ignore[index]
+    assert engine.opened == 3

@@ -336,6 +336,7 @@ class Supervisor:
         threading.Thread(target=self.watch, args=(events,), name="events", daemon=True).start()
         now = time.monotonic()
         due, periodic = now, now + every
+        failing = False
         while True:
             wait = max(0.0, min(due, periodic) - time.monotonic())
             try:
@@ -350,9 +351,14 @@ class Supervisor:
                 continue
             try:
                 later = self.reconcile()
-            except (ApiError, OSError, ValueError, http.client.HTTPException) as e:
-                log(f"could not read the environment's containers: {e}")
-                later = RETRY_STREAM
+            except Exception as e:  # the engine is away, or answered nonsense: try again
+                if not failing:
+                    log(f"could not read the environment's containers ({e}); trying again")
+                failing, later = True, RETRY_STREAM
+            else:
+                if failing:
+                    log("reading the environment's containers again")
+                failing = False
             now = time.monotonic()
             due = now + later if later is not None else float("inf")
             periodic = now + every
