@@ -11,6 +11,7 @@ which a test fetches ``127.0.0.1:8000``).
 from __future__ import annotations
 
 import dataclasses
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -42,7 +43,7 @@ EVERY = 2.0
 for the pass that follows a change."""
 MARGIN = 1.0
 """Seconds after a container stopped by which the supervisor has decided about it
-(it waits half a second for Docker's own restart)."""
+(it leaves Docker 0.2 s to restart it first)."""
 
 
 def build_once(engine: DockerEngine, request: Any, tag: str, run: str) -> str:
@@ -188,7 +189,10 @@ def measure(load: Load) -> str:
     """Failed/total requests, and the longest run of failures."""
     total = load.served + len(load.failures)
     longest = max((end - begin for begin, end in load.outages), default=0.0)
-    return f"{len(load.failures)} failed of {total} requests, longest outage {longest:.2f}s"
+    kinds = Counter(f.what.split(":")[1].strip()[:40] for f in load.failures if ":" in f.what)
+    return f"{len(load.failures)} failed of {total} requests, longest outage {longest:.2f}s" + (
+        f" ({', '.join(f'{n} {k}' for k, n in kinds.most_common(3))})" if kinds else ""
+    )
 
 
 # ----------------------------------------------------------------- tests

@@ -126,9 +126,10 @@ def test_a_stopped_container_starts_when_its_policy_says_so(
 
 
 def test_one_that_stopped_a_moment_ago_is_looked_at_again(program: ModuleType) -> None:
-    stopped = info("db-1", status="exited", exit_code=137, finished=NOW - timedelta(seconds=0.2))
+    ago = program.SETTLE / 2
+    stopped = info("db-1", status="exited", exit_code=137, finished=NOW - timedelta(seconds=ago))
     actions, later = decide(program, stopped)
-    assert actions == [] and later == pytest.approx(program.SETTLE - 0.2)
+    assert actions == [] and later == pytest.approx(program.SETTLE - ago)
 
 
 @pytest.mark.parametrize("status", ["restarting", "created", "paused", "removing", "dead"])

@@ -52,7 +52,7 @@ SELF = "supervisor"
 ROLES = ("main", "sidecar")
 KINDS = ("service", "accessory")
 RUN_POLICIES = ("always", "unless-stopped")
-SETTLE = 0.5
+SETTLE = 0.2
 """Seconds after a container stopped before it is started: Docker records whether
 its restart policy applies before it reports the exit, this is a margin."""
 API_TIMEOUT = 120.0
