@@ -189,7 +189,7 @@ def test_a_log_line_starts_with_the_time(
 ) -> None:
     program.log("started prod-api-1-abc: it exited (137)")
     line = capsys.readouterr().out
-    assert re.match(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ started prod-api-1-abc: ", line), line
+    assert re.match(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z started prod-api-1-abc: ", line), line
 
 
 class DroppingEngine:
