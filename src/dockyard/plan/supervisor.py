@@ -30,12 +30,13 @@ HEALTH = HealthDef(
         f"import os, sys, time; "
         f"sys.exit(time.time() - os.stat('{HEARTBEAT}').st_mtime > {HEARTBEAT_MAX_AGE})",
     ],
-    interval=5.0,
+    interval=2.0,
     timeout=2.0,
     retries=3,
     start_period=10.0,
 )
-"""Healthy while the supervisor keeps making its passes."""
+"""Healthy while the supervisor keeps making its passes. Docker runs the first check
+one interval after the start, which is when a deploy sees it ready."""
 
 
 def supervisor_service(environment: str, image: str, every: float = RECONCILE_EVERY) -> ServiceDef:
