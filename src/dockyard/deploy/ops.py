@@ -17,6 +17,7 @@ from dockyard.engines.base import Engine
 from dockyard.plan import desire, plan
 from dockyard.plan.desired import ingress_of
 from dockyard.plan.model import ActualState, ActualTask, DesiredState, Plan
+from dockyard.plan.supervisor import SUPERVISOR_SERVICE
 from dockyard.spec.loaded import LoadedEnvironment
 from dockyard.spec.models import Port
 from dockyard.state import StateStore
@@ -112,6 +113,7 @@ def status(engine: Engine, env: LoadedEnvironment) -> EnvironmentStatus:
         wanted[svc.name] = ("service", svc.spec.deploy.replicas, ports)
     if ingress is not None:
         wanted[ingress.service] = ("accessory", 1, [public] if public else [])
+    wanted[SUPERVISOR_SERVICE] = ("accessory", 1, [])
     for t in actual.tasks:
         wanted.setdefault(t.service, (t.kind, 0, []))
 

@@ -35,6 +35,7 @@ from dockyard.plan.model import (
     Step,
 )
 from dockyard.spec.loaded import LoadedEnvironment
+from dockyard.supervise.build import supervisor_images
 
 READY_TIMEOUT = 60.0
 """Seconds the ingress's admin API may take to answer after the ingress starts."""
@@ -43,9 +44,11 @@ READY_TIMEOUT = 60.0
 def ingress_images(engine: Engine, env: LoadedEnvironment, report: Reporter) -> dict[str, str]:
     """Build the ingress image of ``env`` unless the engine has it: ``{"ingress": tag}``,
     or nothing when the environment has no ingress. The image is built on the
-    engine, from files that ship with Dockyard; it is not pushed."""
+    engine, from files that ship with Dockyard; it is not pushed. The supervisor's
+    image comes along (``dockyard.supervise``)."""
+    supervisor = supervisor_images(engine, env, report)
     if ingress_of(env) is None:
-        return {}
+        return supervisor
     request = ingress_build(env.spec.ingress.base_image)
     if not engine.image_present(request.tag):
         report(Event("build", request.service, f"building {request.tag}"))
@@ -54,7 +57,7 @@ def ingress_images(engine: Engine, env: LoadedEnvironment, report: Reporter) -> 
             report(Event("output", request.service, line))
 
         engine.build(request, progress)
-    return {INGRESS_SERVICE: request.tag}
+    return {**supervisor, INGRESS_SERVICE: request.tag}
 
 
 def with_routes(engine: Engine, desired: DesiredState, actual: ActualState, steps: Plan) -> Plan:

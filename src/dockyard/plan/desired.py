@@ -22,6 +22,7 @@ from dockyard.plan.model import (
     network_name,
     volume_name,
 )
+from dockyard.plan.supervisor import add_supervisor
 from dockyard.spec.loaded import LoadedEnvironment, LoadedService
 from dockyard.spec.models import Container, Health, TaskSpec
 
@@ -105,6 +106,7 @@ def desire(
         services[INGRESS_SERVICE] = ingress_service(
             name, _image(images, INGRESS_SERVICE), config.port, config.host_ip, ports
         )
+    add_supervisor(services, name, images, only)
 
     return DesiredState(
         environment=name,

@@ -60,11 +60,21 @@ class MountDef(Value):
     tmpfs: bool = False
     read_only: bool = False
     shared: bool = False  # the spec says several tasks may write the volume at once
+    source: str | None = None  # a path on the engine's host, bind-mounted (Dockyard's own)
 
     @property
     def exclusive(self) -> bool:
         """Whether no other task may write this volume while this mount is in use."""
         return self.volume is not None and not self.read_only and not self.shared
+
+    def canonical(self) -> dict[str, Any]:
+        """As JSON data, without the fields added later while they hold their default."""
+        data = self.model_dump(mode="json")
+        if data["source"] is None:
+            del data["source"]
+        if not data["shared"]:
+            del data["shared"]
+        return data
 
 
 class ContainerDef(Value):
@@ -118,12 +128,10 @@ class TaskDef(Value):
         data = self.model_dump(mode="json")
         if data["aliases"] is None:
             del data["aliases"]
-        for container in data["containers"]:
+        for container, defined in zip(data["containers"], self.containers, strict=True):
             if not container["sysctls"]:
                 del container["sysctls"]
-            for mount in container["mounts"]:
-                if not mount["shared"]:
-                    del mount["shared"]
+            container["mounts"] = [m.canonical() for m in defined.mounts]
         return json.dumps(data, sort_keys=True, separators=(",", ":"))
 
     def spec_hash(self) -> str:
@@ -144,6 +152,7 @@ class OneOffDef(Value):
         """What makes two runs "the same task" apart from the image: command, env,
         mounts, resources, timeout."""
         data = self.container.model_dump(mode="json", exclude={"image", "name"})
+        data["mounts"] = [m.canonical() for m in self.container.mounts]
         data["timeout"] = self.timeout
         text = json.dumps(data, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(text.encode()).hexdigest()[:12]

@@ -22,6 +22,7 @@ IMAGES = {
     "api": "sha256:api",
     "worker": "sha256:worker",
     "ingress": "dockyard/ingress:test",
+    "supervisor": "dockyard/supervisor:test",
 }
 
 

@@ -208,7 +208,11 @@ class DockerEngine:
             readiness.check_ready(self.api, task, self.logs)
 
     def remove_task(self, task: ActualTask) -> None:
-        """Stop and remove every container of ``task``, sidecars first; gone already is fine."""
+        """Stop and remove every container of ``task``, sidecars first; gone already is fine.
+
+        Every container's restart policy is set to ``no`` before anything stops, so
+        neither Docker nor the environment's supervisor starts one again meanwhile.
+        """
         graces = (
             {c.name: c.stop_grace for c in task.definition.containers} if task.definition else {}
         )
@@ -219,6 +223,8 @@ class DockerEngine:
             for c in found[0].containers if found else []:
                 containers[c.id] = c
             ordered = sorted(containers.values(), key=lambda c: c.role == "main")
+            for c in ordered:
+                run.never_restart(self.api, c.id)
             for c in ordered:
                 grace = math.ceil(graces.get(c.container, DEFAULT_STOP_GRACE))
                 try:

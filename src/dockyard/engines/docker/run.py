@@ -151,6 +151,19 @@ def remove_stale(api: docker.APIClient, name: str, environment: str) -> None:
         force_remove(api, container_id)
 
 
+def never_restart(api: docker.APIClient, container_id: str) -> None:
+    """Set a container's restart policy to ``no``: it is being stopped on purpose, and
+    the supervisor leaves such containers alone. Gone already, or being removed, is fine."""
+    never: Any = {"Name": "no"}  # the stubs know "always" and "on-failure" only
+    try:
+        api.update_container(container_id, restart_policy=never)
+    except docker.errors.NotFound:
+        pass
+    except docker.errors.APIError as e:
+        if not is_conflict(e):
+            raise
+
+
 def force_remove(api: docker.APIClient, container_id: str) -> None:
     """Kill and remove a container with its anonymous volumes; gone already is fine."""
     try:
@@ -172,6 +185,8 @@ def _port_bindings(ports: list[PortDef]) -> dict[int | str, Any] | None:
 def _mount(mount: MountDef) -> Mount:
     if mount.tmpfs:
         return Mount(mount.target, None, type="tmpfs", read_only=mount.read_only)
+    if mount.source is not None:
+        return Mount(mount.target, mount.source, type="bind", read_only=mount.read_only)
     return Mount(mount.target, mount.volume, type="volume", read_only=mount.read_only)
 
 
