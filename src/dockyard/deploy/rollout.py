@@ -226,6 +226,8 @@ def start(ctx: Context, service: ServiceDef, slot: int, release: str | None = No
         raise
     ctx.result.started.append(task.task)
     ctx.report(Event("ready", service.name, f"{task.task} is ready"))
+    if ctx.router is not None:
+        ctx.router.started(service.name, task)  # a new ingress gets its routes first
     return task
 
 

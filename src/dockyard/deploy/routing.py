@@ -24,7 +24,7 @@ from dockyard.discovery.ingress import IngressClient, IngressUnavailable, ingres
 from dockyard.engines.base import Engine
 from dockyard.errors import DeployError
 from dockyard.plan.desired import ingress_of
-from dockyard.plan.ingress import INGRESS_SERVICE
+from dockyard.plan.ingress import HOLDER_SERVICE, INGRESS_SERVICE
 from dockyard.plan.model import (
     ActualState,
     ActualTask,
@@ -41,11 +41,17 @@ READY_TIMEOUT = 60.0
 
 
 def ingress_images(engine: Engine, env: LoadedEnvironment, report: Reporter) -> dict[str, str]:
-    """Build the ingress image of ``env`` unless the engine has it: ``{"ingress": tag}``,
-    or nothing when the environment has no ingress. The image is built on the
-    engine, from files that ship with Dockyard; it is not pushed."""
+    """Build the ingress image of ``env`` unless the engine has it, and say which
+    image its holder runs: ``{"ingress": tag, "ingress-holder": image}``, or nothing
+    when the environment has no ingress. The image is built on the engine, from
+    files that ship with Dockyard; it is not pushed.
+
+    The holder only waits, so it keeps the image it runs while the engine has
+    that image: a new ingress image replaces Caddy alone, which loses no request,
+    and not the holder, whose replacement closes the public port for a moment."""
     if ingress_of(env) is None:
         return {}
+    holder = _holder_image(engine, env.name)
     request = ingress_build(env.spec.ingress.base_image)
     if not engine.image_present(request.tag):
         report(Event("build", request.service, f"building {request.tag}"))
@@ -54,15 +60,27 @@ def ingress_images(engine: Engine, env: LoadedEnvironment, report: Reporter) -> 
             report(Event("output", request.service, line))
 
         engine.build(request, progress)
-    return {INGRESS_SERVICE: request.tag}
+    return {INGRESS_SERVICE: request.tag, HOLDER_SERVICE: holder or request.tag}
+
+
+def _holder_image(engine: Engine, environment: str) -> str | None:
+    for task in engine.observe(environment).tasks_of(HOLDER_SERVICE):
+        image = task.definition.main.image if task.definition else None
+        if image is not None and engine.image_present(image):
+            return image
+    return None
 
 
 def with_routes(engine: Engine, desired: DesiredState, actual: ActualState, steps: Plan) -> Plan:
     """``steps``, plus a step that loads the ingress's routes when nothing else would
     and the running ingress routes otherwise than the spec says (a route was added,
-    a replica died)."""
+    a replica died). A holder that is started again brings a new Caddy: the old
+    one would be left in the old holder's namespace."""
     ingress = desired.ingress
-    if ingress is None or steps.changes:
+    if ingress is None:
+        return steps
+    steps = _caddy_follows_holder(actual, steps)
+    if steps.changes:
         return steps  # applying any change ends with loading the routes
     running = [t for t in actual.tasks_of(ingress.service) if t.running]
     if not running:
@@ -81,6 +99,26 @@ def with_routes(engine: Engine, desired: DesiredState, actual: ActualState, step
         reason="the ingress routes otherwise than the spec and the healthy replicas say",
     )
     return steps.model_copy(update={"steps": [*steps.steps, step]})
+
+
+def _caddy_follows_holder(actual: ActualState, steps: Plan) -> Plan:
+    holder = next((s for s in steps.steps if s.name == HOLDER_SERVICE), None)
+    caddy = next((s for s in steps.steps if s.name == INGRESS_SERVICE), None)
+    if holder is None or caddy is None or holder.action == "noop" or caddy.replace:
+        return steps
+    tasks = [t.task for t in actual.tasks_of(INGRESS_SERVICE)]
+    if not tasks or caddy.action == "create":
+        return steps
+    stop = [t for t in caddy.stop if t != tasks[0]]
+    follow = caddy.model_copy(
+        update={
+            "action": "replace",
+            "replace": [tasks[0]],
+            "stop": stop,
+            "reason": "its holder is started again: a Caddy joins the new namespace",
+        }
+    )
+    return steps.model_copy(update={"steps": [follow if s is caddy else s for s in steps.steps]})
 
 
 def dial(task: ActualTask, port: int) -> str:
@@ -111,9 +149,12 @@ class Router:
     def attach(self, actual: ActualState, *, wait: bool = True) -> None:
         """Find the running ingress in ``actual`` and (with ``wait``) wait for its
         admin API to answer."""
-        ingress = next(
-            (t for t in actual.tasks_of(self.ingress.service) if t.main is not None), None
-        )
+        caddy = next((s for s in self.desired.services if s.name == self.ingress.service), None)
+        wanted = caddy.task.spec_hash() if caddy is not None else None
+        found = [t for t in actual.tasks_of(self.ingress.service) if t.main is not None]
+        # Mid-upgrade (a deploy killed then) two may run: the one to keep first.
+        found.sort(key=lambda t: (not t.running, t.spec_hash != wanted))
+        ingress = found[0] if found else None
         if ingress is None or ingress.main is None:
             raise DeployError(
                 f"the ingress of {self.desired.environment} is not running",
@@ -122,6 +163,21 @@ class Router:
         self.client = IngressClient(self.engine, ingress.main.id)
         if wait:
             self.client.wait_ready(READY_TIMEOUT)
+
+    def started(self, service: str, task: ActualTask) -> None:
+        """A task of ``service`` became ready. When it is a new Caddy, it gets the
+        routes and becomes the one this router drives; once it answers, the old
+        one can stop (SIGTERM: it finishes what it is answering, and connections
+        still queued on its listeners move to the new one's)."""
+        if service != self.ingress.service or task.main is None:
+            return
+        with self._lock:
+            if self.client is None:
+                self.table = self.wanted(self.engine.observe(self.desired.environment))
+            self.client = IngressClient(self.engine, task.main.id)
+            self.client.wait_ready(READY_TIMEOUT)
+            self._load()
+        self.report(Event("route", service, f"{task.task} serves the routes"))
 
     def wanted(self, actual: ActualState, *, running: bool = False) -> RoutingTable:
         """The table for what runs in ``actual``: every healthy replica of every
