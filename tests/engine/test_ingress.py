@@ -23,9 +23,11 @@ from dockyard.discovery import (
     PublicRoute,
     RoutingTable,
     caddy_config,
+    holder_service,
     ingress_build,
     ingress_service,
 )
+from dockyard.discovery.caddy import bootstrap_config
 from dockyard.engines.docker import DockerEngine
 from dockyard.errors import EngineError
 from dockyard.plan.model import ActualTask, DesiredState, ServiceDef
@@ -73,7 +75,8 @@ class Setup:
     a: ActualTask
     b: ActualTask
     client: ActualTask  # a container of the environment to send requests from
-    ingress: ActualTask
+    holder: ActualTask  # holds the namespace: the published port, the alias `web`
+    ingress: ActualTask  # Caddy, in the holder's namespace
     admin: IngressClient
     public_port: int
 
@@ -102,33 +105,6 @@ def exec_in_engine(setup: Setup, *argv: str) -> tuple[int, str]:
     return setup.admin.engine.exec(setup.client.main.id, list(argv))
 
 
-def migrate_pending_connections(
-    client: docker.DockerClient, container_id: str, labels: dict[str, str]
-) -> None:
-    """Set ``net.ipv4.tcp_migrate_req=1`` in the ingress's network namespace.
-
-    Caddy opens new listening sockets (SO_REUSEPORT) for each config it loads and
-    closes the old ones; Linux resets the connections still queued on a closed one
-    unless this sysctl moves them to a socket that stays. ServiceDef cannot carry
-    a sysctl yet (docs/ingress.md), so a helper container that shares the
-    namespace sets it.
-    """
-    api = client.api
-    host_config = api.create_host_config(network_mode=f"container:{container_id}")
-    host_config.update(ReadonlyPaths=[], MaskedPaths=[])  # writable /proc/sys
-    helper = api.create_container(
-        BASE_IMAGE,
-        ["sh", "-c", "echo 1 > /proc/sys/net/ipv4/tcp_migrate_req"],
-        host_config=host_config,
-        labels=labels,
-    )
-    try:
-        api.start(helper)
-        assert api.wait(helper, timeout=30)["StatusCode"] == 0, api.logs(helper)
-    finally:
-        api.remove_container(helper, force=True)
-
-
 @pytest.fixture
 def setup(
     engine: DockerEngine,
@@ -143,23 +119,25 @@ def setup(
     a, b = replica("A"), replica("B")
     sender = service("client", web(web_image, "client"))
     public_port = free_port()
-    ingress = ingress_service(
-        test_run.environment, ingress_image, public_port, "127.0.0.1", {"web": [PORT]}
+    holder = holder_service(
+        test_run.environment, ingress_image, public_port, "127.0.0.1", {"web": [PORT, 443]}
     )
-    desired = test_run.desired(sender, ingress)
+    ingress = ingress_service(test_run.environment, ingress_image, holder)
+    desired = test_run.desired(sender, holder, ingress)
     engine.ensure_network(desired)
     tasks = [
         engine.start_task(desired, svc, n, "r1")
-        for n, svc in ((1, a), (2, b), (1, sender), (1, ingress))
+        for n, svc in ((1, a), (2, b), (1, sender), (1, holder), (1, ingress))
     ]
     for task in tasks:
         engine.wait_ready(task, READY, lambda line: None)
-    task_a, task_b, task_client, task_ingress = tasks
+    task_a, task_b, task_client, task_holder, task_ingress = tasks
     assert task_ingress.main is not None
-    migrate_pending_connections(client, task_ingress.main.id, test_run.labels)
     admin = IngressClient(engine, task_ingress.main.id)
     admin.wait_ready(READY)
-    return Setup(desired, task_a, task_b, task_client, task_ingress, admin, public_port)
+    return Setup(
+        desired, task_a, task_b, task_client, task_holder, task_ingress, admin, public_port
+    )
 
 
 # ----------------------------------------------------------------- tests
@@ -177,8 +155,8 @@ def test_the_ingress_serves_public_and_internal_traffic_from_the_listed_replicas
     assert load.failures == []
 
     # Inside the environment, `web` is the ingress: DNS answers with it alone.
-    assert setup.ingress.main is not None
-    ingress = client.containers.get(setup.ingress.main.id)
+    assert setup.holder.main is not None
+    ingress = client.containers.get(setup.holder.main.id)
     ingress_ip = ingress.attrs["NetworkSettings"]["Networks"][setup.desired.network]["IPAddress"]
     code, output = exec_in_engine(
         setup, "python3", "-c", "import socket; print(socket.gethostbyname_ex('web')[2])"
@@ -330,7 +308,8 @@ def test_no_listed_replica_is_a_503_and_a_bad_config_is_refused(setup: Setup) ->
     )
     assert output.strip() == "503 no healthy replica of web answers on port 8000"
 
-    bad = {"apps": {"http": {"servers": {"x": {"listen": [":8000"], "routes": "nonsense"}}}}}
+    servers = {"x": {"listen": [":8000"], "routes": "nonsense"}}
+    bad = {**bootstrap_config(), "apps": {"http": {"servers": servers}}}
     with pytest.raises(IngressError, match="refused the new config") as refused:
         setup.admin.load(bad)
     assert "HTTP 400" in refused.value.message
