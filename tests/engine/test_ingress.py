@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import dataclasses
 import http.client
+import threading
 from dataclasses import dataclass
 
 import docker
 import pytest
 
 from dockyard.discovery import (
+    HealthProbe,
     IngressClient,
     IngressError,
     ProxiedService,
@@ -88,9 +90,9 @@ class Setup:
     def dial_b(self) -> str:
         return f"{self.b.task}:{PORT}"
 
-    def table(self, *dials: str) -> RoutingTable:
+    def table(self, *dials: str, health: HealthProbe | None = None) -> RoutingTable:
         return RoutingTable(
-            services=[ProxiedService(name="web", upstreams={PORT: list(dials)})],
+            services=[ProxiedService(name="web", upstreams={PORT: list(dials)}, health=health)],
             routes=[PublicRoute(service="web", port=PORT)],
         )
 
@@ -329,3 +331,116 @@ def test_exec_returns_the_exit_code_and_both_outputs(
     client.containers.get(setup.client.main.id).stop(timeout=1)
     with pytest.raises(EngineError, match="is not running"):
         engine.exec(setup.client.main.id, ["true"])
+
+
+# ------------------------------------------------- non-root, health and retries
+
+
+def send(port: int, method: str, path: str) -> tuple[int, str | None]:
+    """One request on a new connection to 127.0.0.1:``port``: the status and the
+    X-Replica header of the replica that answered."""
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    try:
+        connection.request(method, path, headers={"Connection": "close", "Content-Length": "0"})
+        response = connection.getresponse()
+        response.read()
+        return response.status, response.getheader("X-Replica")
+    finally:
+        connection.close()
+
+
+def test_caddy_runs_as_the_caddy_user_listens_below_1024_and_keeps_its_admin_api_inside(
+    setup: Setup,
+) -> None:
+    assert setup.ingress.main is not None and setup.holder.main is not None
+    owner = "import os, pwd; print(pwd.getpwuid(os.stat('/proc/1').st_uid).pw_name)"
+    code, output = setup.admin.engine.exec(setup.ingress.main.id, ["python3", "-c", owner])
+    assert (code, output.strip()) == (0, "caddy")
+
+    # Port 443 is proxied, with no replica listed: Caddy, not root, listens there.
+    setup.admin.load(caddy_config(setup.table(setup.dial_a).with_upstreams("web", 443, [])))
+    _, output = exec_in_engine(
+        setup,
+        "python3",
+        "-c",
+        "import urllib.request, urllib.error\n"
+        "try: urllib.request.urlopen('http://web:443/', timeout=2)\n"
+        "except urllib.error.HTTPError as e: print(e.code, e.read().decode())",
+    )
+    assert output.strip() == "503 no healthy replica of web answers on port 443"
+
+    # The admin API is a unix socket in the Caddy container: nothing listens on
+    # 2019, neither in the ingress's namespace nor for the environment.
+    probe = "import socket, sys; socket.create_connection((sys.argv[1], 2019), 2)"
+    code, output = setup.admin.engine.exec(
+        setup.holder.main.id, ["python3", "-c", probe, "127.0.0.1"]
+    )
+    assert code != 0 and "Connection refused" in output
+    code, output = exec_in_engine(setup, "python3", "-c", probe, "web")
+    assert code != 0 and "Connection refused" in output
+
+
+def test_an_upstream_that_closes_connections_without_answering_stays_in_rotation(
+    setup: Setup,
+) -> None:
+    setup.admin.load(caddy_config(setup.table(setup.dial_a, setup.dial_b)))
+
+    # A POST is never sent again: each of these reaches one replica, which
+    # closes the connection without an answer.
+    closed = [send(setup.public_port, "POST", "/close")[0] for _ in range(2)]
+    assert closed == [502, 502]
+
+    # Both replicas are still in rotation: POSTs (not retried, so a replica out
+    # of rotation would show as a 503 at once) and GETs reach both.
+    posts = [send(setup.public_port, "POST", "/") for _ in range(4)]
+    gets = [send(setup.public_port, "GET", "/") for _ in range(4)]
+    assert {status for status, _ in posts + gets} == {200}
+    assert {replica for _, replica in posts} == {"A", "B"}
+    assert {replica for _, replica in gets} == {"A", "B"}
+    listed = setup.admin.call("GET", "/reverse_proxy/upstreams").json()
+    assert {u["address"]: u["fails"] for u in listed} == {setup.dial_a: 0, setup.dial_b: 0}
+
+
+@pytest.mark.parametrize("method", ["GET", "HEAD"])
+def test_a_safe_request_to_a_replica_that_dies_mid_request_is_answered_by_the_other(
+    method: str, setup: Setup, client: docker.DockerClient
+) -> None:
+    setup.admin.load(caddy_config(setup.table(setup.dial_a, setup.dial_b)))
+    answers: list[tuple[int, str | None]] = []
+    request = threading.Thread(
+        target=lambda: answers.append(send(setup.public_port, method, "/slow?s=3"))
+    )
+    request.start()
+    busy = wait_for(
+        lambda: [d for d, n in setup.admin.upstreams().items() if n == 1], 10, "the slow request"
+    )
+    dying, other = (setup.a, "B") if busy == [setup.dial_a] else (setup.b, "A")
+    assert dying.main is not None
+    client.containers.get(dying.main.id).kill()
+    request.join(timeout=30)
+
+    assert answers == [(200, other)]
+
+
+@pytest.mark.parametrize("probed", [True, False], ids=["probed", "unprobed"])
+def test_a_dead_replica_is_skipped_without_a_failed_request(
+    probed: bool, setup: Setup, client: docker.DockerClient
+) -> None:
+    """No passive health check. With the ingress's probe (a service with an HTTP
+    health check) a dead replica leaves the rotation once a probe fails; without
+    one, each request that lands on it fails to connect and goes to the other
+    replica, later by the failed lookup and ``try_interval``."""
+    probe = HealthProbe(path="/healthz", interval=0.5, timeout=0.5) if probed else None
+    setup.admin.load(caddy_config(setup.table(setup.dial_a, setup.dial_b, health=probe)))
+    assert setup.b.main is not None
+
+    with Load(setup.public_port) as load:
+        assert set(served_since(load, 0, 100)) == {"A", "B"}
+        client.containers.get(setup.b.main.id).stop(timeout=0)
+        mark = load.served + 1  # a request may have been in flight meanwhile
+        after = served_since(load, mark, 40, timeout=60)
+    load.stop()
+
+    print(f"\nB stopped under load: served {load.served}, failed {len(load.failures)}")
+    assert load.failures == []
+    assert set(after) == {"A"}
