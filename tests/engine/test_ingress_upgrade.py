@@ -211,3 +211,24 @@ def test_a_changed_holder_brings_a_new_caddy_and_the_environment_converges(
     new = shop.only(INGRESS_SERVICE)
     assert new.main is not None
     assert IngressClient(shop.engine, new.main.id).upstreams()
+
+
+def test_a_caddy_left_in_a_restarted_holders_old_namespace_is_replaced(
+    shop: Shop, ingress_images: tuple[str, str], client: docker.DockerClient
+) -> None:
+    desired = shop.desired(ingress_images[0])
+    holder, caddy = shop.only(HOLDER_SERVICE), shop.only(INGRESS_SERVICE)
+    assert holder.main is not None
+    client.containers.get(holder.main.id).restart(timeout=1)  # a new, empty namespace
+
+    actual = shop.engine.observe(shop.run.environment)
+    steps = with_routes(shop.engine, desired, actual, plan(desired, actual))
+    (step,) = steps.changes
+    assert (step.name, step.action, step.replace) == (INGRESS_SERVICE, "replace", [caddy.task])
+    assert step.reason is not None and "namespace" in step.reason
+
+    apply(shop.engine, desired, actual, steps, "r2")
+    with Load(shop.public_port, parse=str.strip) as load:
+        assert len(set(served_since(load, 0, PER_STEP))) == 2
+    assert load.failures == []
+    assert shop.in_step(desired)

@@ -16,6 +16,7 @@ from dockyard.deploy.tasks import task_steps
 from dockyard.engines.base import Engine
 from dockyard.plan import desire, plan
 from dockyard.plan.desired import ingress_of
+from dockyard.plan.ingress import HOLDER_SERVICE
 from dockyard.plan.model import ActualState, DesiredState, Plan
 from dockyard.spec.loaded import LoadedEnvironment
 from dockyard.spec.models import Port
@@ -100,6 +101,7 @@ def status(engine: Engine, env: LoadedEnvironment) -> EnvironmentStatus:
             ports += [_route_url(public, r.host, r.path) for r in svc.spec.routes]
         wanted[svc.name] = ("service", svc.spec.deploy.replicas, ports)
     if ingress is not None:
+        wanted[HOLDER_SERVICE] = ("accessory", 1, [])
         wanted[ingress.service] = ("accessory", 1, [public] if public else [])
     for t in actual.tasks:
         wanted.setdefault(t.service, (t.kind, 0, []))

@@ -22,7 +22,7 @@ from dockyard.deploy.events import Event, Reporter, silent
 from dockyard.discovery.caddy import HealthProbe, ProxiedService, RoutingTable, caddy_config
 from dockyard.discovery.ingress import IngressClient, IngressUnavailable, ingress_build
 from dockyard.engines.base import Engine
-from dockyard.errors import DeployError
+from dockyard.errors import DeployError, EngineError
 from dockyard.plan.desired import ingress_of
 from dockyard.plan.ingress import HOLDER_SERVICE, INGRESS_SERVICE
 from dockyard.plan.model import (
@@ -79,7 +79,7 @@ def with_routes(engine: Engine, desired: DesiredState, actual: ActualState, step
     ingress = desired.ingress
     if ingress is None:
         return steps
-    steps = _caddy_follows_holder(actual, steps)
+    steps = _caddy_follows_holder(engine, actual, steps)
     if steps.changes:
         return steps  # applying any change ends with loading the routes
     running = [t for t in actual.tasks_of(ingress.service) if t.running]
@@ -101,24 +101,55 @@ def with_routes(engine: Engine, desired: DesiredState, actual: ActualState, step
     return steps.model_copy(update={"steps": [*steps.steps, step]})
 
 
-def _caddy_follows_holder(actual: ActualState, steps: Plan) -> Plan:
+def _caddy_follows_holder(engine: Engine, actual: ActualState, steps: Plan) -> Plan:
+    """``steps`` with Caddy replaced when its holder is replaced, or was started
+    again since Caddy started (Caddy would stay in the old, empty namespace)."""
     holder = next((s for s in steps.steps if s.name == HOLDER_SERVICE), None)
     caddy = next((s for s in steps.steps if s.name == INGRESS_SERVICE), None)
-    if holder is None or caddy is None or holder.action == "noop" or caddy.replace:
+    if holder is None or caddy is None or caddy.replace or caddy.action == "create":
         return steps
     tasks = [t.task for t in actual.tasks_of(INGRESS_SERVICE)]
-    if not tasks or caddy.action == "create":
+    if not tasks:
         return steps
-    stop = [t for t in caddy.stop if t != tasks[0]]
+    if holder.action != "noop":
+        reason = "its holder is replaced: a new Caddy joins the new namespace"
+    elif _cut_off(engine, actual):
+        reason = "its holder restarted after it: Caddy is in a namespace of its own"
+    else:
+        return steps
     follow = caddy.model_copy(
         update={
             "action": "replace",
             "replace": [tasks[0]],
-            "stop": stop,
-            "reason": "its holder is started again: a Caddy joins the new namespace",
+            "stop": [t for t in caddy.stop if t != tasks[0]],
+            "reason": reason,
         }
     )
     return steps.model_copy(update={"steps": [follow if s is caddy else s for s in steps.steps]})
+
+
+_NETNS = ["python3", "-c", "import os; print(os.readlink('/proc/1/ns/net'))"]
+"""Prints the network namespace of a container's first process."""
+
+
+def _cut_off(engine: Engine, actual: ActualState) -> bool:
+    """Whether a running Caddy is in another network namespace than the running
+    holder's: Docker gives a container that restarts a new namespace, and one
+    that joined the old one keeps it (and still counts as running)."""
+    holders = [t.main for t in actual.tasks_of(HOLDER_SERVICE) if t.running and t.main]
+    caddys = [t.main for t in actual.tasks_of(INGRESS_SERVICE) if t.running and t.main]
+    if len(holders) != 1 or not caddys:
+        return False
+    spaces = set()
+    for container in [*holders, *caddys]:
+        try:
+            code, output = engine.exec(container.id, _NETNS)
+        except EngineError:
+            return False  # stopped meanwhile: the next look decides
+        if code != 0:
+            return False
+        spaces.add(output.strip())
+    return len(spaces) > 1
 
 
 def dial(task: ActualTask, port: int) -> str:
