@@ -1,10 +1,12 @@
 """The ingress against a real Caddy: routing, switching upstreams under load, draining,
-surviving a restart, and a 503 when no replica is listed.
+surviving a restart, a 503 when no replica is listed, running as the caddy user,
+and what happens when a replica closes without answering or dies mid-request.
 
 Two replicas of the test web server (``A`` and ``B`` in their answers) run without
-a network alias; the ingress holds the alias ``web`` and publishes its public
-port on 127.0.0.1. A load thread sends requests to that port, half on one
-keep-alive connection and half on a new connection each.
+a network alias; the ingress's holder has the alias ``web`` and publishes the
+public port on 127.0.0.1, and Caddy runs in the holder's namespace. A load
+thread sends requests to that port, half on one keep-alive connection and half
+on a new connection each.
 """
 
 from __future__ import annotations
