@@ -232,3 +232,35 @@ def test_a_caddy_left_in_a_restarted_holders_old_namespace_is_replaced(
         assert len(set(served_since(load, 0, PER_STEP))) == 2
     assert load.failures == []
     assert shop.in_step(desired)
+
+
+def test_a_deploy_stopped_mid_upgrade_is_finished_without_losing_a_request(
+    shop: Shop, ingress_images: tuple[str, str]
+) -> None:
+    """What a deploy killed between starting the new Caddy and loading its routes
+    leaves: two Caddys, the new one (of the definition to keep) without routes.
+    The next deploy gives it the routes before it stops the old one."""
+    old = shop.only(INGRESS_SERVICE)
+    upgraded = shop.desired(ingress_images[1])
+    caddy = upgraded.service(INGRESS_SERVICE)
+    new = shop.engine.start_task(upgraded, caddy, 1, "r2")
+    shop.engine.wait_ready(new, 30, lambda line: None)
+    assert new.main is not None
+    assert "apps" not in IngressClient(shop.engine, new.main.id).config()  # no routes
+
+    actual = shop.engine.observe(shop.run.environment)
+    steps = with_routes(shop.engine, upgraded, actual, plan(upgraded, actual))
+    (step,) = steps.changes
+    assert (step.name, step.stop) == (INGRESS_SERVICE, [old.task])
+    first, second = loads(shop.public_port)
+    with first, second:
+        served_since(first, 0, PER_STEP)
+        apply(shop.engine, upgraded, actual, steps, "r3")
+        served_since(first, first.served, PER_STEP)
+        served_since(second, second.served, PER_STEP)
+    served, failures = summary(first, second)
+
+    print(f"\nan upgrade finished by the next deploy: served {served}, failed {len(failures)}")
+    assert failures == []
+    assert shop.only(INGRESS_SERVICE).task == new.task
+    assert shop.in_step(upgraded)

@@ -233,6 +233,8 @@ def start(ctx: Context, service: ServiceDef, slot: int, release: str | None = No
 
 def remove(ctx: Context, task: ActualTask) -> None:
     ctx.check()
+    if ctx.router is not None:
+        ctx.router.stopping(task)  # the ingress that stays gets the routes first
     ctx.engine.remove_task(task)
     ctx.result.removed.append(task.task)
     ctx.report(Event("stop", task.service, f"removed {task.task}"))

@@ -210,6 +210,23 @@ class Router:
             self._load()
         self.report(Event("route", service, f"{task.task} serves the routes"))
 
+    def stopping(self, task: ActualTask) -> None:
+        """``task`` is about to stop. When it is the Caddy this router drives (or it
+        drives none yet) and another Caddy runs — a deploy stopped mid-upgrade
+        left two — the other one gets the routes first and is driven from then on."""
+        if task.service != self.ingress.service or task.main is None:
+            return
+        with self._lock:
+            if self.client is not None and self.client.container_id != task.main.id:
+                return
+            actual = self.engine.observe(self.desired.environment)
+            others = [t for t in actual.tasks_of(task.service) if t.task != task.task]
+            if not any(t.running for t in others):
+                return
+            self.attach(actual.model_copy(update={"tasks": others}))
+            self.table = self.wanted(actual)
+            self._load()
+
     def wanted(self, actual: ActualState, *, running: bool = False) -> RoutingTable:
         """The table for what runs in ``actual``: every healthy replica of every
         proxied service in rotation (every running one, with ``running``)."""
