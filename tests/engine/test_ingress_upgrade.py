@@ -29,7 +29,14 @@ from dockyard.discovery import (
 )
 from dockyard.engines.docker import DockerEngine
 from dockyard.plan.diff import plan
-from dockyard.plan.model import ActualTask, DesiredState, IngressDef, ProxyDef
+from dockyard.plan.model import (
+    ActualTask,
+    ContainerDef,
+    DesiredState,
+    IngressDef,
+    PortDef,
+    ProxyDef,
+)
 from tests.fixtures.load import Load, served_since
 
 from .support import BASE_IMAGE, TEST_RUN_LABEL, Run, free_port, service, web
@@ -102,8 +109,10 @@ class Shop:
     def converge(
         self, desired: DesiredState, release: str, report: Callable[[Event], None] = silent
     ) -> None:
+        """Plan as a release does (with the ingress's own rules) and apply."""
         actual = self.engine.observe(self.run.environment)
-        apply(self.engine, desired, actual, plan(desired, actual), release, report)
+        steps = with_routes(self.engine, desired, actual, plan(desired, actual))
+        apply(self.engine, desired, actual, steps, release, report)
 
     def only(self, service: str) -> ActualTask:
         (task,) = self.engine.observe(self.run.environment).tasks_of(service)
@@ -264,3 +273,34 @@ def test_a_deploy_stopped_mid_upgrade_is_finished_without_losing_a_request(
     assert failures == []
     assert shop.only(INGRESS_SERVICE).task == new.task
     assert shop.in_step(upgraded)
+
+
+def test_an_ingress_of_one_container_is_replaced_by_holder_and_caddy(
+    engine: DockerEngine, test_run: Run, web_image: str, ingress_images: tuple[str, str]
+) -> None:
+    """What Dockyard ran before the split: one ingress container that publishes
+    the port and holds the names. The holder cannot publish the port beside it,
+    so it goes first."""
+    shop = Shop(engine, test_run, web_image, ingress_images[0], free_port())
+    single = service(
+        INGRESS_SERVICE,
+        ContainerDef(
+            name="caddy",
+            image=ingress_images[0],
+            ports=[PortDef(name="http", port=80, publish=shop.public_port)],
+        ),
+        kind="accessory",
+        aliases=["web"],
+    )
+    before = test_run.desired(single)
+    engine.ensure_network(before)
+    engine.wait_ready(engine.start_task(before, single, 1, "r0"), 30, lambda line: None)
+
+    desired = shop.desired(ingress_images[0])
+    shop.converge(desired, "r1")
+
+    with Load(shop.public_port, parse=str.strip) as load:
+        assert len(set(served_since(load, 0, PER_STEP))) == 2
+    assert load.failures == []
+    assert shop.only(INGRESS_SERVICE).definition == desired.service(INGRESS_SERVICE).task
+    assert shop.in_step(desired)

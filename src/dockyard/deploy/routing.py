@@ -79,7 +79,7 @@ def with_routes(engine: Engine, desired: DesiredState, actual: ActualState, step
     ingress = desired.ingress
     if ingress is None:
         return steps
-    steps = _caddy_follows_holder(engine, actual, steps)
+    steps = _caddy_follows_holder(engine, actual, _holder_takes_over(actual, steps))
     if steps.changes:
         return steps  # applying any change ends with loading the routes
     running = [t for t in actual.tasks_of(ingress.service) if t.running]
@@ -99,6 +99,31 @@ def with_routes(engine: Engine, desired: DesiredState, actual: ActualState, step
         reason="the ingress routes otherwise than the spec and the healthy replicas say",
     )
     return steps.model_copy(update={"steps": [*steps.steps, step]})
+
+
+def _holder_takes_over(actual: ActualState, steps: Plan) -> Plan:
+    """``steps`` with a first holder started in place of an ingress of one container
+    (what Dockyard ran before the split): that one publishes the host port the
+    holder needs, so it goes first, and the new Caddy joins the holder after."""
+    holder = next((s for s in steps.steps if s.name == HOLDER_SERVICE), None)
+    if holder is None or holder.action != "create":
+        return steps
+    single = [
+        t
+        for t in actual.tasks_of(INGRESS_SERVICE)
+        if t.definition is None or t.definition.joins is None
+    ]
+    if not single:
+        return steps
+    takeover = holder.model_copy(
+        update={
+            "action": "replace",
+            "start": [],
+            "replace": [single[0].task],
+            "reason": "the ingress of one container gives its port and names to a holder",
+        }
+    )
+    return steps.model_copy(update={"steps": [takeover if s is holder else s for s in steps.steps]})
 
 
 def _caddy_follows_holder(engine: Engine, actual: ActualState, steps: Plan) -> Plan:

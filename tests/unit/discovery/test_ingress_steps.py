@@ -17,10 +17,13 @@ from dockyard.plan.model import (
     ActualContainer,
     ActualState,
     ActualTask,
+    ContainerDef,
     DesiredState,
     IngressDef,
+    PortDef,
     ProxyDef,
     ServiceDef,
+    TaskDef,
     task_name,
 )
 
@@ -116,3 +119,34 @@ def test_a_new_ingress_image_replaces_caddy_alone() -> None:
     engine = Namespaces({"h1": "net:[1]", "c1": "net:[1]"})
 
     assert steps_of(upgraded, now, engine) == {HOLDER_SERVICE: "noop", INGRESS_SERVICE: "replace"}
+
+
+def test_an_ingress_of_one_container_makes_way_for_the_holder_first() -> None:
+    want = desired()
+    single = ServiceDef.model_validate(
+        {
+            "name": INGRESS_SERVICE,
+            "kind": "accessory",
+            "task": TaskDef(
+                containers=[
+                    ContainerDef(
+                        name="caddy",
+                        image="old",
+                        ports=[PortDef(name="http", port=80, publish=8080)],
+                    )
+                ],
+                aliases=["web"],
+            ),
+        }
+    )
+    now = ActualState(environment=ENV, network=want.network, tasks=[running(single, "c0")])
+
+    steps = with_routes(cast(Engine, Namespaces({})), want, now, plan(want, now))
+
+    holder = next(s for s in steps.steps if s.name == HOLDER_SERVICE)
+    caddy = next(s for s in steps.steps if s.name == INGRESS_SERVICE)
+    old = now.tasks[0].task
+    # The holder's rollout is stop-first (it publishes the port): the old ingress
+    # goes, then the holder starts in its slot; then Caddy starts in the holder.
+    assert (holder.action, holder.start, holder.replace) == ("replace", [], [old])
+    assert (caddy.action, caddy.replace) == ("replace", [old])
