@@ -17,7 +17,7 @@ import pytest
 
 from dockyard.deploy.apply import apply
 from dockyard.deploy.events import Event, silent
-from dockyard.deploy.routing import with_routes
+from dockyard.deploy.route_steps import with_routes
 from dockyard.discovery import (
     HOLDER_SERVICE,
     INGRESS_SERVICE,

@@ -10,7 +10,7 @@ from collections.abc import Collection
 from dataclasses import dataclass, field
 
 from dockyard.deploy.events import Event, Reporter, silent
-from dockyard.deploy.routing import ingress_images, with_routes
+from dockyard.deploy.route_steps import ingress_images, with_routes
 from dockyard.deploy.ship import ship
 from dockyard.deploy.tasks import task_steps
 from dockyard.engines.base import Engine

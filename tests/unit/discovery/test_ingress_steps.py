@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import cast
 
-from dockyard.deploy.routing import with_routes
+from dockyard.deploy.route_steps import with_routes
 from dockyard.engines.base import Engine
 from dockyard.plan.diff import plan
 from dockyard.plan.ingress import HOLDER_SERVICE, INGRESS_SERVICE, holder_service, ingress_service
