@@ -34,7 +34,7 @@ longer than that is passed in pieces."""
 MAX_BODY = 1_500_000
 """Characters of a request body that still fit on a command line."""
 UNREACHABLE = 3
-"""Exit code of the admin program when nothing answers on the admin port."""
+"""Exit code of the admin program when nothing answers on the admin socket."""
 
 _ADMIN_PROGRAM = f"""
 import http.client, json, socket, sys
