@@ -16,10 +16,17 @@ turn:
 
 A fault's requests are counted from the moment it starts until both clients
 have been served PER_STEP requests after it ended; a failure is anything but a
-200. Everything the bench creates carries its label and is removed at the end,
-also on failure. Traffic goes only to 127.0.0.1.
+200.
+
+With --second-caddy (restart and kill only) a second Caddy container, started
+by hand in the holder's namespace with the same routes, serves beside the one
+Dockyard manages: what the faults would cost if the ingress ran two.
+
+Everything the bench creates carries its label and is removed at the end, also
+on failure. Traffic goes only to 127.0.0.1.
 
 Usage: python bench/ingress.py [--runs N] [--only upgrade,restart,kill,holder]
+                               [--second-caddy]
 """
 
 from __future__ import annotations
@@ -43,7 +50,9 @@ from common import free_port  # noqa: E402
 
 from dockyard.deploy.apply import apply  # noqa: E402
 from dockyard.discovery import (  # noqa: E402
+    HOLDER_SERVICE,
     INGRESS_SERVICE,
+    IngressClient,
     PublicRoute,
     holder_service,
     ingress_build,
@@ -140,10 +149,27 @@ class Bench:
         apply(self.engine, desired, actual, plan(desired, actual), f"r{time.time_ns()}")
 
     def caddy(self) -> docker.models.containers.Container:
+        return self.one(INGRESS_SERVICE)
+
+    def one(self, service: str) -> docker.models.containers.Container:
         (found,) = self.client.containers.list(
-            filters={"label": [f"dockyard.env={self.environment}", "dockyard.service=ingress"]}
+            filters={"label": [f"dockyard.env={self.environment}", f"dockyard.service={service}"]}
         )
         return found
+
+    def second_caddy(self) -> None:
+        """A Caddy beside the managed one, in the holder's namespace, with its routes.
+        It carries the bench label only: Dockyard does not see it."""
+        first = self.caddy()
+        second = self.client.containers.run(
+            self.ingress_images[0],
+            detach=True,
+            network_mode=f"container:{self.one(HOLDER_SERVICE).id}",
+            labels=self.labels,
+        )
+        admin = IngressClient(self.engine, second.id)
+        admin.wait_ready(30)
+        admin.load(IngressClient(self.engine, first.id).config())
 
     # ------------------------------------------------------------ faults
 
@@ -249,18 +275,26 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=3, help="times each fault is measured")
     parser.add_argument("--only", default=",".join(FAULTS), help="faults, comma-separated")
+    parser.add_argument(
+        "--second-caddy", action="store_true", help="a second Caddy serves beside the first"
+    )
     args = parser.parse_args()
     faults = [f for f in args.only.split(",") if f]
     unknown = sorted(set(faults) - set(FAULTS))
     if unknown:
         parser.error(f"unknown faults: {', '.join(unknown)}")
+    if args.second_caddy and set(faults) - {"restart", "kill"}:
+        parser.error("--second-caddy goes with --only restart,kill")
     tallies = {fault: Tally() for fault in faults}
     with bench_environment() as bench:
+        if args.second_caddy:
+            bench.second_caddy()
         for n in range(args.runs):
             for fault in faults:
                 measure(bench, getattr(bench, fault), tallies[fault])
                 print(f"run {n + 1} {fault}: {tallies[fault]}", file=sys.stderr)
-    print(f"\n{args.runs} run(s) of each fault, two clients under steady load\n")
+    caddys = "two Caddys" if args.second_caddy else "one Caddy"
+    print(f"\n{args.runs} run(s) of each fault, {caddys}, two clients under steady load\n")
     print("| fault | failed / total | longest outage |")
     print("|-------|----------------|----------------|")
     for fault, tally in tallies.items():
