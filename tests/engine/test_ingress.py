@@ -432,7 +432,7 @@ def test_a_dead_replica_is_skipped_without_a_failed_request(
     health check) a dead replica leaves the rotation once a probe fails; without
     one, each request that lands on it fails to connect and goes to the other
     replica, later by the failed lookup and ``try_interval``."""
-    probe = HealthProbe(path="/healthz", interval=0.5, timeout=0.5) if probed else None
+    probe = HealthProbe(path="/healthz", interval=0.5, timeout=2.0) if probed else None
     setup.admin.load(caddy_config(setup.table(setup.dial_a, setup.dial_b, health=probe)))
     assert setup.b.main is not None
 

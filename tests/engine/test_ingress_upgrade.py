@@ -97,7 +97,7 @@ class Shop:
                     health_path="/healthz",
                     health_port=PORT,
                     health_interval=0.5,
-                    health_timeout=0.5,
+                    health_timeout=2.0,
                 )
                 for name, ports in proxied.items()
             ],
