@@ -10,6 +10,7 @@ request is a test failure.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import signal
@@ -18,8 +19,11 @@ from pathlib import Path
 from typing import Any
 
 import docker
+import docker.errors
 import pytest
+import yaml
 
+from dockyard.discovery import ingress_build
 from tests.fixtures.load import Load, SlowRequest, served_since
 
 from .conftest import Example, kill_when, make_example, remove_by_label, wait_for
@@ -204,6 +208,56 @@ def test_a_replica_killed_under_load_costs_no_request(shop: Example) -> None:
 def _restarted(client: docker.DockerClient, container_id: str) -> bool:
     container = client.containers.get(container_id)
     return int(container.attrs["RestartCount"]) > 0
+
+
+def ingress_containers(example: Example) -> dict[str, str]:
+    """The ingress's running containers: service (holder, Caddy) → container id."""
+    client = docker.from_env()
+    try:
+        found = client.containers.list(filters={"label": f"dockyard.env={example.env}"})
+        return {
+            c.labels["dockyard.service"]: c.id
+            for c in found
+            if c.labels.get("dockyard.service") in ("ingress", "ingress-holder")
+        }
+    finally:
+        client.close()
+
+
+def test_a_new_ingress_image_and_back_drop_no_request(shop: Example) -> None:
+    """Another ``ingress.base_image`` (a new tag of the same base) is a new
+    ingress image: Caddy is replaced beside the old one, the holder stays."""
+    client = docker.from_env()
+    mirror = f"dockyard-test/base:{shop.run_id}"
+    client.images.get("dockyard/base:bookworm").tag(mirror)
+    good = shop.env_file.read_text()
+    data = yaml.safe_load(good)
+    data["ingress"]["base_image"] = mirror
+    before = ingress_containers(shop)
+    try:
+        with load(shop) as steady:
+            served_since(steady, 0, 20)
+            shop.env_file.write_text(yaml.safe_dump(data, sort_keys=False))
+            upgrade = shop.dockyard("release", shop.env)
+            mark = steady.served
+            served_since(steady, mark, 50)
+            upgraded = ingress_containers(shop)
+            shop.env_file.write_text(good)
+            shop.dockyard("release", shop.env)
+            mark = steady.served
+            served_since(steady, mark, 50)
+    finally:
+        shop.env_file.write_text(good)
+        for tag in (mirror, ingress_build(mirror).tag):
+            with contextlib.suppress(docker.errors.APIError):
+                client.images.remove(tag)
+        client.close()
+    assert "replace accessory ingress" in upgrade.out + upgrade.err
+    assert steady.failures == [], [str(f) for f in steady.failures[:5]]
+    after = ingress_containers(shop)
+    assert before["ingress-holder"] == upgraded["ingress-holder"] == after["ingress-holder"]
+    assert len({before["ingress"], upgraded["ingress"], after["ingress"]}) == 3
+    assert shop.dockyard("plan", shop.env, "--detailed-exitcode", check=False).code == 0
 
 
 def test_a_restarted_ingress_routes_again_on_its_own(shop: Example) -> None:

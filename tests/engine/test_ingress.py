@@ -1,31 +1,37 @@
 """The ingress against a real Caddy: routing, switching upstreams under load, draining,
-surviving a restart, and a 503 when no replica is listed.
+surviving a restart, a 503 when no replica is listed, running as the caddy user,
+and what happens when a replica closes without answering or dies mid-request.
 
 Two replicas of the test web server (``A`` and ``B`` in their answers) run without
-a network alias; the ingress holds the alias ``web`` and publishes its public
-port on 127.0.0.1. A load thread sends requests to that port, half on one
-keep-alive connection and half on a new connection each.
+a network alias; the ingress's holder has the alias ``web`` and publishes the
+public port on 127.0.0.1, and Caddy runs in the holder's namespace. A load
+thread sends requests to that port, half on one keep-alive connection and half
+on a new connection each.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import http.client
+import threading
 from dataclasses import dataclass
 
 import docker
 import pytest
 
 from dockyard.discovery import (
+    HealthProbe,
     IngressClient,
     IngressError,
     ProxiedService,
     PublicRoute,
     RoutingTable,
     caddy_config,
+    holder_service,
     ingress_build,
     ingress_service,
 )
+from dockyard.discovery.caddy import bootstrap_config
 from dockyard.engines.docker import DockerEngine
 from dockyard.errors import EngineError
 from dockyard.plan.model import ActualTask, DesiredState, ServiceDef
@@ -73,7 +79,8 @@ class Setup:
     a: ActualTask
     b: ActualTask
     client: ActualTask  # a container of the environment to send requests from
-    ingress: ActualTask
+    holder: ActualTask  # holds the namespace: the published port, the alias `web`
+    ingress: ActualTask  # Caddy, in the holder's namespace
     admin: IngressClient
     public_port: int
 
@@ -85,9 +92,9 @@ class Setup:
     def dial_b(self) -> str:
         return f"{self.b.task}:{PORT}"
 
-    def table(self, *dials: str) -> RoutingTable:
+    def table(self, *dials: str, health: HealthProbe | None = None) -> RoutingTable:
         return RoutingTable(
-            services=[ProxiedService(name="web", upstreams={PORT: list(dials)})],
+            services=[ProxiedService(name="web", upstreams={PORT: list(dials)}, health=health)],
             routes=[PublicRoute(service="web", port=PORT)],
         )
 
@@ -100,33 +107,6 @@ class Setup:
 def exec_in_engine(setup: Setup, *argv: str) -> tuple[int, str]:
     assert setup.client.main is not None
     return setup.admin.engine.exec(setup.client.main.id, list(argv))
-
-
-def migrate_pending_connections(
-    client: docker.DockerClient, container_id: str, labels: dict[str, str]
-) -> None:
-    """Set ``net.ipv4.tcp_migrate_req=1`` in the ingress's network namespace.
-
-    Caddy opens new listening sockets (SO_REUSEPORT) for each config it loads and
-    closes the old ones; Linux resets the connections still queued on a closed one
-    unless this sysctl moves them to a socket that stays. ServiceDef cannot carry
-    a sysctl yet (docs/ingress.md), so a helper container that shares the
-    namespace sets it.
-    """
-    api = client.api
-    host_config = api.create_host_config(network_mode=f"container:{container_id}")
-    host_config.update(ReadonlyPaths=[], MaskedPaths=[])  # writable /proc/sys
-    helper = api.create_container(
-        BASE_IMAGE,
-        ["sh", "-c", "echo 1 > /proc/sys/net/ipv4/tcp_migrate_req"],
-        host_config=host_config,
-        labels=labels,
-    )
-    try:
-        api.start(helper)
-        assert api.wait(helper, timeout=30)["StatusCode"] == 0, api.logs(helper)
-    finally:
-        api.remove_container(helper, force=True)
 
 
 @pytest.fixture
@@ -143,23 +123,25 @@ def setup(
     a, b = replica("A"), replica("B")
     sender = service("client", web(web_image, "client"))
     public_port = free_port()
-    ingress = ingress_service(
-        test_run.environment, ingress_image, public_port, "127.0.0.1", {"web": [PORT]}
+    holder = holder_service(
+        test_run.environment, ingress_image, public_port, "127.0.0.1", {"web": [PORT, 443]}
     )
-    desired = test_run.desired(sender, ingress)
+    ingress = ingress_service(test_run.environment, ingress_image, holder)
+    desired = test_run.desired(sender, holder, ingress)
     engine.ensure_network(desired)
     tasks = [
         engine.start_task(desired, svc, n, "r1")
-        for n, svc in ((1, a), (2, b), (1, sender), (1, ingress))
+        for n, svc in ((1, a), (2, b), (1, sender), (1, holder), (1, ingress))
     ]
     for task in tasks:
         engine.wait_ready(task, READY, lambda line: None)
-    task_a, task_b, task_client, task_ingress = tasks
+    task_a, task_b, task_client, task_holder, task_ingress = tasks
     assert task_ingress.main is not None
-    migrate_pending_connections(client, task_ingress.main.id, test_run.labels)
     admin = IngressClient(engine, task_ingress.main.id)
     admin.wait_ready(READY)
-    return Setup(desired, task_a, task_b, task_client, task_ingress, admin, public_port)
+    return Setup(
+        desired, task_a, task_b, task_client, task_holder, task_ingress, admin, public_port
+    )
 
 
 # ----------------------------------------------------------------- tests
@@ -177,8 +159,8 @@ def test_the_ingress_serves_public_and_internal_traffic_from_the_listed_replicas
     assert load.failures == []
 
     # Inside the environment, `web` is the ingress: DNS answers with it alone.
-    assert setup.ingress.main is not None
-    ingress = client.containers.get(setup.ingress.main.id)
+    assert setup.holder.main is not None
+    ingress = client.containers.get(setup.holder.main.id)
     ingress_ip = ingress.attrs["NetworkSettings"]["Networks"][setup.desired.network]["IPAddress"]
     code, output = exec_in_engine(
         setup, "python3", "-c", "import socket; print(socket.gethostbyname_ex('web')[2])"
@@ -330,7 +312,8 @@ def test_no_listed_replica_is_a_503_and_a_bad_config_is_refused(setup: Setup) ->
     )
     assert output.strip() == "503 no healthy replica of web answers on port 8000"
 
-    bad = {"apps": {"http": {"servers": {"x": {"listen": [":8000"], "routes": "nonsense"}}}}}
+    servers = {"x": {"listen": [":8000"], "routes": "nonsense"}}
+    bad = {**bootstrap_config(), "apps": {"http": {"servers": servers}}}
     with pytest.raises(IngressError, match="refused the new config") as refused:
         setup.admin.load(bad)
     assert "HTTP 400" in refused.value.message
@@ -350,3 +333,116 @@ def test_exec_returns_the_exit_code_and_both_outputs(
     client.containers.get(setup.client.main.id).stop(timeout=1)
     with pytest.raises(EngineError, match="is not running"):
         engine.exec(setup.client.main.id, ["true"])
+
+
+# ------------------------------------------------- non-root, health and retries
+
+
+def send(port: int, method: str, path: str) -> tuple[int, str | None]:
+    """One request on a new connection to 127.0.0.1:``port``: the status and the
+    X-Replica header of the replica that answered."""
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    try:
+        connection.request(method, path, headers={"Connection": "close", "Content-Length": "0"})
+        response = connection.getresponse()
+        response.read()
+        return response.status, response.getheader("X-Replica")
+    finally:
+        connection.close()
+
+
+def test_caddy_runs_as_the_caddy_user_listens_below_1024_and_keeps_its_admin_api_inside(
+    setup: Setup,
+) -> None:
+    assert setup.ingress.main is not None and setup.holder.main is not None
+    owner = "import os, pwd; print(pwd.getpwuid(os.stat('/proc/1').st_uid).pw_name)"
+    code, output = setup.admin.engine.exec(setup.ingress.main.id, ["python3", "-c", owner])
+    assert (code, output.strip()) == (0, "caddy")
+
+    # Port 443 is proxied, with no replica listed: Caddy, not root, listens there.
+    setup.admin.load(caddy_config(setup.table(setup.dial_a).with_upstreams("web", 443, [])))
+    _, output = exec_in_engine(
+        setup,
+        "python3",
+        "-c",
+        "import urllib.request, urllib.error\n"
+        "try: urllib.request.urlopen('http://web:443/', timeout=2)\n"
+        "except urllib.error.HTTPError as e: print(e.code, e.read().decode())",
+    )
+    assert output.strip() == "503 no healthy replica of web answers on port 443"
+
+    # The admin API is a unix socket in the Caddy container: nothing listens on
+    # 2019, neither in the ingress's namespace nor for the environment.
+    probe = "import socket, sys; socket.create_connection((sys.argv[1], 2019), 2)"
+    code, output = setup.admin.engine.exec(
+        setup.holder.main.id, ["python3", "-c", probe, "127.0.0.1"]
+    )
+    assert code != 0 and "Connection refused" in output
+    code, output = exec_in_engine(setup, "python3", "-c", probe, "web")
+    assert code != 0 and "Connection refused" in output
+
+
+def test_an_upstream_that_closes_connections_without_answering_stays_in_rotation(
+    setup: Setup,
+) -> None:
+    setup.admin.load(caddy_config(setup.table(setup.dial_a, setup.dial_b)))
+
+    # A POST is never sent again: each of these reaches one replica, which
+    # closes the connection without an answer.
+    closed = [send(setup.public_port, "POST", "/close")[0] for _ in range(2)]
+    assert closed == [502, 502]
+
+    # Both replicas are still in rotation: POSTs (not retried, so a replica out
+    # of rotation would show as a 503 at once) and GETs reach both.
+    posts = [send(setup.public_port, "POST", "/") for _ in range(4)]
+    gets = [send(setup.public_port, "GET", "/") for _ in range(4)]
+    assert {status for status, _ in posts + gets} == {200}
+    assert {replica for _, replica in posts} == {"A", "B"}
+    assert {replica for _, replica in gets} == {"A", "B"}
+    listed = setup.admin.call("GET", "/reverse_proxy/upstreams").json()
+    assert {u["address"]: u["fails"] for u in listed} == {setup.dial_a: 0, setup.dial_b: 0}
+
+
+@pytest.mark.parametrize("method", ["GET", "HEAD"])
+def test_a_safe_request_to_a_replica_that_dies_mid_request_is_answered_by_the_other(
+    method: str, setup: Setup, client: docker.DockerClient
+) -> None:
+    setup.admin.load(caddy_config(setup.table(setup.dial_a, setup.dial_b)))
+    answers: list[tuple[int, str | None]] = []
+    request = threading.Thread(
+        target=lambda: answers.append(send(setup.public_port, method, "/slow?s=3"))
+    )
+    request.start()
+    busy = wait_for(
+        lambda: [d for d, n in setup.admin.upstreams().items() if n == 1], 10, "the slow request"
+    )
+    dying, other = (setup.a, "B") if busy == [setup.dial_a] else (setup.b, "A")
+    assert dying.main is not None
+    client.containers.get(dying.main.id).kill()
+    request.join(timeout=30)
+
+    assert answers == [(200, other)]
+
+
+@pytest.mark.parametrize("probed", [True, False], ids=["probed", "unprobed"])
+def test_a_dead_replica_is_skipped_without_a_failed_request(
+    probed: bool, setup: Setup, client: docker.DockerClient
+) -> None:
+    """No passive health check. With the ingress's probe (a service with an HTTP
+    health check) a dead replica leaves the rotation once a probe fails; without
+    one, each request that lands on it fails to connect and goes to the other
+    replica, later by the failed lookup and ``try_interval``."""
+    probe = HealthProbe(path="/healthz", interval=0.5, timeout=2.0) if probed else None
+    setup.admin.load(caddy_config(setup.table(setup.dial_a, setup.dial_b, health=probe)))
+    assert setup.b.main is not None
+
+    with Load(setup.public_port) as load:
+        assert set(served_since(load, 0, 100)) == {"A", "B"}
+        client.containers.get(setup.b.main.id).stop(timeout=0)
+        mark = load.served + 1  # a request may have been in flight meanwhile
+        after = served_since(load, mark, 40, timeout=60)
+    load.stop()
+
+    print(f"\nB stopped under load: served {load.served}, failed {len(load.failures)}")
+    assert load.failures == []
+    assert set(after) == {"A"}

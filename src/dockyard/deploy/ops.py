@@ -10,12 +10,13 @@ from collections.abc import Collection
 from dataclasses import dataclass, field
 
 from dockyard.deploy.events import Event, Reporter, silent
-from dockyard.deploy.routing import ingress_images, with_routes
+from dockyard.deploy.route_steps import ingress_images, with_routes
 from dockyard.deploy.ship import ship
 from dockyard.deploy.tasks import task_steps
 from dockyard.engines.base import Engine
 from dockyard.plan import desire, plan
 from dockyard.plan.desired import ingress_of
+from dockyard.plan.ingress import HOLDER_SERVICE
 from dockyard.plan.model import ActualState, ActualTask, DesiredState, Plan
 from dockyard.plan.supervisor import SUPERVISOR_SERVICE
 from dockyard.spec.loaded import LoadedEnvironment
@@ -112,6 +113,7 @@ def status(engine: Engine, env: LoadedEnvironment) -> EnvironmentStatus:
             ports += [_route_url(public, r.host, r.path) for r in svc.spec.routes]
         wanted[svc.name] = ("service", svc.spec.deploy.replicas, ports)
     if ingress is not None:
+        wanted[HOLDER_SERVICE] = ("accessory", 1, [])
         wanted[ingress.service] = ("accessory", 1, [public] if public else [])
     wanted[SUPERVISOR_SERVICE] = ("accessory", 1, [])
     for t in actual.tasks:

@@ -20,7 +20,7 @@ from dockyard.deploy.apply import ApplyResult, apply
 from dockyard.deploy.events import Event, Reporter, silent
 from dockyard.deploy.history import check_history
 from dockyard.deploy.promote import carry_images
-from dockyard.deploy.routing import ingress_images, with_routes
+from dockyard.deploy.route_steps import ingress_images, with_routes
 from dockyard.deploy.ship import Shipped, params_commit, ship
 from dockyard.deploy.tasks import Runner, TaskFailed, task_steps
 from dockyard.engines.base import Engine

@@ -219,11 +219,15 @@ def start(ctx: Context, service: ServiceDef, slot: int, release: str | None = No
         raise
     ctx.result.started.append(task.task)
     ctx.report(Event("ready", service.name, f"{task.task} is ready"))
+    if ctx.router is not None:
+        ctx.router.started(service.name, task)  # a new ingress gets its routes first
     return task
 
 
 def remove(ctx: Context, task: ActualTask) -> None:
     ctx.check()
+    if ctx.router is not None:
+        ctx.router.stopping(task)  # the ingress that stays gets the routes first
     ctx.engine.remove_task(task)
     ctx.result.removed.append(task.task)
     ctx.report(Event("stop", task.service, f"removed {task.task}"))

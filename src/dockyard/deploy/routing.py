@@ -18,72 +18,21 @@ import threading
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from dockyard.deploy.events import Event, Reporter, silent
+from dockyard.deploy.events import Event, Reporter
 from dockyard.discovery.caddy import HealthProbe, ProxiedService, RoutingTable, caddy_config
-from dockyard.discovery.ingress import IngressClient, IngressUnavailable, ingress_build
+from dockyard.discovery.ingress import IngressClient, IngressUnavailable
 from dockyard.engines.base import Engine
 from dockyard.errors import DeployError
-from dockyard.plan.desired import ingress_of
-from dockyard.plan.ingress import INGRESS_SERVICE
 from dockyard.plan.model import (
     ActualState,
     ActualTask,
     DesiredState,
     IngressDef,
-    Plan,
     ProxyDef,
-    Step,
 )
-from dockyard.spec.loaded import LoadedEnvironment
-from dockyard.supervise.build import supervisor_images
 
 READY_TIMEOUT = 60.0
 """Seconds the ingress's admin API may take to answer after the ingress starts."""
-
-
-def ingress_images(engine: Engine, env: LoadedEnvironment, report: Reporter) -> dict[str, str]:
-    """Build the ingress image of ``env`` unless the engine has it: ``{"ingress": tag}``,
-    or nothing when the environment has no ingress. The image is built on the
-    engine, from files that ship with Dockyard; it is not pushed. The supervisor's
-    image comes along (``dockyard.supervise``)."""
-    supervisor = supervisor_images(engine, env, report)
-    if ingress_of(env) is None:
-        return supervisor
-    request = ingress_build(env.spec.ingress.base_image)
-    if not engine.image_present(request.tag):
-        report(Event("build", request.service, f"building {request.tag}"))
-
-        def progress(line: str) -> None:
-            report(Event("output", request.service, line))
-
-        engine.build(request, progress)
-    return {**supervisor, INGRESS_SERVICE: request.tag}
-
-
-def with_routes(engine: Engine, desired: DesiredState, actual: ActualState, steps: Plan) -> Plan:
-    """``steps``, plus a step that loads the ingress's routes when nothing else would
-    and the running ingress routes otherwise than the spec says (a route was added,
-    a replica died)."""
-    ingress = desired.ingress
-    if ingress is None or steps.changes:
-        return steps  # applying any change ends with loading the routes
-    running = [t for t in actual.tasks_of(ingress.service) if t.running]
-    if not running:
-        return steps
-    router = Router(engine, desired, silent)
-    router.attach(actual, wait=False)
-    try:
-        if router.in_step(actual):
-            return steps
-    except IngressUnavailable:
-        pass  # starting or restarting: loading the routes will wait for it
-    step = Step(
-        action="replace",
-        target="routes",
-        name=ingress.service,
-        reason="the ingress routes otherwise than the spec and the healthy replicas say",
-    )
-    return steps.model_copy(update={"steps": [*steps.steps, step]})
 
 
 def dial(task: ActualTask, port: int) -> str:
@@ -114,9 +63,12 @@ class Router:
     def attach(self, actual: ActualState, *, wait: bool = True) -> None:
         """Find the running ingress in ``actual`` and (with ``wait``) wait for its
         admin API to answer."""
-        ingress = next(
-            (t for t in actual.tasks_of(self.ingress.service) if t.main is not None), None
-        )
+        caddy = next((s for s in self.desired.services if s.name == self.ingress.service), None)
+        wanted = caddy.task.spec_hash() if caddy is not None else None
+        found = [t for t in actual.tasks_of(self.ingress.service) if t.main is not None]
+        # Mid-upgrade (a deploy killed then) two may run: the one to keep first.
+        found.sort(key=lambda t: (not t.running, t.spec_hash != wanted))
+        ingress = found[0] if found else None
         if ingress is None or ingress.main is None:
             raise DeployError(
                 f"the ingress of {self.desired.environment} is not running",
@@ -125,6 +77,38 @@ class Router:
         self.client = IngressClient(self.engine, ingress.main.id)
         if wait:
             self.client.wait_ready(READY_TIMEOUT)
+
+    def started(self, service: str, task: ActualTask) -> None:
+        """A task of ``service`` became ready. When it is a new Caddy, it gets the
+        routes and becomes the one this router drives; once it answers, the old
+        one can stop (SIGTERM: it finishes what it is answering, and connections
+        still queued on its listeners move to the new one's)."""
+        if service != self.ingress.service or task.main is None:
+            return
+        with self._lock:
+            if self.client is None:
+                self.table = self.wanted(self.engine.observe(self.desired.environment))
+            self.client = IngressClient(self.engine, task.main.id)
+            self.client.wait_ready(READY_TIMEOUT)
+            self._load()
+        self.report(Event("route", service, f"{task.task} serves the routes"))
+
+    def stopping(self, task: ActualTask) -> None:
+        """``task`` is about to stop. When it is the Caddy this router drives (or it
+        drives none yet) and another Caddy runs — a deploy stopped mid-upgrade
+        left two — the other one gets the routes first and is driven from then on."""
+        if task.service != self.ingress.service or task.main is None:
+            return
+        with self._lock:
+            if self.client is not None and self.client.container_id != task.main.id:
+                return
+            actual = self.engine.observe(self.desired.environment)
+            others = [t for t in actual.tasks_of(task.service) if t.task != task.task]
+            if not any(t.running for t in others):
+                return
+            self.attach(actual.model_copy(update={"tasks": others}))
+            self.table = self.wanted(actual)
+            self._load()
 
     def wanted(self, actual: ActualState, *, running: bool = False) -> RoutingTable:
         """The table for what runs in ``actual``: every healthy replica of every

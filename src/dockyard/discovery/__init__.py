@@ -1,9 +1,11 @@
 """Discovery: how requests find a service's healthy replicas.
 
-Each environment has an ingress, a Caddy container that Dockyard configures
-through Caddy's admin API. It serves the environment's public routes, and it
-stands in for every proxied service on the environment's network (it holds the
-service's network alias) and forwards to that service's healthy replicas only.
+Each environment has an ingress: a Caddy container that Dockyard configures
+through Caddy's admin API, in the network namespace of a holder container that
+publishes the port and holds the names (so Caddy can be replaced beside itself).
+It serves the environment's public routes, and it stands in for every proxied
+service on the environment's network (the holder has the service's network
+alias) and forwards to that service's healthy replicas only.
 
 - ``caddy``: the routing table (a value) and the Caddy config made from it (pure);
 - ``ingress``: the ingress image, its service definition, and the admin API
@@ -19,10 +21,11 @@ from dockyard.discovery.ingress import (
     IngressUnavailable,
     ingress_build,
 )
-from dockyard.plan.ingress import INGRESS_SERVICE, ingress_service
+from dockyard.plan.ingress import HOLDER_SERVICE, INGRESS_SERVICE, holder_service, ingress_service
 from dockyard.plan.model import PublicRoute
 
 __all__ = [
+    "HOLDER_SERVICE",
     "INGRESS_SERVICE",
     "HealthProbe",
     "IngressClient",
@@ -32,6 +35,7 @@ __all__ = [
     "PublicRoute",
     "RoutingTable",
     "caddy_config",
+    "holder_service",
     "ingress_build",
     "ingress_service",
 ]

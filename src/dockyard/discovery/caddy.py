@@ -12,13 +12,19 @@ API takes at ``POST /load``:
   holds the service's network alias, so ``http://api:8000`` from any container
   of the environment lands here;
 - every route ends in a ``reverse_proxy`` to the replicas listed in the table
-  (Dockyard lists healthy ones only, so there are no active health checks), or
-  in a 503 that says so when none is listed.
+  (Dockyard lists healthy ones only; a replica that dies later is left out by
+  the ingress's own probe, and a request it refuses is sent to the next one),
+  or in a 503 that says so when none is listed.
 
 Replacing the whole config is how upstreams change: Caddy keeps its listening
 sockets across a load, lets requests in flight finish on the old config, and a
 request that finds no live upstream waits (``try_duration``) instead of failing.
-Two facts of Caddy 2.6 shape the config (docs/ingress.md says more):
+Three facts of Caddy 2.6 shape the config (docs/ingress.md says more):
+
+- its passive health check cannot tell a refused connection from a request
+  that broke off (the replica closed without an answer), and ejects a replica
+  for either, so the config has none: requests are retried instead (on any
+  connection failure; after a break-off, for safe methods only);
 
 - an explicit ``flush_interval: -1`` ties each proxied request to the config it
   started under, and loading a new config cancels it (a 502), so the config
@@ -36,16 +42,17 @@ from typing import Any
 
 from pydantic import Field, model_validator
 
-from dockyard.plan.ingress import ADMIN_LISTEN, ADMIN_PORT, PUBLIC_PORT
+from dockyard.plan.ingress import ADMIN_LISTEN, PUBLIC_PORT
 from dockyard.plan.model import PublicRoute, Value
 
 TRY_DURATION = "5s"
 """How long a request may wait for a live upstream (while upstreams change)."""
 TRY_INTERVAL = "250ms"
 """How often it looks for one meanwhile."""
-FAIL_DURATION = "2s"
-"""How long an upstream that refused a connection is left out (passive health).
-Shorter than TRY_DURATION, so a request can still land on it when it comes back."""
+RETRY_METHODS = ["GET", "HEAD", "OPTIONS"]
+"""Requests sent again to another replica when one broke off after the request
+went out (it closed without an answer, or died): the safe methods, which change
+nothing. Any request is sent again when its connection could not be made."""
 
 PUBLIC_SERVER = "public"
 DRAINING_VAR = "dockyard.draining"
@@ -92,11 +99,8 @@ class RoutingTable(Value):
         if len(names) != len(set(names)):
             raise ValueError(f"a service is listed twice in the routing table: {names}")
         for port in self.ports():
-            if not 0 < port < 65536 or port == ADMIN_PORT:
-                raise ValueError(
-                    f"the ingress cannot proxy port {port}: ports run from 1 to 65535 "
-                    f"and {ADMIN_PORT} is its admin API's"
-                )
+            if not 0 < port < 65536:
+                raise ValueError(f"the ingress cannot proxy port {port}: ports run from 1 to 65535")
         both = sorted(set(self.draining) & self.live())
         if both:
             raise ValueError(f"upstreams cannot be live and draining at once: {both}")
@@ -270,8 +274,17 @@ def _handler(service: ProxiedService, port: int) -> dict[str, Any]:
 
 
 def reverse_proxy(dials: list[str], health: HealthProbe | None = None) -> dict[str, Any]:
-    """A ``reverse_proxy`` handler to ``dials`` that rides out upstream changes."""
-    checks: dict[str, Any] = {"passive": {"fail_duration": FAIL_DURATION, "max_fails": 1}}
+    """A ``reverse_proxy`` handler to ``dials`` that rides out upstream changes.
+
+    No passive health checks: Caddy 2.6 counts a request that broke off after it
+    reached the replica (closed without an answer) as a failure of that replica,
+    just like a refused connection, so two such requests took both replicas of a
+    service out of rotation. What keeps requests off a dead replica instead:
+    the active probe (for services with an HTTP health check), and the retry of
+    a request whose connection failed, on the next replica, within
+    ``try_duration``.
+    """
+    checks: dict[str, Any] = {}
     if health is not None:
         active: dict[str, Any] = {
             "uri": health.path,
@@ -288,8 +301,9 @@ def reverse_proxy(dials: list[str], health: HealthProbe | None = None) -> dict[s
             "selection_policy": {"policy": "round_robin"},
             "try_duration": TRY_DURATION,
             "try_interval": TRY_INTERVAL,
+            "retry_match": [{"method": list(RETRY_METHODS)}],
         },
-        "health_checks": checks,
+        **({"health_checks": checks} if checks else {}),
     }
 
 

@@ -1,10 +1,11 @@
 """The ingress of an environment: its image, its service definition, and a client
 for Caddy's admin API.
 
-The admin API listens on ``localhost:2019`` inside the ingress container only.
-Dockyard may drive a remote engine (``ssh://``), where no published port of the
-container is reachable, so :class:`IngressClient` reaches the API by running a
-short python3 program in the container through the engine (``Engine.exec``).
+Caddy's admin API listens on a unix socket inside its own container only (two
+Caddy generations share one network namespace during an upgrade, so a TCP
+address would clash). Dockyard may drive a remote engine (``ssh://``) anyway,
+so :class:`IngressClient` reaches the API by running a short python3 program in
+the container through the engine (``Engine.exec``).
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from typing import Any
 
 from dockyard.engines.base import BuildRequest, Engine
 from dockyard.errors import EngineError, EngineUnreachable
-from dockyard.plan.ingress import ADMIN_URL, INGRESS_SERVICE
+from dockyard.plan.ingress import ADMIN_SOCKET, INGRESS_SERVICE
 
 IMAGE_DIR = Path(__file__).parent / "image"
 """The build context of the ingress image (packaged with Dockyard)."""
@@ -33,23 +34,30 @@ longer than that is passed in pieces."""
 MAX_BODY = 1_500_000
 """Characters of a request body that still fit on a command line."""
 UNREACHABLE = 3
-"""Exit code of the admin program when nothing answers on the admin port."""
+"""Exit code of the admin program when nothing answers on the admin socket."""
 
 _ADMIN_PROGRAM = f"""
-import json, sys, urllib.error, urllib.request
+import http.client, json, socket, sys
 method, path, timeout = sys.argv[1], sys.argv[2], float(sys.argv[3])
-body = "".join(sys.argv[4:]).encode() or None
-request = urllib.request.Request("{ADMIN_URL}" + path, data=body, method=method)
-if body is not None:
-    request.add_header("Content-Type", "application/json")
+body = "".join(sys.argv[4:]).encode()
 try:
-    with urllib.request.urlopen(request, timeout=timeout) as response:
-        status, text = response.status, response.read()
-except urllib.error.HTTPError as e:
-    status, text = e.code, e.read()
+    sock = socket.socket(socket.AF_UNIX)
+    sock.settimeout(timeout)
+    sock.connect({ADMIN_SOCKET!r})
 except OSError as e:
     print(json.dumps({{"unreachable": str(e)}}))
     sys.exit({UNREACHABLE})
+connection = http.client.HTTPConnection("localhost", timeout=timeout)
+connection.sock = sock
+# Caddy accepts requests on its unix socket with an empty Host only.
+connection.putrequest(method, path, skip_host=True, skip_accept_encoding=True)
+connection.putheader("Host", "")
+if body:
+    connection.putheader("Content-Type", "application/json")
+connection.putheader("Content-Length", str(len(body)))
+connection.endheaders(body)
+response = connection.getresponse()
+status, text = response.status, response.read()
 print(json.dumps({{"status": status, "body": text.decode("utf-8", "replace")}}))
 """
 """Runs one admin API request in the ingress container and prints the answer as JSON."""

@@ -6,7 +6,13 @@ import shlex
 from collections.abc import Collection, Mapping
 
 from dockyard.errors import SpecError
-from dockyard.plan.ingress import INGRESS_SERVICE, ingress_service
+from dockyard.plan.ingress import (
+    HOLDER_SERVICE,
+    INGRESS_SERVICE,
+    RESERVED,
+    holder_service,
+    ingress_service,
+)
 from dockyard.plan.model import (
     ContainerDef,
     DesiredState,
@@ -44,7 +50,7 @@ def desire(
     ingress = ingress_of(env)
     if ingress is not None and only is not None:
         # Part of an environment brings the ingress along when a part is proxied.
-        named = INGRESS_SERVICE in only or any(p.service in only for p in ingress.proxied)
+        named = any(n in only for n in RESERVED) or any(p.service in only for p in ingress.proxied)
         ingress = ingress if named else None
 
     for acc_name, acc in env.spec.accessories.items():
@@ -103,9 +109,19 @@ def desire(
     if ingress is not None:
         config = env.spec.ingress
         ports = {p.service: p.ports for p in ingress.proxied}
-        services[INGRESS_SERVICE] = ingress_service(
-            name, _image(images, INGRESS_SERVICE), config.port, config.host_ip, ports
+        taken = sorted(set(services) & set(RESERVED))
+        if taken:
+            raise SpecError(
+                f"{taken[0]} is the name of a part of the environment's ingress",
+                hint="Rename it, or turn the ingress off with `ingress: {enabled: false}`.",
+            )
+        image = _image(images, INGRESS_SERVICE)
+        # The holder only waits: it keeps the image it was made with (see ingress_images).
+        holder = holder_service(
+            name, images.get(HOLDER_SERVICE, image), config.port, config.host_ip, ports
         )
+        services[HOLDER_SERVICE] = holder
+        services[INGRESS_SERVICE] = ingress_service(name, image, holder)
     add_supervisor(services, name, images, only)
 
     return DesiredState(

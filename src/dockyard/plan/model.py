@@ -108,11 +108,17 @@ class TaskDef(Value):
     network; None means the service's name. Replicas that only the ingress
     reaches have none (``[]``); the ingress holds the names of the services it
     stands in for.
+
+    ``joins`` names a container of another task whose network namespace the
+    main container shares instead of joining the environment network (the
+    ingress's Caddy joins the container that holds its port and names); such a
+    task has no aliases of its own and publishes nothing.
     """
 
     containers: list[ContainerDef]
     restart: str = "unless-stopped"
     aliases: list[str] | None = None
+    joins: str | None = None
 
     @property
     def main(self) -> ContainerDef:
@@ -126,8 +132,9 @@ class TaskDef(Value):
         """The definition as stable JSON. Fields added later are left out while they
         hold their default, so definitions written before them keep their hash."""
         data = self.model_dump(mode="json")
-        if data["aliases"] is None:
-            del data["aliases"]
+        for key in ("aliases", "joins"):
+            if data[key] is None:
+                del data[key]
         for container, defined in zip(data["containers"], self.containers, strict=True):
             if not container["sysctls"]:
                 del container["sysctls"]

@@ -22,7 +22,14 @@ from dockyard.discovery.ingress import (
 )
 from dockyard.engines.base import Engine
 from dockyard.errors import EngineError, SpecError
-from dockyard.plan.ingress import SYSCTLS, ingress_service
+from dockyard.plan.ingress import (
+    ADMIN_SOCKET,
+    HOLDER_SERVICE,
+    SYSCTLS,
+    holder_service,
+    ingress_service,
+)
+from dockyard.plan.model import ContainerDef, TaskDef
 
 
 class ScriptedExec:
@@ -50,34 +57,60 @@ def http(status: int, body: object) -> tuple[int, str]:
     return 0, json.dumps({"status": status, "body": text}) + "\n"
 
 
-def test_ingress_service_holds_the_aliases_and_publishes_the_public_port() -> None:
-    svc = ingress_service(
-        "staging", "sha256:abc", 8080, "0.0.0.0", {"web": [8000], "api": [9000, 80]}
+def test_the_holder_publishes_the_port_holds_the_aliases_and_sets_the_sysctls() -> None:
+    holder = holder_service(
+        "staging", "sha256:abc", 8080, "0.0.0.0", {"web": [8000], "api": [9000, 80, 443]}
     )
 
-    assert (svc.name, svc.kind, svc.replicas, svc.task.restart) == (
-        "ingress",
+    assert (holder.name, holder.kind, holder.replicas, holder.task.restart) == (
+        "ingress-holder",
         "accessory",
         1,
         "unless-stopped",
     )
-    assert svc.task.aliases == ["api", "web"]
-    main = svc.task.main
+    assert holder.task.aliases == ["api", "web"]
+    main = holder.task.main
     assert [(p.port, p.publish, p.host_ip) for p in main.ports] == [
         (80, 8080, "0.0.0.0"),
+        (443, None, "127.0.0.1"),
         (8000, None, "127.0.0.1"),
         (9000, None, "127.0.0.1"),
     ]
-    assert main.health is not None and "2019/config/" in main.health.test[-1]
-    assert main.stop_grace <= 5
     assert main.sysctls == SYSCTLS
+    assert SYSCTLS["net.ipv4.ip_unprivileged_port_start"] == "0"  # Caddy is not root
+    assert SYSCTLS["net.ipv4.tcp_migrate_req"] == "1"
+    assert main.health is None and main.command is not None
+    assert (holder.max_surge, holder.max_unavailable) == (0, 1)  # it publishes a host port
 
 
-def test_ingress_service_refuses_what_would_clash() -> None:
-    with pytest.raises(SpecError, match="admin API"):
-        ingress_service("e", "img", 8080, proxied={"web": [2019]})
-    with pytest.raises(SpecError, match="named ingress"):
-        ingress_service("e", "img", 8080, proxied={"ingress": [8000]})
+def test_caddy_joins_the_holder_runs_as_caddy_and_rolls_start_first() -> None:
+    holder = holder_service("staging", "sha256:abc", 8080, proxied={"web": [8000]})
+    caddy = ingress_service("staging", "sha256:def", holder)
+
+    assert (caddy.name, caddy.kind, caddy.depends_on) == ("ingress", "accessory", [HOLDER_SERVICE])
+    assert caddy.task.joins == f"staging-ingress-holder-1-{holder.task.spec_hash()[:7]}"
+    assert caddy.task.aliases == []
+    main = caddy.task.main
+    assert (main.image, main.user, main.ports, main.sysctls) == ("sha256:def", "caddy", [], {})
+    assert main.health is not None and ADMIN_SOCKET in main.health.test[-1]
+    assert (caddy.max_surge, caddy.max_unavailable) == (1, 0)
+    # A new image is a new Caddy, not a new holder; a new holder is a new Caddy.
+    assert ingress_service("staging", "sha256:new", holder).task.joins == caddy.task.joins
+    moved = holder_service("staging", "sha256:abc", 8081, proxied={"web": [8000]})
+    assert ingress_service("staging", "sha256:def", moved).task.joins != caddy.task.joins
+
+
+def test_a_definition_without_joins_keeps_its_hash() -> None:
+    task = TaskDef(containers=[ContainerDef(name="web", image="i")])
+
+    assert "joins" not in task.canonical()
+    assert '"joins":"x"' in task.model_copy(update={"joins": "x"}).canonical()
+
+
+def test_the_ingress_refuses_what_would_clash() -> None:
+    for name in ("ingress", "ingress-holder"):
+        with pytest.raises(SpecError, match="the ingress has that name"):
+            holder_service("e", "img", 8080, proxied={name: [8000]})
 
 
 def test_ingress_build_points_at_the_packaged_dockerfile() -> None:
@@ -185,3 +218,4 @@ def test_the_image_starts_from_the_bootstrap_config() -> None:
     assert caddy_config(RoutingTable())["logging"] == bootstrap["logging"]
     dockerfile = (request.context / request.dockerfile).read_text()
     assert "--resume" in dockerfile and "FROM ${BASE_IMAGE}" in dockerfile
+    assert "\nUSER caddy\n" in dockerfile

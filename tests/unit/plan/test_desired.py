@@ -92,13 +92,21 @@ def test_proxied_services_are_reached_through_the_ingress(env: LoadedEnvironment
     api = state.service("api")
     assert api.task.aliases == []  # the ingress holds the name `api`
     assert api.depends_on[0] == "ingress"
-    ingress = state.service("ingress")
-    assert ingress.kind == "accessory" and ingress.task.aliases == ["api"]
+    ingress, holder = state.service("ingress"), state.service("ingress-holder")
+    assert holder.kind == "accessory" and holder.task.aliases == ["api"]
+    assert holder.task.main.sysctls["net.ipv4.tcp_migrate_req"] == "1"
+    assert ingress.kind == "accessory" and ingress.task.aliases == []
     assert ingress.task.main.image == IMAGES["ingress"]
-    assert ingress.task.main.sysctls == {"net.ipv4.tcp_migrate_req": "1"}
+    # Without a running holder to keep its image, the holder runs the ingress image.
+    assert holder.task.main.image == IMAGES["ingress"]
+    assert ingress.task.joins is not None and ingress.task.joins.startswith(
+        "local-ingress-holder-1-"
+    )
     assert state.service("worker").task.aliases is None
     names = [s.name for s in state.services]
-    assert names.index("ingress") < names.index("api")
+    assert names.index("ingress-holder") < names.index("ingress") < names.index("api")
+    kept = desire(env, {**IMAGES, "ingress-holder": "sha256:old"}).service("ingress-holder")
+    assert kept.task.main.image == "sha256:old"
 
 
 def test_without_an_ingress_services_keep_their_names(env: LoadedEnvironment) -> None:

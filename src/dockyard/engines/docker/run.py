@@ -48,8 +48,11 @@ def create_args(
     task: str,
     main_id: str | None = None,
 ) -> CreateArgs:
-    """What to create for ``container``; sidecars need the main's id in ``main_id``."""
+    """What to create for ``container``; sidecars need the main's id in ``main_id``.
+    A main container of a task that ``joins`` another container shares that one's
+    network namespace, as a sidecar does."""
     sidecar = main_id is not None
+    joined = main_id if sidecar else service.task.joins
     args = container_args(
         api,
         container,
@@ -57,13 +60,13 @@ def create_args(
         labels=container_labels(
             desired, service, container, replica=replica, release=release, task=task
         ),
-        network_mode=f"container:{main_id}" if sidecar else desired.network,
-        port_bindings=None if sidecar else _port_bindings(container.ports),
+        network_mode=f"container:{joined}" if joined else desired.network,
+        port_bindings=None if joined else _port_bindings(container.ports),
         restart_policy={"Name": service.task.restart, "MaximumRetryCount": 0},
     )
     args["healthcheck"] = _healthcheck(container.health) if container.health else None
     args["stop_timeout"] = math.ceil(container.stop_grace)
-    if not sidecar:
+    if not joined:
         aliases = network_aliases(service)
         # Docker's DNS answers to a container's hostname too: a service that gives up
         # its name keeps the engine's default hostname (the short container id).

@@ -2,8 +2,10 @@
 
 GET / answers "<MESSAGE> from <hostname>"; GET /healthz answers "ok"; GET
 /slow?s=<seconds> answers like / after that many seconds (at most 30), to hold a
-request in flight. It listens on $PORT and exits at once on SIGTERM (as PID 1 it
-would otherwise ignore it).
+request in flight. HEAD and POST answer the same way (HEAD without the body);
+/close closes the connection without answering. Every answer names MESSAGE in
+its X-Replica header. It listens on $PORT and exits at once on SIGTERM (as PID
+1 it would otherwise ignore it).
 """
 
 import http.server
@@ -19,18 +21,33 @@ MESSAGE = os.environ.get("MESSAGE", "hello")
 
 
 class Handler(http.server.BaseHTTPRequestHandler):
+    def do_HEAD(self) -> None:
+        self.answer(body=False)
+
     def do_GET(self) -> None:
+        self.answer()
+
+    def do_POST(self) -> None:
+        self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        self.answer()
+
+    def answer(self, body: bool = True) -> None:
         url = urllib.parse.urlsplit(self.path)
+        if url.path == "/close":
+            self.close_connection = True
+            return
         if url.path == "/slow":
             seconds = float(urllib.parse.parse_qs(url.query).get("s", ["1"])[0])
             time.sleep(min(max(seconds, 0.0), 30.0))
         text = "ok" if self.path == "/healthz" else f"{MESSAGE} from {socket.gethostname()}"
-        body = (text + "\n").encode()
+        data = (text + "\n").encode()
         self.send_response(200)
         self.send_header("Content-Type", "text/plain")
-        self.send_header("Content-Length", str(len(body)))
+        self.send_header("Content-Length", str(len(data)))
+        self.send_header("X-Replica", MESSAGE)
         self.end_headers()
-        self.wfile.write(body)
+        if body:
+            self.wfile.write(data)
 
     def log_message(self, format: str, *args: object) -> None:
         if self.path != "/healthz":

@@ -1,0 +1,306 @@
+"""What changing or breaking the ingress costs in requests, under steady load.
+
+One environment on the local engine: two replicas of the engine tests' web
+server behind the ingress (holder + Caddy), deployed with Dockyard's apply. Two
+load clients (each alternating a keep-alive connection and a new connection per
+request) send GET / to the holder's published port on 127.0.0.1. Each fault, in
+turn:
+
+  upgrade   a new ingress image (another image ID): a deploy replaces Caddy
+            beside the old one in the holder's namespace
+  restart   `docker restart` of the Caddy container (SIGTERM, then start)
+  kill      `docker kill` of the Caddy container, then `docker start` (what a
+            supervisor would do); Caddy resumes its saved routes
+  holder    one more proxied service (the holder's aliases change): a deploy
+            replaces the holder (stop-first: it publishes the port) and Caddy
+
+A fault's requests are counted from the moment it starts until both clients
+have been served PER_STEP requests after it ended; a failure is anything but a
+200.
+
+With --second-caddy (restart and kill only) a second Caddy container, started
+by hand in the holder's namespace with the same routes, serves beside the one
+Dockyard manages: what the faults would cost if the ingress ran two.
+
+Everything the bench creates carries its label and is removed at the end, also
+on failure. Traffic goes only to 127.0.0.1.
+
+Usage: python bench/ingress.py [--runs N] [--only upgrade,restart,kill,holder]
+                               [--second-caddy]
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import dataclasses
+import secrets
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import docker
+import docker.errors
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from common import free_port  # noqa: E402
+
+from dockyard.deploy.apply import apply  # noqa: E402
+from dockyard.discovery import (  # noqa: E402
+    HOLDER_SERVICE,
+    INGRESS_SERVICE,
+    IngressClient,
+    PublicRoute,
+    holder_service,
+    ingress_build,
+    ingress_service,
+)
+from dockyard.engines.base import BuildRequest  # noqa: E402
+from dockyard.engines.docker import DockerEngine  # noqa: E402
+from dockyard.plan.diff import plan  # noqa: E402
+from dockyard.plan.model import (  # noqa: E402
+    ContainerDef,
+    DesiredState,
+    HealthDef,
+    IngressDef,
+    ProxyDef,
+    ServiceDef,
+    TaskDef,
+    network_name,
+)
+from tests.fixtures.load import Load, served_since  # noqa: E402
+
+BASE_IMAGE = "dockyard/base:bookworm"
+BENCH_LABEL = "dockyard-bench.ingress"
+PORT = 8000
+PER_STEP = 200
+"""Requests each client must be served after a fault before it counts as over."""
+FAULTS = ("upgrade", "restart", "kill", "holder")
+HEALTH = HealthDef(
+    test=[
+        "CMD",
+        "python3",
+        "-c",
+        "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8000/healthz', timeout=1)",
+    ],
+    interval=0.5,
+    timeout=2.0,
+    retries=3,
+    start_period=0.0,
+)
+
+
+@dataclasses.dataclass
+class Bench:
+    engine: DockerEngine
+    client: docker.DockerClient
+    run: str
+    web_image: str
+    ingress_images: tuple[str, str]
+    public_port: int
+    generation: int = 0
+    extra: int = 0  # proxied services beyond web (the holder's aliases)
+
+    @property
+    def environment(self) -> str:
+        return f"bench-{self.run}"
+
+    @property
+    def labels(self) -> dict[str, str]:
+        return {BENCH_LABEL: self.run}
+
+    def desired(self) -> DesiredState:
+        names = ["web", *(f"extra{n}" for n in range(1, self.extra + 1))]
+        proxied = {name: [PORT] for name in names}
+        holder = holder_service(
+            self.environment, self.ingress_images[0], self.public_port, "127.0.0.1", proxied
+        )
+        caddy = ingress_service(self.environment, self.ingress_images[self.generation % 2], holder)
+        container = ContainerDef(name="web", image=self.web_image, health=HEALTH, stop_grace=2)
+        web = ServiceDef(
+            name="web",
+            task=TaskDef(containers=[container], aliases=[]),
+            replicas=2,
+            depends_on=[INGRESS_SERVICE],
+            drain=5.0,
+        )
+        ingress = IngressDef(
+            service=INGRESS_SERVICE,
+            proxied=[
+                ProxyDef(service=name, ports=ports, health_path="/healthz", health_port=PORT)
+                for name, ports in proxied.items()
+            ],
+            routes=[PublicRoute(service="web", port=PORT)],
+        )
+        return DesiredState(
+            environment=self.environment,
+            network=network_name(self.environment),
+            services=[holder, caddy, web],
+            labels=self.labels,
+            ingress=ingress,
+        )
+
+    def deploy(self) -> None:
+        desired = self.desired()
+        actual = self.engine.observe(self.environment)
+        apply(self.engine, desired, actual, plan(desired, actual), f"r{time.time_ns()}")
+
+    def caddy(self) -> docker.models.containers.Container:
+        return self.one(INGRESS_SERVICE)
+
+    def one(self, service: str) -> docker.models.containers.Container:
+        (found,) = self.client.containers.list(
+            filters={"label": [f"dockyard.env={self.environment}", f"dockyard.service={service}"]}
+        )
+        return found
+
+    def second_caddy(self) -> None:
+        """A Caddy beside the managed one, in the holder's namespace, with its routes.
+        It carries the bench label only: Dockyard does not see it."""
+        first = self.caddy()
+        second = self.client.containers.run(
+            self.ingress_images[0],
+            detach=True,
+            network_mode=f"container:{self.one(HOLDER_SERVICE).id}",
+            labels=self.labels,
+        )
+        admin = IngressClient(self.engine, second.id)
+        admin.wait_ready(30)
+        admin.load(IngressClient(self.engine, first.id).config())
+
+    # ------------------------------------------------------------ faults
+
+    def upgrade(self) -> None:
+        self.generation += 1
+        self.deploy()
+
+    def restart(self) -> None:
+        self.caddy().restart()
+
+    def kill(self) -> None:
+        caddy = self.caddy()
+        caddy.kill()
+        with contextlib.suppress(docker.errors.APIError):  # restarted already
+            caddy.start()
+
+    def holder(self) -> None:
+        self.extra += 1
+        self.deploy()
+
+
+@dataclasses.dataclass
+class Tally:
+    served: int = 0
+    failed: int = 0
+    worst: float = 0.0  # longest run of failures, seconds
+
+    def add(self, clients: tuple[Load, Load], marks: tuple[int, int]) -> None:
+        for load, (served, failed) in zip(clients, marks, strict=True):
+            self.served += load.served - served
+            self.failed += len(load.failures) - failed
+        outages = [end - start for load in clients for start, end in load.outages]
+        self.worst = max([self.worst, *outages])
+
+
+def measure(bench: Bench, fault: Callable[[], None], tally: Tally) -> None:
+    clients = (Load(bench.public_port, max_seconds=600), Load(bench.public_port, max_seconds=600))
+    with clients[0], clients[1]:
+        for load in clients:
+            served_since(load, 0, PER_STEP)
+        marks = (
+            (clients[0].served, len(clients[0].failures)),
+            (clients[1].served, len(clients[1].failures)),
+        )
+        fault()
+        for load in clients:
+            served_since(load, load.served, PER_STEP, timeout=120)
+    tally.add(clients, marks)
+
+
+def build(engine: DockerEngine, run: str) -> tuple[str, tuple[str, str]]:
+    labels = {BENCH_LABEL: run}
+    web = f"dockyard-bench/web:{run}"
+    engine.build(
+        BuildRequest(
+            service="web",
+            context=ROOT / "tests" / "engine" / "images" / "web",
+            dockerfile="Dockerfile",
+            tag=web,
+            labels=labels,
+        ),
+        lambda line: None,
+    )
+    tags = []
+    for generation in ("1", "2"):
+        request = dataclasses.replace(
+            ingress_build(BASE_IMAGE),
+            tag=f"dockyard-bench/ingress:{run}-{generation}",
+            labels={**labels, "dockyard-bench.generation": generation},
+        )
+        engine.build(request, lambda line: None)
+        tags.append(request.tag)
+    return web, (tags[0], tags[1])
+
+
+def remove_labelled(client: docker.DockerClient, label: str) -> None:
+    for container in client.containers.list(all=True, filters={"label": label}):
+        with contextlib.suppress(docker.errors.NotFound):
+            container.remove(force=True, v=True)
+    for network in client.networks.list(filters={"label": label}):
+        with contextlib.suppress(docker.errors.NotFound):
+            network.remove()
+    for image in client.images.list(filters={"label": label}):
+        with contextlib.suppress(docker.errors.NotFound):
+            client.images.remove(str(image.id), force=True)
+
+
+@contextlib.contextmanager
+def bench_environment() -> Iterator[Bench]:
+    engine = DockerEngine()
+    run = secrets.token_hex(4)
+    try:
+        web, ingress = build(engine, run)
+        bench = Bench(engine, engine.client, run, web, ingress, free_port())
+        bench.deploy()
+        yield bench
+    finally:
+        remove_labelled(engine.client, f"{BENCH_LABEL}={run}")
+        engine.close()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=3, help="times each fault is measured")
+    parser.add_argument("--only", default=",".join(FAULTS), help="faults, comma-separated")
+    parser.add_argument(
+        "--second-caddy", action="store_true", help="a second Caddy serves beside the first"
+    )
+    args = parser.parse_args()
+    faults = [f for f in args.only.split(",") if f]
+    unknown = sorted(set(faults) - set(FAULTS))
+    if unknown:
+        parser.error(f"unknown faults: {', '.join(unknown)}")
+    if args.second_caddy and set(faults) - {"restart", "kill"}:
+        parser.error("--second-caddy goes with --only restart,kill")
+    tallies = {fault: Tally() for fault in faults}
+    with bench_environment() as bench:
+        if args.second_caddy:
+            bench.second_caddy()
+        for n in range(args.runs):
+            for fault in faults:
+                measure(bench, getattr(bench, fault), tallies[fault])
+                print(f"run {n + 1} {fault}: {tallies[fault]}", file=sys.stderr)
+    caddys = "two Caddys" if args.second_caddy else "one Caddy"
+    print(f"\n{args.runs} run(s) of each fault, {caddys}, two clients under steady load\n")
+    print("| fault | failed / total | longest outage |")
+    print("|-------|----------------|----------------|")
+    for fault, tally in tallies.items():
+        total = tally.served + tally.failed
+        print(f"| {fault} | {tally.failed} / {total} | {tally.worst:.2f} s |")
+
+
+if __name__ == "__main__":
+    main()

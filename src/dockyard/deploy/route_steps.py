@@ -1,0 +1,161 @@
+"""The ingress's part of a deploy's plan: which image each of its two containers
+runs, and the steps the planner cannot see by comparing definitions.
+
+- ``ingress_images``: builds the ingress image; the holder keeps the image it
+  runs, so a new image replaces Caddy alone;
+- ``with_routes``: a step that loads the routes when the running ingress routes
+  otherwise than the spec says; Caddy replaced with (or after) its holder; a
+  holder started in place of an ingress of one container.
+"""
+
+from __future__ import annotations
+
+from dockyard.deploy.events import Event, Reporter, silent
+from dockyard.deploy.routing import Router
+from dockyard.discovery.ingress import IngressUnavailable, ingress_build
+from dockyard.engines.base import Engine
+from dockyard.errors import EngineError
+from dockyard.plan.desired import ingress_of
+from dockyard.plan.ingress import HOLDER_SERVICE, INGRESS_SERVICE
+from dockyard.plan.model import ActualState, DesiredState, Plan, Step
+from dockyard.spec.loaded import LoadedEnvironment
+from dockyard.supervise.build import supervisor_images
+
+
+def ingress_images(engine: Engine, env: LoadedEnvironment, report: Reporter) -> dict[str, str]:
+    """Build the ingress image of ``env`` unless the engine has it, and say which
+    image its holder runs: ``{"ingress": tag, "ingress-holder": image}``, or nothing
+    when the environment has no ingress. The image is built on the engine, from
+    files that ship with Dockyard; it is not pushed. The supervisor's image comes
+    along (``dockyard.supervise``).
+
+    The holder only waits, so it keeps the image it runs while the engine has
+    that image: a new ingress image replaces Caddy alone, which loses no request,
+    and not the holder, whose replacement closes the public port for a moment."""
+    supervisor = supervisor_images(engine, env, report)
+    if ingress_of(env) is None:
+        return supervisor
+    holder = _holder_image(engine, env.name)
+    request = ingress_build(env.spec.ingress.base_image)
+    if not engine.image_present(request.tag):
+        report(Event("build", request.service, f"building {request.tag}"))
+
+        def progress(line: str) -> None:
+            report(Event("output", request.service, line))
+
+        engine.build(request, progress)
+    return {**supervisor, INGRESS_SERVICE: request.tag, HOLDER_SERVICE: holder or request.tag}
+
+
+def _holder_image(engine: Engine, environment: str) -> str | None:
+    for task in engine.observe(environment).tasks_of(HOLDER_SERVICE):
+        image = task.definition.main.image if task.definition else None
+        if image is not None and engine.image_present(image):
+            return image
+    return None
+
+
+def with_routes(engine: Engine, desired: DesiredState, actual: ActualState, steps: Plan) -> Plan:
+    """``steps``, plus a step that loads the ingress's routes when nothing else would
+    and the running ingress routes otherwise than the spec says (a route was added,
+    a replica died). A holder that is started again brings a new Caddy: the old
+    one would be left in the old holder's namespace."""
+    ingress = desired.ingress
+    if ingress is None:
+        return steps
+    steps = _caddy_follows_holder(engine, actual, _holder_takes_over(actual, steps))
+    if steps.changes:
+        return steps  # applying any change ends with loading the routes
+    running = [t for t in actual.tasks_of(ingress.service) if t.running]
+    if not running:
+        return steps
+    router = Router(engine, desired, silent)
+    router.attach(actual, wait=False)
+    try:
+        if router.in_step(actual):
+            return steps
+    except IngressUnavailable:
+        pass  # starting or restarting: loading the routes will wait for it
+    step = Step(
+        action="replace",
+        target="routes",
+        name=ingress.service,
+        reason="the ingress routes otherwise than the spec and the healthy replicas say",
+    )
+    return steps.model_copy(update={"steps": [*steps.steps, step]})
+
+
+def _holder_takes_over(actual: ActualState, steps: Plan) -> Plan:
+    """``steps`` with a first holder started in place of an ingress of one container
+    (what Dockyard ran before the split): that one publishes the host port the
+    holder needs, so it goes first, and the new Caddy joins the holder after."""
+    holder = next((s for s in steps.steps if s.name == HOLDER_SERVICE), None)
+    if holder is None or holder.action != "create":
+        return steps
+    single = [
+        t
+        for t in actual.tasks_of(INGRESS_SERVICE)
+        if t.definition is None or t.definition.joins is None
+    ]
+    if not single:
+        return steps
+    takeover = holder.model_copy(
+        update={
+            "action": "replace",
+            "start": [],
+            "replace": [single[0].task],
+            "reason": "the ingress of one container gives its port and names to a holder",
+        }
+    )
+    return steps.model_copy(update={"steps": [takeover if s is holder else s for s in steps.steps]})
+
+
+def _caddy_follows_holder(engine: Engine, actual: ActualState, steps: Plan) -> Plan:
+    """``steps`` with Caddy replaced when its holder is replaced, or was started
+    again since Caddy started (Caddy would stay in the old, empty namespace)."""
+    holder = next((s for s in steps.steps if s.name == HOLDER_SERVICE), None)
+    caddy = next((s for s in steps.steps if s.name == INGRESS_SERVICE), None)
+    if holder is None or caddy is None or caddy.replace or caddy.action == "create":
+        return steps
+    tasks = [t.task for t in actual.tasks_of(INGRESS_SERVICE)]
+    if not tasks:
+        return steps
+    if holder.action != "noop":
+        reason = "its holder is replaced: a new Caddy joins the new namespace"
+    elif _cut_off(engine, actual):
+        reason = "its holder restarted after it: Caddy is in a namespace of its own"
+    else:
+        return steps
+    follow = caddy.model_copy(
+        update={
+            "action": "replace",
+            "replace": [tasks[0]],
+            "stop": [t for t in caddy.stop if t != tasks[0]],
+            "reason": reason,
+        }
+    )
+    return steps.model_copy(update={"steps": [follow if s is caddy else s for s in steps.steps]})
+
+
+_NETNS = ["python3", "-c", "import os; print(os.readlink('/proc/1/ns/net'))"]
+"""Prints the network namespace of a container's first process."""
+
+
+def _cut_off(engine: Engine, actual: ActualState) -> bool:
+    """Whether a running Caddy is in another network namespace than the running
+    holder's: Docker gives a container that restarts a new namespace, and one
+    that joined the old one keeps it (and still counts as running)."""
+    holders = [t.main for t in actual.tasks_of(HOLDER_SERVICE) if t.running and t.main]
+    caddys = [t.main for t in actual.tasks_of(INGRESS_SERVICE) if t.running and t.main]
+    if len(holders) != 1 or not caddys:
+        return False
+    spaces = set()
+    for container in [*holders, *caddys]:
+        try:
+            code, output = engine.exec(container.id, _NETNS)
+        except EngineError:
+            return False  # stopped meanwhile: the next look decides
+        if code != 0:
+            return False
+        spaces.add(output.strip())
+    return len(spaces) > 1
