@@ -86,6 +86,7 @@ def test_replacing_the_database_under_writes_loses_no_acknowledged_write(shop: E
     finally:
         dockerfile.write_text(original)
     stored = stored_names(shop.web_port)
+    shop.dockyard("release", shop.env)  # back to the original database for the next tests
     lost = [name for name in writer.acknowledged if name not in stored]
     assert lost == [], f"{len(lost)} of {len(writer.acknowledged)} acknowledged writes lost"
     assert len(writer.acknowledged) > 60

@@ -10,6 +10,7 @@ lists instead (then its hostname is the engine's default). A sidecar runs with
 
 from __future__ import annotations
 
+import contextlib
 import math
 from typing import Any
 
@@ -17,7 +18,7 @@ import docker
 import docker.errors
 from docker.types import Mount
 
-from dockyard.engines.docker.connection import explanation, is_conflict
+from dockyard.engines.docker.connection import is_conflict
 from dockyard.engines.docker.labels import container_labels, task_filter
 from dockyard.errors import EngineError
 from dockyard.plan.model import (
@@ -156,16 +157,14 @@ def remove_stale(api: docker.APIClient, name: str, environment: str) -> None:
 
 def never_restart(api: docker.APIClient, container_id: str) -> None:
     """Set a container's restart policy to ``no``: it is being stopped on purpose, and
-    the supervisor leaves such containers alone. Gone already, or being removed, is fine;
-    so is a stopped one, which some engines refuse to update (it is removed next)."""
+    the supervisor leaves such containers alone.
+
+    Best effort: a container that is gone, being removed, stopped or exiting cannot
+    be updated on some engines ("cannot update a stopped container", "container not
+    running"), and it is stopped and removed right after either way."""
     never: Any = {"Name": "no"}  # the stubs know "always" and "on-failure" only
-    try:
+    with contextlib.suppress(docker.errors.APIError):  # NotFound included
         api.update_container(container_id, restart_policy=never)
-    except docker.errors.NotFound:
-        pass
-    except docker.errors.APIError as e:
-        if not is_conflict(e) and "stopped container" not in explanation(e):
-            raise
 
 
 def force_remove(api: docker.APIClient, container_id: str) -> None:
