@@ -21,7 +21,7 @@ import docker
 import pytest
 
 from dockyard.deploy.apply import apply
-from dockyard.discovery import ingress_build, ingress_service
+from dockyard.discovery import holder_service, ingress_build, ingress_service
 from dockyard.engines.docker import DockerEngine
 from dockyard.plan import plan
 from dockyard.plan.model import ActualTask, DesiredState, IngressDef, ProxyDef, PublicRoute
@@ -132,13 +132,14 @@ def make_env(
     def make(replicas: int = 1, message: str = "v1") -> Env:
         port = free_port()
         name = test_run.environment
-        ingress = ingress_service(name, caddy_image, port, "127.0.0.1", {"web": [PORT]})
+        holder = holder_service(name, caddy_image, port, "127.0.0.1", {"web": [PORT]})
+        ingress = ingress_service(name, caddy_image, holder)
         routing = IngressDef(
             proxied=[ProxyDef(service="web", ports=[PORT], health_path="/healthz")],
             routes=[PublicRoute(service="web", port=PORT)],
         )
         supervisor = supervisor_service(name, supervisor_image, every=EVERY)
-        desired = test_run.desired(ingress, supervisor, app(web_image, message, replicas))
+        desired = test_run.desired(holder, ingress, supervisor, app(web_image, message, replicas))
         env = Env(engine, client, desired.model_copy(update={"ingress": routing}), port)
         env.converge()
         wait_for(lambda: answers(env) == message, timeout=BACK, what="the app through the ingress")
@@ -307,7 +308,12 @@ def test_a_rollout_with_the_supervisor_running_is_not_disturbed(
     env = make_env(replicas=2)
     old = {t.task for t in env.tasks("web")}
     v2 = env.desired.model_copy(
-        update={"services": [*env.desired.services[:2], app(web_image, "v2", replicas=2)]}
+        update={
+            "services": [
+                *(s for s in env.desired.services if s.name != "web"),
+                app(web_image, "v2", replicas=2),
+            ]
+        }
     )
     with Load(env.port) as load:
         served_since(load, 0, 50)
