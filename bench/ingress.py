@@ -1,22 +1,37 @@
 """What changing or breaking the ingress costs in requests, under steady load.
 
 One environment on the local engine: two replicas of the engine tests' web
-server behind the ingress (holder + Caddy), deployed with Dockyard's apply. Two
-load clients (each alternating a keep-alive connection and a new connection per
-request) send GET / to the holder's published port on 127.0.0.1. Each fault, in
-turn:
+server behind the ingress (holder + Caddy) and the environment's supervisor,
+deployed with Dockyard's apply. Two load clients (each alternating a keep-alive
+connection and a new connection per request) send GET / to the holder's
+published port on 127.0.0.1. Each fault, in turn:
 
-  upgrade   a new ingress image (another image ID): a deploy replaces Caddy
-            beside the old one in the holder's namespace
-  restart   `docker restart` of the Caddy container (SIGTERM, then start)
-  kill      `docker kill` of the Caddy container, then `docker start` (what a
-            supervisor would do); Caddy resumes its saved routes
-  holder    one more proxied service (the holder's aliases change): a deploy
-            replaces the holder (stop-first: it publishes the port) and Caddy
+  upgrade       a new ingress image (another image ID): a deploy replaces Caddy
+                beside the old one in the holder's namespace
+  restart       `docker restart` of the Caddy container (SIGTERM, then start)
+  kill          `docker kill` of the Caddy container; the supervisor starts it
+                again and Caddy resumes its saved routes
+  kill-holder   `docker kill` of the holder; the supervisor starts it again and
+                restarts the Caddy that had joined its namespace
+  replica       `docker kill` of one web replica; the supervisor starts it again
+  holder        one more proxied service (the holder's aliases change): a deploy
+                replaces the holder (stop-first: it publishes the port) and Caddy
+
+The peer, measured in the same run under the same load: the ingress as one
+Caddy container that publishes its own port, the way a compose file runs it
+(restart policy `unless-stopped`), with the same routes to the same replicas:
+
+  peer-restart  `docker restart` of that container
+  peer-upgrade  what `docker compose up` does for a new image: stop and remove
+                the container, then create and start one from the other image
+                (its routes are in its saved config, so it serves at once)
+
+A `docker kill` of the peer has no figure: Docker does not restart a container
+its owner killed, so the peer stays down until someone starts it.
 
 A fault's requests are counted from the moment it starts until both clients
-have been served PER_STEP requests after it ended; a failure is anything but a
-200.
+have been served PER_STEP requests after it ended (for a kill: after the killed
+container runs again); a failure is anything but a 200.
 
 With --second-caddy (restart and kill only) a second Caddy container, started
 by hand in the holder's namespace with the same routes, serves beside the one
@@ -25,8 +40,7 @@ Dockyard manages: what the faults would cost if the ingress ran two.
 Everything the bench creates carries its label and is removed at the end, also
 on failure. Traffic goes only to 127.0.0.1.
 
-Usage: python bench/ingress.py [--runs N] [--only upgrade,restart,kill,holder]
-                               [--second-caddy]
+Usage: python bench/ingress.py [--runs N] [--only FAULT,...] [--second-caddy]
 """
 
 from __future__ import annotations
@@ -34,8 +48,11 @@ from __future__ import annotations
 import argparse
 import contextlib
 import dataclasses
+import io
+import json
 import secrets
 import sys
+import tarfile
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -60,7 +77,9 @@ from dockyard.discovery import (  # noqa: E402
 )
 from dockyard.engines.base import BuildRequest  # noqa: E402
 from dockyard.engines.docker import DockerEngine  # noqa: E402
+from dockyard.engines.docker.observe import started_at  # noqa: E402
 from dockyard.plan.diff import plan  # noqa: E402
+from dockyard.plan.ingress import SYSCTLS  # noqa: E402
 from dockyard.plan.model import (  # noqa: E402
     ContainerDef,
     DesiredState,
@@ -71,6 +90,8 @@ from dockyard.plan.model import (  # noqa: E402
     TaskDef,
     network_name,
 )
+from dockyard.plan.supervisor import supervisor_service  # noqa: E402
+from dockyard.supervise import supervisor_build  # noqa: E402
 from tests.fixtures.load import Load, served_since  # noqa: E402
 
 BASE_IMAGE = "dockyard/base:bookworm"
@@ -78,7 +99,20 @@ BENCH_LABEL = "dockyard-bench.ingress"
 PORT = 8000
 PER_STEP = 200
 """Requests each client must be served after a fault before it counts as over."""
-FAULTS = ("upgrade", "restart", "kill", "holder")
+FAULTS = (
+    "upgrade",
+    "restart",
+    "kill",
+    "kill-holder",
+    "replica",
+    "holder",
+    "peer-restart",
+    "peer-upgrade",
+)
+BACK = 120.0
+"""Seconds a killed container may take to run again before the bench gives up."""
+PEER_CONFIG = "/config/caddy/autosave.json"
+"""Where Caddy (run with --resume) finds its routes when its container starts."""
 HEALTH = HealthDef(
     test=[
         "CMD",
@@ -100,7 +134,9 @@ class Bench:
     run: str
     web_image: str
     ingress_images: tuple[str, str]
+    supervisor_image: str
     public_port: int
+    peer_port: int
     generation: int = 0
     extra: int = 0  # proxied services beyond web (the holder's aliases)
 
@@ -138,7 +174,12 @@ class Bench:
         return DesiredState(
             environment=self.environment,
             network=network_name(self.environment),
-            services=[holder, caddy, web],
+            services=[
+                holder,
+                caddy,
+                web,
+                supervisor_service(self.environment, self.supervisor_image),
+            ],
             labels=self.labels,
             ingress=ingress,
         )
@@ -152,10 +193,17 @@ class Bench:
         return self.one(INGRESS_SERVICE)
 
     def one(self, service: str) -> docker.models.containers.Container:
-        (found,) = self.client.containers.list(
-            filters={"label": [f"dockyard.env={self.environment}", f"dockyard.service={service}"]}
-        )
+        (found,) = self.running(service)
         return found
+
+    def running(self, service: str) -> list[docker.models.containers.Container]:
+        return list(
+            self.client.containers.list(
+                filters={
+                    "label": [f"dockyard.env={self.environment}", f"dockyard.service={service}"]
+                }
+            )
+        )
 
     def second_caddy(self) -> None:
         """A Caddy beside the managed one, in the holder's namespace, with its routes.
@@ -181,14 +229,104 @@ class Bench:
         self.caddy().restart()
 
     def kill(self) -> None:
-        caddy = self.caddy()
-        caddy.kill()
-        with contextlib.suppress(docker.errors.APIError):  # restarted already
-            caddy.start()
+        self.kill_and_wait(self.caddy())
+
+    def kill_holder(self) -> None:
+        holder = self.one(HOLDER_SERVICE)
+        self.kill_and_wait(holder)
+        since = started_at(holder.attrs["State"]["StartedAt"])
+        assert since is not None
+
+        def caddy_after() -> bool:
+            started = started_at(self.caddy().attrs["State"]["StartedAt"])
+            return started is not None and started > since
+
+        wait_until(caddy_after, "Caddy started again in the holder's namespace")
+
+    def replica(self) -> None:
+        self.kill_and_wait(self.running("web")[0])
+
+    def kill_and_wait(self, container: docker.models.containers.Container) -> None:
+        """``docker kill`` of ``container``; returns once it runs again."""
+        container.kill()
+
+        def back() -> bool:
+            container.reload()
+            return bool(container.attrs["State"]["Running"])
+
+        wait_until(back, f"{container.name} running again")
 
     def holder(self) -> None:
         self.extra += 1
         self.deploy()
+
+    # -------------------------------------------------------------- peer
+
+    def peer_config(self) -> bytes:
+        """The managed Caddy's routes, listening where the peer listens."""
+        return json.dumps(IngressClient(self.engine, self.caddy().id).config()).encode()
+
+    def start_peer(self, image: str, config: bytes) -> None:
+        """A Caddy of its own on the environment's network, publishing ``peer_port``,
+        starting with ``config`` (Caddy's --resume reads its saved config)."""
+        peer = self.client.containers.create(
+            image,
+            name=f"dockyard-bench-peer-{self.run}",
+            labels=self.labels,
+            network=network_name(self.environment),
+            ports={"80/tcp": ("127.0.0.1", self.peer_port)},
+            sysctls=dict(SYSCTLS),
+            restart_policy={"Name": "unless-stopped"},
+        )
+        peer.put_archive("/", saved_config(config, self.caddy_uid()))
+        peer.start()
+
+    def caddy_uid(self) -> int:
+        code, output = self.caddy().exec_run(["id", "-u"])
+        assert code == 0, output
+        return int(output)
+
+    def peer(self) -> docker.models.containers.Container:
+        return self.client.containers.get(f"dockyard-bench-peer-{self.run}")
+
+    def peer_restart(self) -> None:
+        self.peer().restart()
+
+    def peer_upgrade(self) -> None:
+        self.generation += 1
+        config = self.peer_config()
+        old = self.peer()
+        old.stop()
+        old.remove()
+        self.start_peer(self.ingress_images[self.generation % 2], config)
+
+
+def saved_config(config: bytes, uid: int) -> bytes:
+    """A tar archive of Caddy's saved config (and its folder), owned by ``uid``."""
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w") as tar:
+        folder = tarfile.TarInfo(str(Path(PEER_CONFIG).parent).lstrip("/"))
+        folder.type, folder.mode, folder.uid, folder.gid = tarfile.DIRTYPE, 0o755, uid, uid
+        tar.addfile(folder)
+        entry = tarfile.TarInfo(PEER_CONFIG.lstrip("/"))
+        entry.size, entry.mode, entry.uid, entry.gid = len(config), 0o600, uid, uid
+        tar.addfile(entry, io.BytesIO(config))
+    return buffer.getvalue()
+
+
+def wait_until(condition: Callable[[], object], what: str) -> object:
+    deadline = time.monotonic() + BACK
+    while time.monotonic() < deadline:
+        with contextlib.suppress(docker.errors.NotFound, ValueError):
+            found = condition()
+            if found:
+                return found
+        time.sleep(0.05)
+    raise SystemExit(f"no {what} within {BACK:.0f} s")
+
+
+PEERS = {"restart": "peer-restart", "upgrade": "peer-upgrade"}
+"""Which peer figure each of Dockyard's is compared with."""
 
 
 @dataclasses.dataclass
@@ -205,8 +343,8 @@ class Tally:
         self.worst = max([self.worst, *outages])
 
 
-def measure(bench: Bench, fault: Callable[[], None], tally: Tally) -> None:
-    clients = (Load(bench.public_port, max_seconds=600), Load(bench.public_port, max_seconds=600))
+def measure(bench: Bench, fault: Callable[[], None], port: int, tally: Tally) -> None:
+    clients = (Load(port, max_seconds=600), Load(port, max_seconds=600))
     with clients[0], clients[1]:
         for load in clients:
             served_since(load, 0, PER_STEP)
@@ -220,7 +358,7 @@ def measure(bench: Bench, fault: Callable[[], None], tally: Tally) -> None:
     tally.add(clients, marks)
 
 
-def build(engine: DockerEngine, run: str) -> tuple[str, tuple[str, str]]:
+def build(engine: DockerEngine, run: str) -> tuple[str, tuple[str, str], str]:
     labels = {BENCH_LABEL: run}
     web = f"dockyard-bench/web:{run}"
     engine.build(
@@ -242,7 +380,11 @@ def build(engine: DockerEngine, run: str) -> tuple[str, tuple[str, str]]:
         )
         engine.build(request, lambda line: None)
         tags.append(request.tag)
-    return web, (tags[0], tags[1])
+    supervisor = dataclasses.replace(
+        supervisor_build(BASE_IMAGE), tag=f"dockyard-bench/supervisor:{run}", labels=labels
+    )
+    engine.build(supervisor, lambda line: None)
+    return web, (tags[0], tags[1]), str(supervisor.tag)
 
 
 def remove_labelled(client: docker.DockerClient, label: str) -> None:
@@ -262,9 +404,11 @@ def bench_environment() -> Iterator[Bench]:
     engine = DockerEngine()
     run = secrets.token_hex(4)
     try:
-        web, ingress = build(engine, run)
-        bench = Bench(engine, engine.client, run, web, ingress, free_port())
+        web, ingress, supervisor = build(engine, run)
+        ports = free_port(), free_port()
+        bench = Bench(engine, engine.client, run, web, ingress, supervisor, *ports)
         bench.deploy()
+        bench.start_peer(ingress[0], bench.peer_config())
         yield bench
     finally:
         remove_labelled(engine.client, f"{BENCH_LABEL}={run}")
@@ -283,7 +427,7 @@ def main() -> None:
     unknown = sorted(set(faults) - set(FAULTS))
     if unknown:
         parser.error(f"unknown faults: {', '.join(unknown)}")
-    if args.second_caddy and set(faults) - {"restart", "kill"}:
+    if args.second_caddy and set(faults) - {"restart", "kill", "kill-holder"}:
         parser.error("--second-caddy goes with --only restart,kill")
     tallies = {fault: Tally() for fault in faults}
     with bench_environment() as bench:
@@ -291,15 +435,18 @@ def main() -> None:
             bench.second_caddy()
         for n in range(args.runs):
             for fault in faults:
-                measure(bench, getattr(bench, fault), tallies[fault])
+                port = bench.peer_port if fault.startswith("peer-") else bench.public_port
+                measure(bench, getattr(bench, fault.replace("-", "_")), port, tallies[fault])
                 print(f"run {n + 1} {fault}: {tallies[fault]}", file=sys.stderr)
     caddys = "two Caddys" if args.second_caddy else "one Caddy"
     print(f"\n{args.runs} run(s) of each fault, {caddys}, two clients under steady load\n")
-    print("| fault | failed / total | longest outage |")
-    print("|-------|----------------|----------------|")
+    print("| fault | failed / total | longest outage | vs the peer's |")
+    print("|-------|----------------|----------------|---------------|")
     for fault, tally in tallies.items():
         total = tally.served + tally.failed
-        print(f"| {fault} | {tally.failed} / {total} | {tally.worst:.2f} s |")
+        peer = tallies.get(PEERS.get(fault, ""))
+        ratio = f"{tally.failed / peer.failed:.2f}x" if peer and peer.failed else ""
+        print(f"| {fault} | {tally.failed} / {total} | {tally.worst:.2f} s | {ratio} |")
 
 
 if __name__ == "__main__":

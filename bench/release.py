@@ -34,7 +34,8 @@ sys.path.insert(0, str(ROOT))
 from common import add_environment, copy_examples  # noqa: E402
 
 from dockyard.deploy.ops import down  # noqa: E402
-from dockyard.deploy.release import Target, promote, release  # noqa: E402
+from dockyard.deploy.release import promote, release  # noqa: E402
+from dockyard.deploy.target import Target  # noqa: E402
 from dockyard.engines import engine_for  # noqa: E402
 from dockyard.spec import load_environment  # noqa: E402
 from dockyard.state import open_store  # noqa: E402

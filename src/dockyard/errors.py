@@ -113,6 +113,36 @@ class BuildError(DockyardError):
     code = "DY400"
 
 
+class RegistryError(DockyardError):
+    """A registry could not be reached, or refused or failed a push or a pull."""
+
+    code = "DY410"
+
+
+class RegistryAuthError(RegistryError):
+    """The registry refused the credentials (or asked for some and got none)."""
+
+    code = "DY411"
+
+
+class MissingCredentials(RegistryError):
+    """The environment names a password variable that is not set, or no username."""
+
+    code = "DY412"
+
+
+class DigestMismatch(RegistryError):
+    """A copied image got another digest in the destination: it would not be the same artifact."""
+
+    code = "DY413"
+
+
+class NotInRegistry(RegistryError):
+    """The registry does not have the image (that tag or digest) asked for."""
+
+    code = "DY414"
+
+
 class DeployError(DockyardError):
     """A deploy could not reach the desired state."""
 

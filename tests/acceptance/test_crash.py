@@ -104,6 +104,7 @@ def answers(url: str) -> bool:
     return httpx.get(f"{url}/api/items", timeout=5).status_code == 200
 
 
+@pytest.mark.fault
 def test_killed_deploys_keep_serving_and_the_next_run_converges(example: Example) -> None:
     example.dockyard("release", example.env)
     wait_for(lambda: answers(example.url), what="the app")
@@ -139,6 +140,7 @@ def test_killed_deploys_keep_serving_and_the_next_run_converges(example: Example
     assert example.dockyard("plan", example.env, "--detailed-exitcode", check=False).code == 0
 
 
+@pytest.mark.fault
 def test_lock_release_frees_a_dead_holders_lock(example: Example) -> None:
     kill_when(example.popen("release", example.env), "building")
     assert example.dockyard("lock", "status", example.env, "--json").json() is not None
@@ -232,6 +234,7 @@ def release_worker(ex: Example, log_level: str) -> list[dict[str, object]]:
     return releases
 
 
+@pytest.mark.fault
 def test_a_deleted_store_is_refused_until_a_new_history_is_adopted(deployed: Example) -> None:
     db = state_db(deployed)
     for path in (db, db.with_name("state.db-wal"), db.with_name("state.db-shm")):
@@ -245,6 +248,7 @@ def test_a_deleted_store_is_refused_until_a_new_history_is_adopted(deployed: Exa
     assert engine_release(deployed.env)[0] == adopted + 1
 
 
+@pytest.mark.fault
 def test_an_emptied_store_is_refused_until_a_new_history_is_adopted(deployed: Example) -> None:
     db = state_db(deployed)
     for path in (db.with_name("state.db-wal"), db.with_name("state.db-shm")):
@@ -256,6 +260,7 @@ def test_an_emptied_store_is_refused_until_a_new_history_is_adopted(deployed: Ex
     assert [r["number"] for r in releases] == [adopted + 1, adopted]
 
 
+@pytest.mark.fault
 def test_a_release_killed_in_its_build_leaves_a_dead_lock_the_rerun_takes_over(
     deployed: Example,
 ) -> None:

@@ -282,6 +282,7 @@ HOSTILE = [
 ]
 
 
+@pytest.mark.fault
 @pytest.mark.parametrize("case", HOSTILE, ids=[c.id for c in HOSTILE])
 def test_hostile_input_is_refused_by_validate(example: Example, case: Case) -> None:
     _edit_yaml(_env_file(example), lambda d: d.update({"engine": {"host": UNREACHABLE}}))
@@ -304,6 +305,7 @@ def test_hostile_input_is_refused_by_validate(example: Example, case: Case) -> N
         assert line == 1, output
 
 
+@pytest.mark.fault
 def test_markup_in_user_text_prints_literally(example: Example) -> None:
     key = "x-[red]:x:[bold]x[/bold]"
     _append(_spec(example, "web"), f'"{key}": 1\n')

@@ -58,6 +58,7 @@ def present(client: docker.DockerClient, ref: str) -> bool:
     return True
 
 
+@pytest.mark.fault
 def test_two_environment_repos_name_label_and_remove_their_images_apart(
     copies: tuple[Example, Example], client: docker.DockerClient
 ) -> None:

@@ -84,6 +84,7 @@ def test_status_shows_the_supervisor(deployed: Example, client: docker.DockerCli
     assert f"supervising environment {deployed.env}" in container.logs().decode()
 
 
+@pytest.mark.fault
 def test_a_killed_ingress_serves_its_routes_again_without_a_deploy(
     deployed: Example, client: docker.DockerClient
 ) -> None:
@@ -98,6 +99,7 @@ def test_a_killed_ingress_serves_its_routes_again_without_a_deploy(
     assert inspect(client, ingress.id)["RestartCount"] == 0  # not Docker's policy
 
 
+@pytest.mark.fault
 def test_a_killed_api_replica_comes_back_with_its_stats_sidecar(
     deployed: Example, client: docker.DockerClient
 ) -> None:
@@ -129,6 +131,7 @@ def test_a_killed_api_replica_comes_back_with_its_stats_sidecar(
     print(f"\nexample, kill of one of two api replicas: {measure(load)}")
 
 
+@pytest.mark.fault
 def test_a_killed_supervisor_shows_in_plan_and_status_until_a_deploy(
     deployed: Example, client: docker.DockerClient
 ) -> None:

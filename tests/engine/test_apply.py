@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 
 from dockyard.deploy.apply import apply
-from dockyard.deploy.events import Event
-from dockyard.engines import TaskNotReady
 from dockyard.engines.docker import DockerEngine
+from dockyard.engines.errors import TaskNotReady
+from dockyard.events import Event
 from dockyard.plan import plan
 from dockyard.plan.model import DesiredState, PortDef
 

@@ -268,6 +268,7 @@ def test_wait_drained_waits_for_a_slow_request_in_flight(
     assert (slow.bodies, slow.failures) == (["A"], [])
 
 
+@pytest.mark.fault
 def test_a_restarted_ingress_resumes_its_routes_on_its_own(
     setup: Setup, client: docker.DockerClient
 ) -> None:
@@ -351,6 +352,7 @@ def send(port: int, method: str, path: str) -> tuple[int, str | None]:
         connection.close()
 
 
+@pytest.mark.fault
 def test_caddy_runs_as_the_caddy_user_listens_below_1024_and_keeps_its_admin_api_inside(
     setup: Setup,
 ) -> None:
@@ -382,6 +384,7 @@ def test_caddy_runs_as_the_caddy_user_listens_below_1024_and_keeps_its_admin_api
     assert code != 0 and "Connection refused" in output
 
 
+@pytest.mark.fault
 def test_an_upstream_that_closes_connections_without_answering_stays_in_rotation(
     setup: Setup,
 ) -> None:
@@ -403,6 +406,7 @@ def test_an_upstream_that_closes_connections_without_answering_stays_in_rotation
     assert {u["address"]: u["fails"] for u in listed} == {setup.dial_a: 0, setup.dial_b: 0}
 
 
+@pytest.mark.fault
 @pytest.mark.parametrize("method", ["GET", "HEAD"])
 def test_a_safe_request_to_a_replica_that_dies_mid_request_is_answered_by_the_other(
     method: str, setup: Setup, client: docker.DockerClient
@@ -424,6 +428,7 @@ def test_a_safe_request_to_a_replica_that_dies_mid_request_is_answered_by_the_ot
     assert answers == [(200, other)]
 
 
+@pytest.mark.fault
 @pytest.mark.parametrize("probed", [True, False], ids=["probed", "unprobed"])
 def test_a_dead_replica_is_skipped_without_a_failed_request(
     probed: bool, setup: Setup, client: docker.DockerClient

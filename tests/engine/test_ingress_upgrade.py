@@ -16,7 +16,6 @@ import docker
 import pytest
 
 from dockyard.deploy.apply import apply
-from dockyard.deploy.events import Event, silent
 from dockyard.deploy.route_steps import with_routes
 from dockyard.discovery import (
     HOLDER_SERVICE,
@@ -28,6 +27,7 @@ from dockyard.discovery import (
     ingress_service,
 )
 from dockyard.engines.docker import DockerEngine
+from dockyard.events import Event, silent
 from dockyard.plan.diff import plan
 from dockyard.plan.model import (
     ActualTask,
@@ -41,7 +41,7 @@ from tests.fixtures.load import Load, served_since
 
 from .support import BASE_IMAGE, TEST_RUN_LABEL, Run, free_port, service, web
 
-pytestmark = pytest.mark.engine
+pytestmark = [pytest.mark.engine, pytest.mark.fault]
 
 PORT = 8000
 PER_STEP = 200

@@ -6,8 +6,8 @@ import time
 
 import pytest
 
-from dockyard.engines import TaskNotReady
 from dockyard.engines.docker import DockerEngine
+from dockyard.engines.errors import TaskNotReady
 from dockyard.errors import DeployError
 from dockyard.plan.model import HealthDef
 
@@ -139,6 +139,7 @@ def test_never_healthy_fails_at_the_deadline(
     [["CMD", "/no/such/probe"], ["CMD-SHELL", "no-such-probe --quiet"]],
     ids=["exec", "shell"],
 )
+@pytest.mark.fault
 def test_a_health_check_that_cannot_run_fails_without_waiting_out_the_deadline(
     engine: DockerEngine, test_run: Run, web_image: str, test: list[str]
 ) -> None:
@@ -157,6 +158,7 @@ def test_a_health_check_that_cannot_run_fails_without_waiting_out_the_deadline(
     assert "not found" in raised.value.message or "no such file" in raised.value.message
 
 
+@pytest.mark.fault
 def test_a_main_restart_fails_a_task_with_sidecars(
     engine: DockerEngine, test_run: Run, web_image: str
 ) -> None:

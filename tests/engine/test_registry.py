@@ -17,18 +17,13 @@ import httpx
 import pytest
 
 from dockyard.build.credentials import auth_config
-from dockyard.build.errors import (
-    DigestMismatch,
-    MissingCredentials,
-    NotInRegistry,
-    RegistryAuthError,
-)
 from dockyard.build.images import BuiltImage
 from dockyard.build.registry import copy_image, digest_ref, ensure_image, push
 from dockyard.build.registry_api import MANIFEST_TYPES, has_manifest, manifest_digest
 from dockyard.build.versions import SourceVersion
 from dockyard.engines.base import BuildRequest, ImageSelection
 from dockyard.engines.docker import DockerEngine
+from dockyard.errors import DigestMismatch, MissingCredentials, NotInRegistry, RegistryAuthError
 from dockyard.spec.environment import RegistryConfig
 
 from .support import TEST_RUN_LABEL, Run, service, web

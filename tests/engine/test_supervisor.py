@@ -31,7 +31,7 @@ from tests.fixtures.load import Load, served_since
 
 from .support import BASE_IMAGE, FETCH, TEST_RUN_LABEL, Run, free_port, service, wait_for, web
 
-pytestmark = pytest.mark.engine
+pytestmark = [pytest.mark.engine, pytest.mark.fault]
 
 PORT = 8000
 BACK = 60.0

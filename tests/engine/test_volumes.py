@@ -69,6 +69,7 @@ def test_a_volume_named_in_a_mount_is_created_with_labels(
     assert client.volumes.get(cache).attrs["Labels"][TEST_RUN_LABEL] == test_run.id
 
 
+@pytest.mark.fault
 def test_a_second_writer_on_a_data_volume_is_refused_readers_and_shared_are_not(
     engine: DockerEngine, client: docker.DockerClient, test_run: Run, web_image: str
 ) -> None:

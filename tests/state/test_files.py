@@ -17,6 +17,8 @@ from dockyard.state import ReleaseService, StoreMissing, open_store, state_url
 
 from .conftest import OpenStore
 
+pytestmark = pytest.mark.fault
+
 API = [ReleaseService("api", "sha256:1")]
 
 

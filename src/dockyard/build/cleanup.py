@@ -19,8 +19,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from dockyard.build.naming import LABEL_PROJECT, namespace, project_of
-from dockyard.deploy.events import Event, Reporter, silent
 from dockyard.engines.base import Engine, ImageSelection, RemovedImage
+from dockyard.events import Event, Reporter, silent
 from dockyard.plan.model import LABEL_ENV, ActualState
 from dockyard.spec.loaded import LoadedEnvironment
 from dockyard.state import StateStore

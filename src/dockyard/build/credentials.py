@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 import docker.auth
 import docker.errors
 
-from dockyard.build.errors import MissingCredentials, RegistryError
 from dockyard.engines.base import RegistryAuth
+from dockyard.errors import MissingCredentials, RegistryError
 from dockyard.spec.environment import RegistryConfig
 
 

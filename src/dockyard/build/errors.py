@@ -1,4 +1,5 @@
-"""The errors of building, shipping and copying images, each with a stable code.
+"""The errors of building images, each with a stable code (the registry's are in
+:mod:`dockyard.errors`, where the engines may use them too).
 
 Documents and scripts may refer to the codes; they never change meaning.
 ``docs/images.md`` lists them.
@@ -6,7 +7,7 @@ Documents and scripts may refer to the codes; they never change meaning.
 
 from __future__ import annotations
 
-from dockyard.errors import BuildError, DockyardError
+from dockyard.errors import BuildError
 
 
 class DirtySource(BuildError):
@@ -25,33 +26,3 @@ class UnknownImage(BuildError):
     """A build was asked for a service or accessory that builds no image."""
 
     code = "DY403"
-
-
-class RegistryError(DockyardError):
-    """A registry could not be reached, or refused or failed a push or a pull."""
-
-    code = "DY410"
-
-
-class RegistryAuthError(RegistryError):
-    """The registry refused the credentials (or asked for some and got none)."""
-
-    code = "DY411"
-
-
-class MissingCredentials(RegistryError):
-    """The environment names a password variable that is not set, or no username."""
-
-    code = "DY412"
-
-
-class DigestMismatch(RegistryError):
-    """A copied image got another digest in the destination: it would not be the same artifact."""
-
-    code = "DY413"
-
-
-class NotInRegistry(RegistryError):
-    """The registry does not have the image (that tag or digest) asked for."""
-
-    code = "DY414"

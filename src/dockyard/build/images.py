@@ -23,8 +23,8 @@ from pathlib import Path
 from dockyard.build.errors import DirtySource, UnknownImage
 from dockyard.build.naming import env_repository, image_labels, project_of
 from dockyard.build.versions import SourceVersion, source_version
-from dockyard.deploy.events import Event, Reporter, silent
 from dockyard.engines.base import BuildRequest, Engine
+from dockyard.events import Event, Reporter, silent
 from dockyard.spec.loaded import LoadedEnvironment
 from dockyard.spec.models import ImageBuild
 

@@ -14,12 +14,12 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from dockyard.build.credentials import auth_config, auth_hint
-from dockyard.build.errors import DigestMismatch, NotInRegistry, RegistryAuthError, RegistryError
 from dockyard.build.images import BuiltImage
 from dockyard.build.naming import image_repository
 from dockyard.build.registry_api import has_manifest
 from dockyard.build.versions import SHORT
 from dockyard.engines.base import Engine, ProgressFn, RegistryAuth
+from dockyard.errors import DigestMismatch, NotInRegistry, RegistryAuthError, RegistryError
 from dockyard.spec.environment import RegistryConfig
 
 _DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")

@@ -18,7 +18,7 @@ import re
 import httpx
 
 from dockyard.build.credentials import Credentials, auth_hint, registry_host, resolve
-from dockyard.build.errors import RegistryAuthError, RegistryError
+from dockyard.errors import RegistryAuthError, RegistryError
 from dockyard.spec.environment import RegistryConfig
 
 TIMEOUT = 10.0

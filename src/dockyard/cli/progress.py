@@ -10,7 +10,7 @@ from rich.console import Console
 from rich.status import Status
 from rich.text import Text
 
-from dockyard.deploy.events import Event
+from dockyard.events import Event
 
 _MARKS = {
     "start": "[cyan]▲[/]",

@@ -12,11 +12,12 @@ from dockyard.build.images import build_environment
 from dockyard.cli import render
 from dockyard.cli.context import engine_of, existing_store, load, print_json, writable_store
 from dockyard.cli.progress import Progress
-from dockyard.deploy.events import Event
-from dockyard.deploy.release import Outcome, PlanHook, Target, promote, release, rollback
+from dockyard.deploy.release import Outcome, PlanHook, promote, release, rollback
 from dockyard.deploy.run import run_task
 from dockyard.deploy.ship import selection, ship
+from dockyard.deploy.target import Target
 from dockyard.errors import DockyardError
+from dockyard.events import Event
 from dockyard.plan.model import Plan
 from dockyard.state import StoreMissing
 

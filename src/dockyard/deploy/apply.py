@@ -24,7 +24,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from functools import partial
 
-from dockyard.deploy.events import Event, Reporter, silent
 from dockyard.deploy.rollout import (
     ApplyResult,
     Context,
@@ -36,6 +35,7 @@ from dockyard.deploy.rollout import (
 from dockyard.deploy.routing import Router
 from dockyard.engines.base import Engine
 from dockyard.errors import DeployError
+from dockyard.events import Event, Reporter, silent
 from dockyard.plan.model import ActualState, DesiredState, Plan, Step
 
 __all__ = ["ApplyResult", "apply"]

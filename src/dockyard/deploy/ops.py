@@ -9,11 +9,11 @@ from __future__ import annotations
 from collections.abc import Collection
 from dataclasses import dataclass, field
 
-from dockyard.deploy.events import Event, Reporter, silent
 from dockyard.deploy.route_steps import ingress_images, with_routes
 from dockyard.deploy.ship import ship
 from dockyard.deploy.tasks import task_steps
 from dockyard.engines.base import Engine
+from dockyard.events import Event, Reporter, silent
 from dockyard.plan import desire, plan
 from dockyard.plan.desired import ingress_of
 from dockyard.plan.ingress import HOLDER_SERVICE

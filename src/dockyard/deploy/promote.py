@@ -10,17 +10,14 @@ destination's project; otherwise the destination's engine pulls it.
 from __future__ import annotations
 
 from collections.abc import Collection
-from typing import TYPE_CHECKING
 
 from dockyard.build.credentials import auth_config
 from dockyard.build.naming import project_of
 from dockyard.build.registry import copy_image, digest_ref, ensure_image, split_digest_ref
-from dockyard.deploy.events import Event, Reporter
+from dockyard.deploy.target import Target
 from dockyard.errors import DeployError
+from dockyard.events import Event, Reporter
 from dockyard.state import ReleaseService
-
-if TYPE_CHECKING:
-    from dockyard.deploy.release import Target
 
 
 def carry_images(

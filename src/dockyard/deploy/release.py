@@ -17,14 +17,14 @@ from dataclasses import dataclass
 from dockyard.build.credentials import auth_config
 from dockyard.build.registry import ensure_image
 from dockyard.deploy.apply import ApplyResult, apply
-from dockyard.deploy.events import Event, Reporter, silent
 from dockyard.deploy.history import check_history
 from dockyard.deploy.promote import carry_images
 from dockyard.deploy.route_steps import ingress_images, with_routes
 from dockyard.deploy.ship import Shipped, params_commit, ship
+from dockyard.deploy.target import Target
 from dockyard.deploy.tasks import Runner, TaskFailed, task_steps
-from dockyard.engines.base import Engine
 from dockyard.errors import DeployError, DockyardError
+from dockyard.events import Event, Reporter, silent
 from dockyard.plan import desire, plan
 from dockyard.plan.model import DesiredState, Plan
 from dockyard.spec.loaded import LoadedEnvironment
@@ -44,15 +44,6 @@ class Outcome:
     release: Release | None
     result: ApplyResult
     seconds: float
-
-
-@dataclass(frozen=True)
-class Target:
-    """Where a release goes: the environment, its engine and its state store."""
-
-    env: LoadedEnvironment
-    engine: Engine
-    store: StateStore
 
 
 def release(

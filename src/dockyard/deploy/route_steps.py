@@ -10,11 +10,11 @@ runs, and the steps the planner cannot see by comparing definitions.
 
 from __future__ import annotations
 
-from dockyard.deploy.events import Event, Reporter, silent
 from dockyard.deploy.routing import Router
 from dockyard.discovery.ingress import IngressUnavailable, ingress_build
 from dockyard.engines.base import Engine
 from dockyard.errors import EngineError
+from dockyard.events import Event, Reporter, silent
 from dockyard.plan.desired import ingress_of
 from dockyard.plan.ingress import HOLDER_SERVICE, INGRESS_SERVICE
 from dockyard.plan.model import ActualState, DesiredState, Plan, Step

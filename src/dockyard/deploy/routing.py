@@ -18,11 +18,11 @@ import threading
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from dockyard.deploy.events import Event, Reporter
 from dockyard.discovery.caddy import HealthProbe, ProxiedService, RoutingTable, caddy_config
 from dockyard.discovery.ingress import IngressClient, IngressUnavailable
 from dockyard.engines.base import Engine
 from dockyard.errors import DeployError
+from dockyard.events import Event, Reporter
 from dockyard.plan.model import (
     ActualState,
     ActualTask,

@@ -11,12 +11,13 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterator, Sequence
 
-from dockyard.deploy.events import Reporter
 from dockyard.deploy.history import check_history
-from dockyard.deploy.release import Target, deploy_lock
+from dockyard.deploy.release import deploy_lock
+from dockyard.deploy.target import Target
 from dockyard.deploy.tasks import Runner
 from dockyard.engines.base import OneOffResult
 from dockyard.errors import DeployError
+from dockyard.events import Reporter
 from dockyard.plan.model import DesiredState, OneOffDef, ServiceDef
 from dockyard.state import Release
 

@@ -15,9 +15,9 @@ from dockyard.build.images import BuiltImage, build_environment
 from dockyard.build.naming import image_repository
 from dockyard.build.registry import digest_ref, push
 from dockyard.build.versions import SourceVersion, file_version
-from dockyard.deploy.events import Event, Reporter, silent
 from dockyard.engines.base import Engine
 from dockyard.errors import DeployError
+from dockyard.events import Event, Reporter, silent
 from dockyard.plan.model import ActualState
 from dockyard.spec.loaded import LoadedEnvironment
 

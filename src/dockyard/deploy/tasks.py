@@ -11,9 +11,9 @@ from __future__ import annotations
 from collections.abc import Collection
 from dataclasses import dataclass
 
-from dockyard.deploy.events import Event, EventKind, Reporter
 from dockyard.engines.base import Engine, OneOffResult
 from dockyard.errors import DeployError
+from dockyard.events import Event, EventKind, Reporter
 from dockyard.plan.model import DesiredState, OneOffDef, TaskStep
 from dockyard.state import StateStore, TaskStatus
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
-from dockyard.deploy.events import Event, Reporter
 from dockyard.engines.base import BuildRequest, Engine
+from dockyard.events import Event, Reporter
 from dockyard.plan.supervisor import SUPERVISOR_SERVICE
 from dockyard.spec.loaded import LoadedEnvironment
 

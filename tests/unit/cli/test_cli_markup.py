@@ -10,8 +10,8 @@ from rich.console import Console
 
 from dockyard.cli import render
 from dockyard.cli.progress import Progress
-from dockyard.deploy.events import Event
 from dockyard.errors import Location, SpecError, SpecErrors
+from dockyard.events import Event
 from dockyard.plan.model import FieldChange, Plan, Step, TaskStep
 
 HOSTILE = "say :x: [bold]x[/bold] [red] \\[done]"

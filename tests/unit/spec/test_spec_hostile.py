@@ -21,6 +21,8 @@ from dockyard.errors import SpecErrors
 from dockyard.spec import load_environment
 from dockyard.spec.limits import MAX_FILE_BYTES
 
+pytestmark = pytest.mark.fault
+
 MEMORY_LIMIT = 512 * 1024 * 1024
 HANG_GUARD = 300  # seconds; only so that a hang cannot stall the suite, not a measure
 

@@ -11,6 +11,8 @@ from dockyard.spec import load_environment
 from dockyard.spec.limits import MAX_ALIASES, MAX_DEPTH, MAX_NODES
 from dockyard.spec.yamlsource import parse_yaml
 
+pytestmark = pytest.mark.fault
+
 FILE = Path("spec.yaml")
 
 

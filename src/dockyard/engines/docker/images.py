@@ -21,9 +21,9 @@ import docker.auth
 import docker.errors
 import docker.utils
 
-from dockyard.build.errors import NotInRegistry, RegistryAuthError, RegistryError
 from dockyard.engines.base import ImageSelection, ProgressFn, RegistryAuth, RemovedImage
 from dockyard.engines.docker.connection import explanation, is_conflict, translate_errors
+from dockyard.errors import NotInRegistry, RegistryAuthError, RegistryError
 
 DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")
 _LOCAL_ID = re.compile(r"^(sha256:)?[0-9a-f]{64}$")
