@@ -17,9 +17,9 @@ from dockyard.spec.models import (
     ParamName,
     ParamValue,
     RestartPolicy,
-    Seconds,
     invalid,
 )
+from dockyard.spec.units import Seconds
 
 
 class Accessory(Container):

@@ -12,17 +12,10 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import (
-    BaseModel,
-    BeforeValidator,
-    ConfigDict,
-    Field,
-    WithJsonSchema,
-    model_validator,
-)
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic_core import PydanticCustomError
 
-from dockyard.spec.units import BYTES_PATTERN, DURATION_PATTERN, parse_bytes, parse_duration
+from dockyard.spec.units import Bytes, Seconds, StrMap
 
 NAME_PATTERN = r"^[a-z][a-z0-9-]{0,40}$"
 Name = Annotated[str, Field(pattern=NAME_PATTERN)]
@@ -49,64 +42,6 @@ class Model(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-
-def _duration(value: object) -> float:
-    if isinstance(value, bool):
-        raise ValueError("expected a duration such as 1s, 500ms or 5m")
-    if isinstance(value, int | float):
-        return float(value)
-    if isinstance(value, str):
-        return parse_duration(value)
-    raise ValueError("expected a duration such as 1s, 500ms or 5m")
-
-
-Seconds = Annotated[
-    float,
-    BeforeValidator(_duration),
-    WithJsonSchema(
-        {
-            "anyOf": [
-                {"type": "number", "minimum": 0},
-                {"type": "string", "pattern": DURATION_PATTERN},
-            ]
-        }
-    ),
-]
-"""Seconds, written in a spec as ``500ms``, ``1s``, ``5m``, ``1h`` or a number."""
-
-
-def _scalar_str(value: object) -> object:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int | float):
-        return str(value)
-    return value
-
-
-def _str_values(value: object) -> object:
-    if isinstance(value, dict):
-        return {k: _scalar_str(x) for k, x in value.items()}
-    return value
-
-
-StrMap = Annotated[dict[str, str], BeforeValidator(_str_values)]
-"""Environment variables or build args: numbers and booleans written bare become strings."""
-
-
-def _bytes(value: object) -> object:
-    if isinstance(value, str):
-        return parse_bytes(value)
-    return value
-
-
-Bytes = Annotated[
-    int,
-    BeforeValidator(_bytes),
-    WithJsonSchema(
-        {"anyOf": [{"type": "integer", "minimum": 0}, {"type": "string", "pattern": BYTES_PATTERN}]}
-    ),
-]
-"""Bytes, written in a spec as ``256m``, ``1g``, ``512k`` or a number."""
 
 ParamType = Literal["str", "int", "float", "bool"]
 _PARAM_TYPES: dict[type, ParamType] = {bool: "bool", int: "int", float: "float", str: "str"}
@@ -368,6 +303,10 @@ class ServiceSpec(Model):
                 f"a service has exactly one main container (sidecar: false), found {len(mains)}",
                 "containers",
             )
+        return self
+
+    @model_validator(mode="after")
+    def _every_container_has_an_image(self) -> ServiceSpec:
         for name, c in self.containers.items():
             if c.image is None and self.image is None:
                 raise invalid(
@@ -375,12 +314,21 @@ class ServiceSpec(Model):
                     "containers",
                     name,
                 )
+        return self
+
+    @model_validator(mode="after")
+    def _sidecars_publish_nothing(self) -> ServiceSpec:
+        for name, c in self.containers.items():
             for i, p in enumerate(c.ports):
                 if c.sidecar and p.publish:
                     raise invalid(
                         f"sidecar {name!r} cannot publish ports; publish on the main",
                         *("containers", name, "ports", i, "publish"),
                     )
+        return self
+
+    @model_validator(mode="after")
+    def _routes_reach_a_proxied_port(self) -> ServiceSpec:
         main = self.containers[self.main]
         ports = {p.name: p for p in main.ports} | {str(p.port): p for p in main.ports}
         for i, route in enumerate(self.routes):
@@ -398,6 +346,10 @@ class ServiceSpec(Model):
                     "routes",
                     i,
                 )
+        return self
+
+    @model_validator(mode="after")
+    def _tasks_name_a_container(self) -> ServiceSpec:
         for name, t in self.tasks.items():
             if t.container is not None and t.container not in self.containers:
                 raise invalid(

@@ -1,8 +1,12 @@
-"""Durations and byte sizes as written in spec files."""
+"""Durations and byte sizes as written in spec files, and the field types that
+accept them."""
 
 from __future__ import annotations
 
 import re
+from typing import Annotated
+
+from pydantic import BeforeValidator, WithJsonSchema
 
 DURATION_PATTERN = r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$"
 BYTES_PATTERN = r"^\s*\d+(\.\d+)?\s*([kKmMgG][iI]?[bB]?|[bB])?\s*$"
@@ -29,3 +33,62 @@ def parse_bytes(text: str) -> int:
         raise ValueError(f"{text!r} is not a size; write e.g. 256m or 1g")
     unit = (match.group(2) or "").lower()[:1]
     return int(float(match.group(1)) * _BYTE_UNITS[unit])
+
+
+def _duration(value: object) -> float:
+    if isinstance(value, bool):
+        raise ValueError("expected a duration such as 1s, 500ms or 5m")
+    if isinstance(value, int | float):
+        return float(value)
+    if isinstance(value, str):
+        return parse_duration(value)
+    raise ValueError("expected a duration such as 1s, 500ms or 5m")
+
+
+Seconds = Annotated[
+    float,
+    BeforeValidator(_duration),
+    WithJsonSchema(
+        {
+            "anyOf": [
+                {"type": "number", "minimum": 0},
+                {"type": "string", "pattern": DURATION_PATTERN},
+            ]
+        }
+    ),
+]
+"""Seconds, written in a spec as ``500ms``, ``1s``, ``5m``, ``1h`` or a number."""
+
+
+def _scalar_str(value: object) -> object:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return str(value)
+    return value
+
+
+def _str_values(value: object) -> object:
+    if isinstance(value, dict):
+        return {k: _scalar_str(x) for k, x in value.items()}
+    return value
+
+
+StrMap = Annotated[dict[str, str], BeforeValidator(_str_values)]
+"""Environment variables or build args: numbers and booleans written bare become strings."""
+
+
+def _bytes(value: object) -> object:
+    if isinstance(value, str):
+        return parse_bytes(value)
+    return value
+
+
+Bytes = Annotated[
+    int,
+    BeforeValidator(_bytes),
+    WithJsonSchema(
+        {"anyOf": [{"type": "integer", "minimum": 0}, {"type": "string", "pattern": BYTES_PATTERN}]}
+    ),
+]
+"""Bytes, written in a spec as ``256m``, ``1g``, ``512k`` or a number."""
