@@ -3,11 +3,14 @@ lost state store, and the state store on PostgreSQL."""
 
 from __future__ import annotations
 
+import errno
 import os
 import re
+import shutil
 import subprocess
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
 import docker
@@ -279,3 +282,71 @@ def test_a_release_killed_in_its_build_leaves_a_dead_lock_the_rerun_takes_over(
     assert "took the deploy lock over from" in text
     assert f"pid {killed.pid}, command 'release'): dead (pid {killed.pid} is gone)" in text
     assert deployed.dockyard("lock", "status", deployed.env, "--json").json() is None
+
+
+@contextmanager
+def small_disk_under_the_store(ex: Example, size: str = "4m") -> Iterator[Path]:
+    """The store's folder moved onto a tmpfs of ``size`` (the store's files copied
+    over); yields a file that fills it. Moved back afterwards."""
+    folder = state_db(ex).parent
+    aside = folder.with_name(".dockyard-aside")
+    folder.rename(aside)
+    folder.mkdir(mode=0o700)
+    subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", f"size={size},mode=0700", "tmpfs", str(folder)], check=True
+    )
+    try:
+        for path in aside.iterdir():
+            shutil.copy2(path, folder / path.name)
+        yield folder / "filler"
+    finally:
+        for path in aside.iterdir():
+            path.unlink()
+        for path in folder.iterdir():
+            if path.name != "filler":
+                shutil.copy2(path, aside / path.name)
+        subprocess.run(["umount", str(folder)], check=True)
+        folder.rmdir()
+        aside.rename(folder)
+
+
+def fill(path: Path) -> None:
+    """Write ``path`` until its disk has no room left."""
+    with path.open("wb", buffering=0) as f:
+        try:
+            while True:
+                f.write(b"\0" * 65536)
+        except OSError as e:
+            assert e.errno == errno.ENOSPC, e
+        with suppress(OSError):  # the last few bytes
+            while True:
+                f.write(b"\0")
+
+
+@pytest.mark.fault
+@pytest.mark.skipif(os.geteuid() != 0, reason="mounting a small disk takes root (CI runs as root)")
+def test_a_full_disk_under_the_store_stops_a_release_before_it_changes_anything(
+    deployed: Example,
+) -> None:
+    before = container_ids(deployed.env)
+    history = deployed.dockyard("history", deployed.env, "--json").json()
+    deployed.set_param("worker", "log_level", "info")
+    with small_disk_under_the_store(deployed) as filler:
+        fill(filler)
+        run = deployed.dockyard("release", deployed.env, "worker", check=False)
+        text = " ".join(run.err.split())
+        assert run.code == 1, (run.out, run.err)
+        assert (
+            f"error[DY609]: the state store at sqlite:///{state_db(deployed)} has no room" in text
+        )
+        assert "nothing of this write was kept; free space on the disk that holds the store" in text
+        assert "Traceback" not in run.err
+        assert container_ids(deployed.env) == before  # nothing changed
+        assert deployed.dockyard("history", deployed.env, "--json").json() == history
+
+        filler.unlink()
+        deployed.dockyard("release", deployed.env, "worker")
+        assert deployed.dockyard("plan", deployed.env, "--detailed-exitcode").code == 0
+    releases = deployed.dockyard("history", deployed.env, "--json").json()
+    assert len(releases) == len(history) + 1
+    assert releases[0]["status"] == "succeeded"

@@ -15,8 +15,10 @@ from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.functions import FunctionElement
 
 from dockyard.errors import StateError
-from dockyard.state.errors import StateUnreachable
+from dockyard.state.errors import StateUnreachable, StoreFull
 
+FULL = ("database or disk is full", "no space left on device", "disk full")
+"""What SQLite (SQLITE_FULL) and PostgreSQL (53100, ENOSPC) say when there is no room."""
 WRITE_OPTION = "dockyard_write"
 """Execution option marking a write transaction; SQLite begins those IMMEDIATE."""
 
@@ -103,9 +105,16 @@ class Database:
                 f"the state store at {self.url} refused a conflicting write: {self.describe(e)}"
             ) from e
         except DBAPIError as e:
+            described = self.describe(e)
+            if any(words in described.lower() for words in FULL):
+                raise StoreFull(
+                    f"the state store at {self.url} has no room left: {described}",
+                    hint="nothing of this write was kept; free space on the disk that "
+                    "holds the store, then run the command again",
+                ) from e
             error = StateUnreachable if e.connection_invalidated else StateError
             raise error(
-                f"the state store at {self.url} failed: {self.describe(e)}",
+                f"the state store at {self.url} failed: {described}",
                 hint="check that the database is up and reachable, then run the command again",
             ) from e
         except SQLAlchemyError as e:

@@ -97,6 +97,13 @@ class StateConfigError(StateError):
     code = "DY606"
 
 
+class StoreFull(StateError):
+    """The disk (or database) under the store has no room for a write; the write
+    was rolled back whole."""
+
+    code = "DY609"
+
+
 class StoreMissing(StateError):
     """There is no store where one is expected: no file, an empty file, or a
     database without Dockyard's tables. Raised instead of creating one when the
