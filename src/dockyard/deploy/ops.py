@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 from dockyard.deploy.route_steps import ingress_images, with_routes
 from dockyard.deploy.ship import ship
-from dockyard.deploy.tasks import task_steps
+from dockyard.deploy.tasks import task_history, task_steps
 from dockyard.engines.base import Engine
 from dockyard.events import Event, Reporter, silent
 from dockyard.plan import desire, plan
@@ -48,7 +48,8 @@ def make_plan(
     desired = desire(env, {**images, **ingress_images(engine, env, report)}, only)
     steps = with_routes(engine, desired, actual, plan(desired, actual, only))
     if store is not None:
-        tasks = task_steps(store, desired, only, changes=bool(steps.changes))
+        history = task_history(store, desired, only)
+        tasks = task_steps(desired, history, only, changes=bool(steps.changes))
         steps = steps.model_copy(update={"tasks": tasks})
     return Planned(desired, actual, steps)
 

@@ -22,7 +22,7 @@ from dockyard.deploy.promote import carry_images
 from dockyard.deploy.route_steps import ingress_images, with_routes
 from dockyard.deploy.ship import Shipped, params_commit, ship
 from dockyard.deploy.target import Target
-from dockyard.deploy.tasks import Runner, TaskFailed, task_steps
+from dockyard.deploy.tasks import Runner, TaskFailed, task_history, task_steps
 from dockyard.errors import DeployError, DockyardError
 from dockyard.events import Event, Reporter, silent
 from dockyard.plan import desire, plan
@@ -206,8 +206,9 @@ def _converge(
     actual = engine.observe(env.name)
     steps = with_routes(engine, desired, actual, plan(desired, actual, rel.only))
     if rel.run_tasks:
+        history = task_history(store, desired, rel.only)
         tasks = task_steps(
-            store, desired, rel.only, changes=bool(steps.changes), rerun=rel.rerun_tasks
+            desired, history, rel.only, changes=bool(steps.changes), rerun=rel.rerun_tasks
         )
         steps = steps.model_copy(update={"tasks": tasks})
     if on_plan is not None:
