@@ -18,14 +18,16 @@ from dockyard.build.credentials import auth_config
 from dockyard.build.registry import ensure_image
 from dockyard.deploy.apply import ApplyResult, apply
 from dockyard.deploy.history import check_history
+from dockyard.deploy.observed import observe
+from dockyard.deploy.planning import release_plan
 from dockyard.deploy.promote import carry_images
-from dockyard.deploy.route_steps import ingress_images, with_routes
+from dockyard.deploy.route_steps import ingress_images
 from dockyard.deploy.ship import Shipped, params_commit, ship
 from dockyard.deploy.target import Target
-from dockyard.deploy.tasks import Runner, TaskFailed, task_history, task_steps
+from dockyard.deploy.tasks import Runner, TaskFailed, task_history
 from dockyard.errors import DeployError, DockyardError
 from dockyard.events import Event, Reporter, silent
-from dockyard.plan import desire, plan
+from dockyard.plan import desire
 from dockyard.plan.model import DesiredState, Plan
 from dockyard.spec.loaded import LoadedEnvironment
 from dockyard.state import LockHolder, LockKeeper, Release, ReleaseService, StateStore, actor
@@ -64,7 +66,7 @@ def release(
         shipped = ship(engine, env, only, actual=actual, force=force, report=report)
         keeper.check()
         images = {name: s.image for name, s in shipped.items()}
-        images.update(ingress_images(engine, env, report))
+        images.update(ingress_images(engine, env, actual, report))
         desired = desire(env, images, only)
         records = _records(env, desired, shipped)
         rel = _Release(desired, only, "deploy", None, records, rerun_tasks=rerun_tasks)
@@ -125,8 +127,11 @@ def promote(
         images, records, label = carry_images(source, dest, only, report)
         keeper.check()
         names = set(images)
+        dest_actual = dest.engine.observe(dest.env.name)
         desired = desire(
-            dest.env, {**images, **ingress_images(dest.engine, dest.env, report)}, names
+            dest.env,
+            {**images, **ingress_images(dest.engine, dest.env, dest_actual, report)},
+            names,
         )
         records = [
             ReleaseService(
@@ -203,14 +208,10 @@ def _converge(
     desired = rel.desired
     _pull_missing(target, desired, report)
     report(Event("phase", "", "reading what runs"))
-    actual = engine.observe(env.name)
-    steps = with_routes(engine, desired, actual, plan(desired, actual, rel.only))
-    if rel.run_tasks:
-        history = task_history(store, desired, rel.only)
-        tasks = task_steps(
-            desired, history, rel.only, changes=bool(steps.changes), rerun=rel.rerun_tasks
-        )
-        steps = steps.model_copy(update={"tasks": tasks})
+    observed = observe(engine, env.name)
+    actual = observed.actual
+    history = task_history(store, desired, rel.only) if rel.run_tasks else None
+    steps = release_plan(desired, observed, rel.only, history, rerun_tasks=rel.rerun_tasks)
     if on_plan is not None:
         on_plan(steps)
     if steps.empty:
@@ -293,10 +294,9 @@ def _undo(
     report(Event("phase", "", f"reverting the release: {names} back to {previous.label}"))
     try:
         keeper.check()
-        actual = engine.observe(env.name)
-        undo = plan(before, actual, changed)
-        undo = with_routes(engine, before, actual, undo)
-        apply(engine, before, actual, undo, str(previous.number), report, keeper.check)
+        now = observe(engine, env.name)
+        undo = release_plan(before, now, changed)
+        apply(engine, before, now.actual, undo, str(previous.number), report, keeper.check)
     except DockyardError as e:
         report(Event("warn", "", f"the revert to {previous.label} did not finish: {e}"))
         return f"the revert to {previous.label} did not finish ({e.message})"
