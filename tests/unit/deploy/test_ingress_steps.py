@@ -16,7 +16,6 @@ from dockyard.engines.base import Engine
 from dockyard.plan.diff import plan
 from dockyard.plan.ingress import HOLDER_SERVICE, INGRESS_SERVICE, holder_service, ingress_service
 from dockyard.plan.model import (
-    ActualContainer,
     ActualState,
     ActualTask,
     ContainerDef,
@@ -27,8 +26,8 @@ from dockyard.plan.model import (
     ProxyDef,
     ServiceDef,
     TaskDef,
-    task_name,
 )
+from tests.unit.plan import states
 
 ENV = "e"
 
@@ -65,19 +64,7 @@ def desired() -> DesiredState:
 
 
 def running(service: ServiceDef, container_id: str, status: str = "running") -> ActualTask:
-    name = task_name(ENV, service.name, 1, service.task.spec_hash())
-    main = ActualContainer(
-        id=container_id, name=name, container=service.task.main.name, role="main", status=status
-    )
-    return ActualTask(
-        task=name,
-        service=service.name,
-        kind="accessory",
-        replica=1,
-        spec_hash=service.task.spec_hash(),
-        definition=service.task,
-        containers=[main],
-    )
+    return states.running(service, 1, status, environment=ENV, main_id=container_id)
 
 
 def actual(want: DesiredState, holder_status: str = "running") -> ActualState:

@@ -16,21 +16,19 @@ from dockyard.discovery.caddy import ProxiedService, RoutingTable, caddy_config
 from dockyard.discovery.ingress import IngressError
 from dockyard.plan.ingress import HOLDER_SERVICE, INGRESS_SERVICE, holder_service, ingress_service
 from dockyard.plan.model import (
-    ActualContainer,
     ActualState,
     ActualTask,
     ContainerDef,
     DesiredState,
     IngressDef,
-    OneOffDef,
     PortDef,
     ProxyDef,
     PublicRoute,
     ServiceDef,
     TaskDef,
-    task_name,
 )
 from dockyard.state import TaskRun
+from tests.unit.plan.states import release_tasks, running
 
 ENV = "t"
 NETWORK = f"dockyard-{ENV}"
@@ -39,27 +37,12 @@ NETWORK = f"dockyard-{ENV}"
 def web(image: str = "sha256:web1") -> ServiceDef:
     """A proxied service with a migration and a smoke test."""
     main = ContainerDef(name="web", image=image, ports=[PortDef(name="http", port=8000)])
-    tasks = [
-        OneOffDef(
-            service="web",
-            name="migrate",
-            container=main.model_copy(update={"name": "migrate", "command": ["migrate"]}),
-            when="before-deploy",
-        ),
-        OneOffDef(
-            service="web",
-            name="smoke",
-            container=main.model_copy(update={"name": "smoke", "command": ["smoke"]}),
-            when="after-deploy",
-        ),
-        OneOffDef(service="web", name="seed", container=main, when="manual"),
-    ]
     return ServiceDef(
         name="web",
         task=TaskDef(containers=[main], aliases=[]),
         replicas=2,
         depends_on=[INGRESS_SERVICE],
-        tasks=tasks,
+        tasks=release_tasks("web", main),
     )
 
 
@@ -96,28 +79,11 @@ def desired(*services: ServiceDef, ingress: bool = True) -> DesiredState:
     )
 
 
-def runs(service: ServiceDef, replica: int = 1, status: str = "running") -> ActualTask:
-    spec_hash = service.task.spec_hash()
-    name = task_name(ENV, service.name, replica, spec_hash)
-    main = ActualContainer(
-        id=f"id-{name}", name=name, container=service.task.main.name, role="main", status=status
-    )
-    return ActualTask(
-        task=name,
-        service=service.name,
-        kind=service.kind,
-        replica=replica,
-        spec_hash=spec_hash,
-        definition=service.task,
-        containers=[main],
-    )
-
-
 def actual(*tasks: ActualTask) -> ActualState:
     return ActualState(environment=ENV, network=NETWORK, tasks=list(tasks))
 
 
-STEADY = actual(runs(HOLDER), runs(CADDY), runs(WEB, 1), runs(WEB, 2))
+STEADY = actual(running(HOLDER), running(CADDY), running(WEB, 1), running(WEB, 2))
 """Everything runs as ``desired(HOLDER, CADDY, WEB)`` says."""
 
 
@@ -234,7 +200,7 @@ CASES = [
     Case(
         "a replica that exited is replaced; the migration stays done",
         desired(HOLDER, CADDY, WEB),
-        actual(runs(HOLDER), runs(CADDY), runs(WEB, 1), runs(WEB, 2, status="exited")),
+        actual(running(HOLDER), running(CADDY), running(WEB, 1), running(WEB, 2, status="exited")),
         "in step",
         MIGRATED,
         [("replace", "service", "web")],
@@ -271,7 +237,7 @@ CASES = [
     Case(
         "a holder that exited is replaced, and Caddy with it",
         desired(HOLDER, CADDY, WEB),
-        actual(runs(HOLDER, status="exited"), runs(CADDY), runs(WEB, 1), runs(WEB, 2)),
+        actual(running(HOLDER, status="exited"), running(CADDY), running(WEB, 1), running(WEB, 2)),
         "in step",
         MIGRATED,
         [("replace", "accessory", HOLDER_SERVICE), ("replace", "accessory", INGRESS_SERVICE)],
@@ -292,7 +258,7 @@ CASES = [
     Case(
         "an ingress of one container makes way for the holder, then Caddy",
         desired(HOLDER, CADDY, WEB),
-        actual(runs(SINGLE), runs(WEB, 1), runs(WEB, 2)),
+        actual(running(SINGLE), running(WEB, 1), running(WEB, 2)),
         "in step",
         MIGRATED,
         [("replace", "accessory", HOLDER_SERVICE), ("replace", "accessory", INGRESS_SERVICE)],
@@ -311,7 +277,7 @@ CASES = [
     Case(
         "a deploy of web alone brings the ingress along and plans web's tasks",
         desired(HOLDER, CADDY, WEB),
-        actual(runs(HOLDER), runs(CADDY), runs(WEB, 1), runs(WEB, 2), runs(WORKER)),
+        actual(running(HOLDER), running(CADDY), running(WEB, 1), running(WEB, 2), running(WORKER)),
         "stale",
         MIGRATED,
         [ROUTES],
@@ -321,7 +287,7 @@ CASES = [
     Case(
         "a service gone from the environment is removed, the ingress kept",
         desired(HOLDER, CADDY, WEB),
-        actual(runs(HOLDER), runs(CADDY), runs(WEB, 1), runs(WEB, 2), runs(WORKER)),
+        actual(running(HOLDER), running(CADDY), running(WEB, 1), running(WEB, 2), running(WORKER)),
         "in step",
         MIGRATED,
         [("remove", "service", "worker")],
@@ -330,7 +296,7 @@ CASES = [
     Case(
         "an environment without an ingress gets no routes step",
         desired(WORKER, ingress=False),
-        actual(runs(WORKER)),
+        actual(running(WORKER)),
         "stale",
         None,
         [],

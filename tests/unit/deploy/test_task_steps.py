@@ -8,28 +8,15 @@ from pathlib import Path
 import pytest
 
 from dockyard.deploy.tasks import image_key, task_history, task_steps
-from dockyard.plan.model import ContainerDef, DesiredState, OneOffDef, ServiceDef, TaskDef, TaskStep
+from dockyard.plan.model import ContainerDef, DesiredState, ServiceDef, TaskDef, TaskStep
 from dockyard.spec.environment import StateConfig
 from dockyard.state import StateStore, open_store
+from tests.unit.plan.states import release_tasks
 
 
 def _desired(image: str = "reg/api@sha256:aaa", command: str = "migrate") -> DesiredState:
     main = ContainerDef(name="api", image=image)
-    tasks = [
-        OneOffDef(
-            service="api",
-            name="migrate",
-            container=main.model_copy(update={"name": "migrate", "command": [command]}),
-            when="before-deploy",
-        ),
-        OneOffDef(
-            service="api",
-            name="smoke",
-            container=main.model_copy(update={"name": "smoke", "command": ["smoke"]}),
-            when="after-deploy",
-        ),
-        OneOffDef(service="api", name="seed", container=main, when="manual"),
-    ]
+    tasks = release_tasks("api", main, command)
     service = ServiceDef(name="api", task=TaskDef(containers=[main]), tasks=tasks)
     return DesiredState(environment="t", network="n", services=[service])
 
