@@ -2,9 +2,10 @@
 
 ``release`` builds, ships and deploys; ``rollback`` redeploys what an earlier
 release recorded; ``promote`` deploys what runs in one environment to another
-by digest. All three hold the environment's deploy lock for their whole run,
-mark releases that a killed process left ``running`` as interrupted, and record
-the outcome, the plan and the desired state they applied.
+by digest. All three compute what they will do the same way
+(``dockyard.deploy.pipeline``), hold the environment's deploy lock for their
+whole run, mark releases that a killed process left ``running`` as interrupted,
+and record the outcome, the plan and the desired state they applied.
 """
 
 from __future__ import annotations

@@ -3,7 +3,9 @@
 A ``before-deploy`` task (a migration) runs once per release, after the image is
 shipped and before any replica changes; one that already succeeded for the same
 image and task definition is skipped. ``after-deploy`` tasks (smoke tests) run
-once the rollout is done, whenever a release changes something.
+once the rollout is done, whenever a release changes something. What the runs
+so far say is read from the state store before planning (``task_history``);
+deciding which tasks run reads nothing (``task_steps``).
 """
 
 from __future__ import annotations
