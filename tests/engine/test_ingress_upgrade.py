@@ -16,7 +16,8 @@ import docker
 import pytest
 
 from dockyard.deploy.apply import apply
-from dockyard.deploy.route_steps import with_routes
+from dockyard.deploy.observed import observe
+from dockyard.deploy.planning import release_plan
 from dockyard.discovery import (
     HOLDER_SERVICE,
     INGRESS_SERVICE,
@@ -30,10 +31,12 @@ from dockyard.engines.docker import DockerEngine
 from dockyard.events import Event, silent
 from dockyard.plan.diff import plan
 from dockyard.plan.model import (
+    ActualState,
     ActualTask,
     ContainerDef,
     DesiredState,
     IngressDef,
+    Plan,
     PortDef,
     ProxyDef,
 )
@@ -106,12 +109,17 @@ class Shop:
         desired = self.run.desired(holder, caddy, replicas)
         return desired.model_copy(update={"ingress": ingress})
 
+    def plan(self, desired: DesiredState) -> tuple[ActualState, Plan]:
+        """What runs, and the plan to ``desired`` as a release makes it (with the
+        ingress's own rules)."""
+        observed = observe(self.engine, self.run.environment)
+        return observed.actual, release_plan(desired, observed)
+
     def converge(
         self, desired: DesiredState, release: str, report: Callable[[Event], None] = silent
     ) -> None:
-        """Plan as a release does (with the ingress's own rules) and apply."""
-        actual = self.engine.observe(self.run.environment)
-        steps = with_routes(self.engine, desired, actual, plan(desired, actual))
+        """Plan as a release does and apply."""
+        actual, steps = self.plan(desired)
         apply(self.engine, desired, actual, steps, release, report)
 
     def only(self, service: str) -> ActualTask:
@@ -119,8 +127,7 @@ class Shop:
         return task
 
     def in_step(self, desired: DesiredState) -> bool:
-        actual = self.engine.observe(self.run.environment)
-        return with_routes(self.engine, desired, actual, plan(desired, actual)).empty
+        return self.plan(desired)[1].empty
 
 
 @pytest.fixture
@@ -197,8 +204,7 @@ def test_a_changed_holder_brings_a_new_caddy_and_the_environment_converges(
 ) -> None:
     holder, caddy = shop.only(HOLDER_SERVICE), shop.only(INGRESS_SERVICE)
     changed = shop.desired(ingress_images[0], also=("api",))  # one more alias
-    actual = shop.engine.observe(shop.run.environment)
-    steps = with_routes(shop.engine, changed, actual, plan(changed, actual))
+    actual, steps = shop.plan(changed)
     assert [(s.name, s.action) for s in steps.changes] == [
         (HOLDER_SERVICE, "replace"),
         (INGRESS_SERVICE, "replace"),
@@ -230,8 +236,7 @@ def test_a_caddy_left_in_a_restarted_holders_old_namespace_is_replaced(
     assert holder.main is not None
     client.containers.get(holder.main.id).restart(timeout=1)  # a new, empty namespace
 
-    actual = shop.engine.observe(shop.run.environment)
-    steps = with_routes(shop.engine, desired, actual, plan(desired, actual))
+    actual, steps = shop.plan(desired)
     (step,) = steps.changes
     assert (step.name, step.action, step.replace) == (INGRESS_SERVICE, "replace", [caddy.task])
     assert step.reason is not None and "namespace" in step.reason
@@ -257,8 +262,7 @@ def test_a_deploy_stopped_mid_upgrade_is_finished_without_losing_a_request(
     assert new.main is not None
     assert "apps" not in IngressClient(shop.engine, new.main.id).config()  # no routes
 
-    actual = shop.engine.observe(shop.run.environment)
-    steps = with_routes(shop.engine, upgraded, actual, plan(upgraded, actual))
+    actual, steps = shop.plan(upgraded)
     (step,) = steps.changes
     assert (step.name, step.stop) == (INGRESS_SERVICE, [old.task])
     first, second = loads(shop.public_port)

@@ -9,26 +9,16 @@ from __future__ import annotations
 from collections.abc import Collection
 from dataclasses import dataclass, field
 
-from dockyard.deploy.route_steps import ingress_images, with_routes
-from dockyard.deploy.ship import ship
-from dockyard.deploy.tasks import task_steps
+from dockyard.deploy.pipeline import Build, Planned, prepare
 from dockyard.engines.base import Engine
 from dockyard.events import Event, Reporter, silent
-from dockyard.plan import desire, plan
 from dockyard.plan.desired import ingress_of
 from dockyard.plan.ingress import HOLDER_SERVICE
-from dockyard.plan.model import ActualState, ActualTask, DesiredState, Plan
+from dockyard.plan.model import ActualTask
 from dockyard.plan.supervisor import SUPERVISOR_SERVICE
 from dockyard.spec.loaded import LoadedEnvironment
 from dockyard.spec.models import Port
 from dockyard.state import StateStore
-
-
-@dataclass(frozen=True)
-class Planned:
-    desired: DesiredState
-    actual: ActualState
-    plan: Plan
 
 
 def make_plan(
@@ -42,15 +32,7 @@ def make_plan(
     desired against actual. A service whose build matches what runs keeps its
     running digest; a new build shows as its local image ID. With the ``store``,
     the plan lists the one-off tasks a release would run or skip."""
-    actual = engine.observe(env.name)
-    shipped = ship(engine, env, only, actual=actual, push_images=False, report=report)
-    images = {name: s.image for name, s in shipped.items()}
-    desired = desire(env, {**images, **ingress_images(engine, env, report)}, only)
-    steps = with_routes(engine, desired, actual, plan(desired, actual, only))
-    if store is not None:
-        tasks = task_steps(store, desired, only, changes=bool(steps.changes))
-        steps = steps.model_copy(update={"tasks": tasks})
-    return Planned(desired, actual, steps)
+    return prepare(engine, env, Build(push=False), only, store=store, report=report)
 
 
 @dataclass(frozen=True)

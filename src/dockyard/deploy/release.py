@@ -2,15 +2,16 @@
 
 ``release`` builds, ships and deploys; ``rollback`` redeploys what an earlier
 release recorded; ``promote`` deploys what runs in one environment to another
-by digest. All three hold the environment's deploy lock for their whole run,
-mark releases that a killed process left ``running`` as interrupted, and record
-the outcome, the plan and the desired state they applied.
+by digest. All three compute what they will do the same way
+(``dockyard.deploy.pipeline``), hold the environment's deploy lock for their
+whole run, mark releases that a killed process left ``running`` as interrupted,
+and record the outcome, the plan and the desired state they applied.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Collection, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 
@@ -18,14 +19,15 @@ from dockyard.build.credentials import auth_config
 from dockyard.build.registry import ensure_image
 from dockyard.deploy.apply import ApplyResult, apply
 from dockyard.deploy.history import check_history
+from dockyard.deploy.observed import observe
+from dockyard.deploy.pipeline import Build, Carried, Planned, Recorded, prepare
+from dockyard.deploy.planning import release_plan
 from dockyard.deploy.promote import carry_images
-from dockyard.deploy.route_steps import ingress_images, with_routes
-from dockyard.deploy.ship import Shipped, params_commit, ship
+from dockyard.deploy.ship import Shipped, params_commit
 from dockyard.deploy.target import Target
-from dockyard.deploy.tasks import Runner, TaskFailed, task_steps
+from dockyard.deploy.tasks import Runner, TaskFailed
 from dockyard.errors import DeployError, DockyardError
 from dockyard.events import Event, Reporter, silent
-from dockyard.plan import desire, plan
 from dockyard.plan.model import DesiredState, Plan
 from dockyard.spec.loaded import LoadedEnvironment
 from dockyard.state import LockHolder, LockKeeper, Release, ReleaseService, StateStore, actor
@@ -60,15 +62,19 @@ def release(
     began = time.monotonic()
     env, engine = target.env, target.engine
     with _locked(target, "release", wait, report) as keeper:
-        actual = engine.observe(env.name)
-        shipped = ship(engine, env, only, actual=actual, force=force, report=report)
-        keeper.check()
-        images = {name: s.image for name, s in shipped.items()}
-        images.update(ingress_images(engine, env, report))
-        desired = desire(env, images, only)
-        records = _records(env, desired, shipped)
-        rel = _Release(desired, only, "deploy", None, records, rerun_tasks=rerun_tasks)
-        return _converge(target, rel, keeper, report, began, on_plan)
+        planned = prepare(
+            engine,
+            env,
+            Build(force=force),
+            only,
+            store=target.store,
+            rerun_tasks=rerun_tasks,
+            report=report,
+            check=keeper.check,
+        )
+        records = _records(env, planned.desired, planned.shipped)
+        rel = _Release("deploy", None, records)
+        return _converge(target, planned, rel, keeper, report, began, on_plan)
 
 
 def rollback(
@@ -104,9 +110,12 @@ def rollback(
         records = [s for s in chosen.services if s.name in names]
         report(Event("phase", "", f"rolling back to {chosen.label}"))
         # A rollback runs no tasks: the code it returns to must work with the
-        # schema as it is (see docs/migrations.md).
-        rel = _Release(desired, names, "rollback", f"#{chosen.number}", records, run_tasks=False)
-        return _converge(target, rel, keeper, report, began, on_plan)
+        # schema as it is (see docs/migrations.md). No task history, no task steps.
+        planned = prepare(
+            target.engine, env, Recorded(desired), names, report=report, check=keeper.check
+        )
+        rel = _Release("rollback", f"#{chosen.number}", records)
+        return _converge(target, planned, rel, keeper, report, began, on_plan)
 
 
 def promote(
@@ -123,10 +132,16 @@ def promote(
     began = time.monotonic()
     with _locked(dest, "promote", wait, report) as keeper:
         images, records, label = carry_images(source, dest, only, report)
-        keeper.check()
         names = set(images)
-        desired = desire(
-            dest.env, {**images, **ingress_images(dest.engine, dest.env, report)}, names
+        planned = prepare(
+            dest.engine,
+            dest.env,
+            Carried(images),
+            names,
+            store=dest.store,
+            rerun_tasks=rerun_tasks,
+            report=report,
+            check=keeper.check,
         )
         records = [
             ReleaseService(
@@ -136,12 +151,12 @@ def promote(
                 commit=r.commit,
                 dirty=r.dirty,
                 params_commit=params_commit(dest.env, r.name),
-                spec_hash=desired.service(r.name).task.spec_hash(),
+                spec_hash=planned.desired.service(r.name).task.spec_hash(),
             )
             for r in records
         ]
-        rel = _Release(desired, names, "promote", label, records, rerun_tasks=rerun_tasks)
-        return _converge(dest, rel, keeper, report, began, on_plan)
+        rel = _Release("promote", label, records)
+        return _converge(dest, planned, rel, keeper, report, began, on_plan)
 
 
 # ---------------------------------------------------------------------------
@@ -180,19 +195,16 @@ def _locked(
 
 @dataclass(frozen=True)
 class _Release:
-    """What one release applies, and how."""
+    """How one release is recorded."""
 
-    desired: DesiredState
-    only: Collection[str] | None
     kind: ReleaseKind
     source: str | None
     records: Sequence[ReleaseService]
-    run_tasks: bool = True
-    rerun_tasks: bool = False
 
 
 def _converge(
     target: Target,
+    planned: Planned,
     rel: _Release,
     keeper: LockKeeper,
     report: Reporter,
@@ -200,16 +212,8 @@ def _converge(
     on_plan: PlanHook | None,
 ) -> Outcome:
     env, engine, store = target.env, target.engine, target.store
-    desired = rel.desired
+    desired, actual, steps = planned.desired, planned.actual, planned.plan
     _pull_missing(target, desired, report)
-    report(Event("phase", "", "reading what runs"))
-    actual = engine.observe(env.name)
-    steps = with_routes(engine, desired, actual, plan(desired, actual, rel.only))
-    if rel.run_tasks:
-        tasks = task_steps(
-            store, desired, rel.only, changes=bool(steps.changes), rerun=rel.rerun_tasks
-        )
-        steps = steps.model_copy(update={"tasks": tasks})
     if on_plan is not None:
         on_plan(steps)
     if steps.empty:
@@ -292,10 +296,9 @@ def _undo(
     report(Event("phase", "", f"reverting the release: {names} back to {previous.label}"))
     try:
         keeper.check()
-        actual = engine.observe(env.name)
-        undo = plan(before, actual, changed)
-        undo = with_routes(engine, before, actual, undo)
-        apply(engine, before, actual, undo, str(previous.number), report, keeper.check)
+        now = observe(engine, env.name)
+        undo = release_plan(before, now, changed)
+        apply(engine, before, now.actual, undo, str(previous.number), report, keeper.check)
     except DockyardError as e:
         report(Event("warn", "", f"the revert to {previous.label} did not finish: {e}"))
         return f"the revert to {previous.label} did not finish ({e.message})"
@@ -326,7 +329,7 @@ def _pull_missing(target: Target, desired: DesiredState, report: Reporter) -> No
 
 
 def _records(
-    env: LoadedEnvironment, desired: DesiredState, shipped: dict[str, Shipped]
+    env: LoadedEnvironment, desired: DesiredState, shipped: Mapping[str, Shipped]
 ) -> list[ReleaseService]:
     records = []
     for service in desired.services:

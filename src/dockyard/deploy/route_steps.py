@@ -3,26 +3,34 @@ runs, and the steps the planner cannot see by comparing definitions.
 
 - ``ingress_images``: builds the ingress image; the holder keeps the image it
   runs, so a new image replaces Caddy alone;
-- ``with_routes``: a step that loads the routes when the running ingress routes
+- ``route_steps``: a step that loads the routes when the running ingress routes
   otherwise than the spec says; Caddy replaced with (or after) its holder; a
-  holder started in place of an ingress of one container.
+  holder started in place of an ingress of one container. Pure: what the
+  ingress runs was read when the environment was observed
+  (``dockyard.deploy.observed``).
 """
 
 from __future__ import annotations
 
-from dockyard.deploy.routing import Router
-from dockyard.discovery.ingress import IngressUnavailable, ingress_build
+from collections.abc import Mapping
+from typing import Any
+
+from dockyard.deploy.observed import Observed
+from dockyard.deploy.routing import routing_table
+from dockyard.discovery.caddy import caddy_config
+from dockyard.discovery.ingress import ingress_build
 from dockyard.engines.base import Engine
-from dockyard.errors import EngineError
-from dockyard.events import Event, Reporter, silent
+from dockyard.events import Event, Reporter
 from dockyard.plan.desired import ingress_of
 from dockyard.plan.ingress import HOLDER_SERVICE, INGRESS_SERVICE
-from dockyard.plan.model import ActualState, DesiredState, Plan, Step
+from dockyard.plan.model import ActualState, ActualTask, DesiredState, IngressDef, Plan, Step
 from dockyard.spec.loaded import LoadedEnvironment
 from dockyard.supervise.build import supervisor_images
 
 
-def ingress_images(engine: Engine, env: LoadedEnvironment, report: Reporter) -> dict[str, str]:
+def ingress_images(
+    engine: Engine, env: LoadedEnvironment, actual: ActualState, report: Reporter
+) -> dict[str, str]:
     """Build the ingress image of ``env`` unless the engine has it, and say which
     image its holder runs: ``{"ingress": tag, "ingress-holder": image}``, or nothing
     when the environment has no ingress. The image is built on the engine, from
@@ -31,11 +39,12 @@ def ingress_images(engine: Engine, env: LoadedEnvironment, report: Reporter) -> 
 
     The holder only waits, so it keeps the image it runs while the engine has
     that image: a new ingress image replaces Caddy alone, which loses no request,
-    and not the holder, whose replacement closes the public port for a moment."""
+    and not the holder, whose replacement closes the public port for a moment
+    (``actual``: what runs)."""
     supervisor = supervisor_images(engine, env, report)
     if ingress_of(env) is None:
         return supervisor
-    holder = _holder_image(engine, env.name)
+    holder = _holder_image(engine, actual)
     request = ingress_build(env.spec.ingress.base_image)
     if not engine.image_present(request.tag):
         report(Event("build", request.service, f"building {request.tag}"))
@@ -47,15 +56,15 @@ def ingress_images(engine: Engine, env: LoadedEnvironment, report: Reporter) -> 
     return {**supervisor, INGRESS_SERVICE: request.tag, HOLDER_SERVICE: holder or request.tag}
 
 
-def _holder_image(engine: Engine, environment: str) -> str | None:
-    for task in engine.observe(environment).tasks_of(HOLDER_SERVICE):
+def _holder_image(engine: Engine, actual: ActualState) -> str | None:
+    for task in actual.tasks_of(HOLDER_SERVICE):
         image = task.definition.main.image if task.definition else None
         if image is not None and engine.image_present(image):
             return image
     return None
 
 
-def with_routes(engine: Engine, desired: DesiredState, actual: ActualState, steps: Plan) -> Plan:
+def route_steps(desired: DesiredState, observed: Observed, steps: Plan) -> Plan:
     """``steps``, plus a step that loads the ingress's routes when nothing else would
     and the running ingress routes otherwise than the spec says (a route was added,
     a replica died). A holder that is started again brings a new Caddy: the old
@@ -63,19 +72,18 @@ def with_routes(engine: Engine, desired: DesiredState, actual: ActualState, step
     ingress = desired.ingress
     if ingress is None:
         return steps
-    steps = _caddy_follows_holder(engine, actual, _holder_takes_over(actual, steps))
+    actual = observed.actual
+    steps = _holder_takes_over(actual, steps)
+    steps = _caddy_follows_holder(actual, steps, cut_off=observed.ingress.cut_off)
     if steps.changes:
         return steps  # applying any change ends with loading the routes
-    running = [t for t in actual.tasks_of(ingress.service) if t.running]
-    if not running:
+    caddy = _serving(desired, ingress, actual)
+    if caddy is None:
         return steps
-    router = Router(engine, desired, silent)
-    router.attach(actual, wait=False)
-    try:
-        if router.in_step(actual):
-            return steps
-    except IngressUnavailable:
-        pass  # starting or restarting: loading the routes will wait for it
+    seen = observed.ingress.caddys.get(caddy.task)
+    loaded = seen.config() if seen is not None else None
+    if loaded is not None and _in_step(loaded, ingress, actual):
+        return steps
     step = Step(
         action="replace",
         target="routes",
@@ -83,6 +91,25 @@ def with_routes(engine: Engine, desired: DesiredState, actual: ActualState, step
         reason="the ingress routes otherwise than the spec and the healthy replicas say",
     )
     return steps.model_copy(update={"steps": [*steps.steps, step]})
+
+
+def _serving(desired: DesiredState, ingress: IngressDef, actual: ActualState) -> ActualTask | None:
+    """The running Caddy a deploy drives: of two (a deploy killed mid-upgrade), the
+    one that runs the desired definition."""
+    wanted = next((s.task.spec_hash() for s in desired.services if s.name == ingress.service), None)
+    running = [t for t in actual.tasks_of(ingress.service) if t.running and t.main is not None]
+    running.sort(key=lambda t: t.spec_hash != wanted)
+    return running[0] if running else None
+
+
+def _in_step(loaded: Mapping[str, Any], ingress: IngressDef, actual: ActualState) -> bool:
+    """Whether the ingress runs the config ``actual`` calls for (only the apps say
+    what is routed). A replica whose health check failed a moment ago may stay
+    listed: the ingress's own health check keeps requests off it."""
+    return any(
+        loaded.get("apps") == caddy_config(routing_table(ingress, actual, running=r)).get("apps")
+        for r in (False, True)
+    )
 
 
 def _holder_takes_over(actual: ActualState, steps: Plan) -> Plan:
@@ -110,7 +137,7 @@ def _holder_takes_over(actual: ActualState, steps: Plan) -> Plan:
     return steps.model_copy(update={"steps": [takeover if s is holder else s for s in steps.steps]})
 
 
-def _caddy_follows_holder(engine: Engine, actual: ActualState, steps: Plan) -> Plan:
+def _caddy_follows_holder(actual: ActualState, steps: Plan, *, cut_off: bool) -> Plan:
     """``steps`` with Caddy replaced when its holder is replaced, or was started
     again since Caddy started (Caddy would stay in the old, empty namespace)."""
     holder = next((s for s in steps.steps if s.name == HOLDER_SERVICE), None)
@@ -122,7 +149,7 @@ def _caddy_follows_holder(engine: Engine, actual: ActualState, steps: Plan) -> P
         return steps
     if holder.action != "noop":
         reason = "its holder is replaced: a new Caddy joins the new namespace"
-    elif _cut_off(engine, actual):
+    elif cut_off:
         reason = "its holder restarted after it: Caddy is in a namespace of its own"
     else:
         return steps
@@ -135,27 +162,3 @@ def _caddy_follows_holder(engine: Engine, actual: ActualState, steps: Plan) -> P
         }
     )
     return steps.model_copy(update={"steps": [follow if s is caddy else s for s in steps.steps]})
-
-
-_NETNS = ["python3", "-c", "import os; print(os.readlink('/proc/1/ns/net'))"]
-"""Prints the network namespace of a container's first process."""
-
-
-def _cut_off(engine: Engine, actual: ActualState) -> bool:
-    """Whether a running Caddy is in another network namespace than the running
-    holder's: Docker gives a container that restarts a new namespace, and one
-    that joined the old one keeps it (and still counts as running)."""
-    holders = [t.main for t in actual.tasks_of(HOLDER_SERVICE) if t.running and t.main]
-    caddys = [t.main for t in actual.tasks_of(INGRESS_SERVICE) if t.running and t.main]
-    if len(holders) != 1 or not caddys:
-        return False
-    spaces = set()
-    for container in [*holders, *caddys]:
-        try:
-            code, output = engine.exec(container.id, _NETNS)
-        except EngineError:
-            return False  # stopped meanwhile: the next look decides
-        if code != 0:
-            return False
-        spaces.add(output.strip())
-    return len(spaces) > 1

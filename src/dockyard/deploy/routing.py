@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterable, Sequence
-from typing import Any
 
 from dockyard.discovery.caddy import HealthProbe, ProxiedService, RoutingTable, caddy_config
 from dockyard.discovery.ingress import IngressClient, IngressUnavailable
@@ -111,27 +110,8 @@ class Router:
             self._load()
 
     def wanted(self, actual: ActualState, *, running: bool = False) -> RoutingTable:
-        """The table for what runs in ``actual``: every healthy replica of every
-        proxied service in rotation (every running one, with ``running``)."""
-        services = []
-        for proxy in self.ingress.proxied:
-            tasks = actual.tasks_of(proxy.service)
-            ready = [t for t in tasks if t.running] if running else [t for t in tasks if t.healthy]
-            upstreams = {port: sorted(dial(t, port) for t in ready) for port in proxy.ports}
-            services.append(
-                ProxiedService(name=proxy.service, upstreams=upstreams, health=_probe(proxy))
-            )
-        return RoutingTable(services=services, routes=list(self.ingress.routes))
-
-    def in_step(self, actual: ActualState) -> bool:
-        """Whether the ingress runs the config ``actual`` calls for. A replica whose
-        health check failed a moment ago may stay listed: the ingress's own health
-        check keeps requests off it."""
-        loaded = _comparable(self._client().config())
-        return any(
-            loaded == _comparable(caddy_config(self.wanted(actual, running=running)))
-            for running in (False, True)
-        )
+        """The table for what runs in ``actual`` (see ``routing_table``)."""
+        return routing_table(self.ingress, actual, running=running)
 
     def sync(self, actual: ActualState) -> None:
         """Load the table for what runs in ``actual`` (attaching to the ingress first)."""
@@ -215,6 +195,22 @@ class Router:
             client.load(config)
 
 
+def routing_table(
+    ingress: IngressDef, actual: ActualState, *, running: bool = False
+) -> RoutingTable:
+    """The table for what runs in ``actual``: every healthy replica of every service
+    ``ingress`` proxies in rotation (every running one, with ``running``)."""
+    services = []
+    for proxy in ingress.proxied:
+        tasks = actual.tasks_of(proxy.service)
+        ready = [t for t in tasks if t.running] if running else [t for t in tasks if t.healthy]
+        upstreams = {port: sorted(dial(t, port) for t in ready) for port in proxy.ports}
+        services.append(
+            ProxiedService(name=proxy.service, upstreams=upstreams, health=_probe(proxy))
+        )
+    return RoutingTable(services=services, routes=list(ingress.routes))
+
+
 def _probe(proxy: ProxyDef) -> HealthProbe | None:
     if proxy.health_path is None:
         return None
@@ -224,8 +220,3 @@ def _probe(proxy: ProxyDef) -> HealthProbe | None:
         interval=proxy.health_interval,
         timeout=proxy.health_timeout,
     )
-
-
-def _comparable(config: dict[str, Any]) -> Any:
-    """A config as Caddy returns it: only the apps say what is routed."""
-    return config.get("apps")

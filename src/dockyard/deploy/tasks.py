@@ -3,19 +3,21 @@
 A ``before-deploy`` task (a migration) runs once per release, after the image is
 shipped and before any replica changes; one that already succeeded for the same
 image and task definition is skipped. ``after-deploy`` tasks (smoke tests) run
-once the rollout is done, whenever a release changes something.
+once the rollout is done, whenever a release changes something. What the runs
+so far say is read from the state store before planning (``task_history``);
+deciding which tasks run reads nothing (``task_steps``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Collection
-from dataclasses import dataclass
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass, field
 
 from dockyard.engines.base import Engine, OneOffResult
 from dockyard.errors import DeployError
 from dockyard.events import Event, EventKind, Reporter
 from dockyard.plan.model import DesiredState, OneOffDef, TaskStep
-from dockyard.state import StateStore, TaskStatus
+from dockyard.state import StateStore, TaskRun, TaskStatus
 
 LOG_LINES = 20
 
@@ -50,9 +52,45 @@ def image_key(image: str) -> str:
     return image.partition("@")[2] or image
 
 
+TaskKey = tuple[str, str, str, str]
+"""A before-deploy task as its runs are matched: service, task, image, definition hash."""
+
+
+def task_key(task: OneOffDef) -> TaskKey:
+    return (task.service, task.name, image_key(task.container.image), task.definition_hash())
+
+
+@dataclass(frozen=True)
+class TaskHistory:
+    """What a plan needs of the task runs: the newest succeeded run of each
+    before-deploy task on its image with its definition, since the environment's
+    data was last reset. A task that has none is not in ``succeeded``."""
+
+    succeeded: Mapping[TaskKey, TaskRun] = field(default_factory=dict)
+
+    def success(self, task: OneOffDef) -> TaskRun | None:
+        return self.succeeded.get(task_key(task))
+
+
+def task_history(
+    store: StateStore, desired: DesiredState, only: Collection[str] | None
+) -> TaskHistory:
+    """Read from ``store`` the runs that decide which before-deploy tasks of
+    ``desired`` (of ``only``) a release runs."""
+    found: dict[TaskKey, TaskRun] = {}
+    for task in _tasks_of(desired, only):
+        if task.when != "before-deploy":
+            continue
+        key = task_key(task)
+        done = store.last_task_success(desired.environment, *key)
+        if done is not None:
+            found[key] = done
+    return TaskHistory(found)
+
+
 def task_steps(
-    store: StateStore,
     desired: DesiredState,
+    history: TaskHistory,
     only: Collection[str] | None,
     *,
     changes: bool,
@@ -60,46 +98,50 @@ def task_steps(
 ) -> list[TaskStep]:
     """The before- and after-deploy tasks of a release, each marked to run or skip.
     ``changes``: whether the release replaces or starts anything (after-deploy tasks
-    run only then, or when a before-deploy task runs)."""
+    run only then, or when a before-deploy task runs). Pure: ``history`` holds what
+    the runs so far say."""
     steps: list[TaskStep] = []
-    env = desired.environment
-    for service in desired.services:
-        if only is not None and service.name not in only:
+    for task in _tasks_of(desired, only):
+        if task.when == "manual":
             continue
-        for task in service.tasks:
-            if task.when == "manual":
-                continue
-            image = task.container.image
-            if task.when == "after-deploy":
-                run, reason = True, "after every rollout"
+        if task.when == "after-deploy":
+            run, reason = True, "after every rollout"
+        else:
+            done = history.success(task)
+            if done is None:
+                run, reason = True, "new image or task definition"
+            elif rerun:
+                run, reason = True, "rerun asked for"
             else:
-                done = store.last_task_success(
-                    env, service.name, task.name, image_key(image), task.definition_hash()
-                )
-                if done is None:
-                    run, reason = True, "new image or task definition"
-                elif rerun:
-                    run, reason = True, "rerun asked for"
-                else:
-                    where = f"release #{done.release}" if done.release else "an earlier run"
-                    run, reason = False, f"succeeded with this image in {where}"
-            steps.append(
-                TaskStep(  # after-deploy steps are settled below
-                    service=service.name,
-                    task=task.name,
-                    when=task.when,
-                    command=list(task.container.command or []),
-                    image=image,
-                    run=run,
-                    reason=reason,
-                )
+                where = f"release #{done.release}" if done.release else "an earlier run"
+                run, reason = False, f"succeeded with this image in {where}"
+        steps.append(
+            TaskStep(  # after-deploy steps are settled below
+                service=task.service,
+                task=task.name,
+                when=task.when,
+                command=list(task.container.command or []),
+                image=task.container.image,
+                run=run,
+                reason=reason,
             )
+        )
     changing = changes or any(s.run for s in steps if s.when == "before-deploy")
     return [
         s
         if s.when == "before-deploy" or changing
         else s.model_copy(update={"run": False, "reason": "nothing changes"})
         for s in steps
+    ]
+
+
+def _tasks_of(desired: DesiredState, only: Collection[str] | None) -> list[OneOffDef]:
+    """The one-off tasks of the services of ``desired`` (of ``only``)."""
+    return [
+        task
+        for service in desired.services
+        if only is None or service.name in only
+        for task in service.tasks
     ]
 
 

@@ -9,7 +9,7 @@ import pytest
 
 from dockyard.errors import SpecError
 from dockyard.plan import desire
-from dockyard.plan.desired import health_def
+from dockyard.plan.containers import health_def
 from dockyard.plan.model import ContainerDef, PortDef, TaskDef
 from dockyard.spec import load_environment
 from dockyard.spec.environment import IngressConfig

@@ -8,7 +8,6 @@ import pytest
 
 from dockyard.plan import plan
 from dockyard.plan.model import (
-    ActualContainer,
     ActualState,
     ActualTask,
     ContainerDef,
@@ -17,8 +16,8 @@ from dockyard.plan.model import (
     PortDef,
     ServiceDef,
     TaskDef,
-    task_name,
 )
+from tests.unit.plan.states import running as task
 
 ENV = "t"
 
@@ -26,33 +25,6 @@ ENV = "t"
 def svc(name: str, replicas: int = 1, image: str = "sha256:aaa", **env: str) -> ServiceDef:
     main = ContainerDef(name=name, image=image, env=env, ports=[PortDef(name="http", port=8000)])
     return ServiceDef(name=name, task=TaskDef(containers=[main]), replicas=replicas)
-
-
-def task(service: ServiceDef, replica: int, status: str = "running", **kw: object) -> ActualTask:
-    definition: TaskDef = kw.get("definition", service.task)  # type: ignore[assignment]
-    spec_hash = definition.spec_hash()
-    name = task_name(ENV, service.name, replica, spec_hash)
-    containers = [
-        ActualContainer(
-            id=f"id-{name}-{c.name}",
-            name=name,
-            container=c.name,
-            role="sidecar" if c.sidecar else "main",
-            status=status,
-            health=kw.get("health"),  # type: ignore[arg-type]
-        )
-        for c in definition.containers
-        if c.name not in kw.get("missing", ())  # type: ignore[operator]
-    ]
-    return ActualTask(
-        task=name,
-        service=service.name,
-        kind=service.kind,
-        replica=replica,
-        spec_hash=spec_hash,
-        definition=definition,
-        containers=containers,
-    )
 
 
 def desired(*services: ServiceDef, volumes: tuple[str, ...] = ()) -> DesiredState:

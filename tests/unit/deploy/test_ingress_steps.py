@@ -1,46 +1,57 @@
 """Which steps a deploy takes for the ingress's two parts: Caddy follows its holder.
 
-A scripted ``exec`` stands in for the engine where the planner asks each
-container for its network namespace (tests/engine/test_ingress_upgrade.py runs
-the real thing).
+A scripted ``exec`` stands in for the engine where observing asks each container
+for its network namespace and Caddy for its config
+(tests/engine/test_ingress_upgrade.py runs the real thing).
 """
 
 from __future__ import annotations
 
 from typing import cast
 
-from dockyard.deploy.route_steps import with_routes
+from dockyard.deploy.observed import Observed, read_ingress
+from dockyard.deploy.route_steps import route_steps
+from dockyard.discovery.ingress import UNREACHABLE
 from dockyard.engines.base import Engine
 from dockyard.plan.diff import plan
 from dockyard.plan.ingress import HOLDER_SERVICE, INGRESS_SERVICE, holder_service, ingress_service
 from dockyard.plan.model import (
-    ActualContainer,
     ActualState,
     ActualTask,
     ContainerDef,
     DesiredState,
     IngressDef,
+    Plan,
     PortDef,
     ProxyDef,
     ServiceDef,
     TaskDef,
-    task_name,
 )
+from tests.unit.plan import states
 
 ENV = "e"
 
 
 class Namespaces:
-    """Answers the namespace question with ``spaces[container id]``."""
+    """Answers the namespace question with ``spaces[container id]``; Caddy's admin
+    API does not answer (it is starting)."""
 
     def __init__(self, spaces: dict[str, str]) -> None:
         self.spaces = spaces
         self.asked: list[str] = []
 
     def exec(self, container_id: str, argv: list[str]) -> tuple[int, str]:
+        if argv[3:5] == ["GET", "/config/"]:
+            return UNREACHABLE, '{"unreachable": "starting"}\n'
         assert "/proc/1/ns/net" in argv[-1]
         self.asked.append(container_id)
         return 0, self.spaces[container_id] + "\n"
+
+
+def with_routes(engine: Namespaces, want: DesiredState, now: ActualState) -> Plan:
+    """The plan with the ingress's steps, from what observing ``now`` reads."""
+    observed = Observed(now, read_ingress(cast(Engine, engine), now))
+    return route_steps(want, observed, plan(want, now))
 
 
 def desired() -> DesiredState:
@@ -53,19 +64,7 @@ def desired() -> DesiredState:
 
 
 def running(service: ServiceDef, container_id: str, status: str = "running") -> ActualTask:
-    name = task_name(ENV, service.name, 1, service.task.spec_hash())
-    main = ActualContainer(
-        id=container_id, name=name, container=service.task.main.name, role="main", status=status
-    )
-    return ActualTask(
-        task=name,
-        service=service.name,
-        kind="accessory",
-        replica=1,
-        spec_hash=service.task.spec_hash(),
-        definition=service.task,
-        containers=[main],
-    )
+    return states.running(service, 1, status, environment=ENV, main_id=container_id)
 
 
 def actual(want: DesiredState, holder_status: str = "running") -> ActualState:
@@ -78,7 +77,7 @@ def actual(want: DesiredState, holder_status: str = "running") -> ActualState:
 
 
 def steps_of(want: DesiredState, now: ActualState, engine: Namespaces) -> dict[str, str]:
-    steps = with_routes(cast(Engine, engine), want, now, plan(want, now))
+    steps = with_routes(engine, want, now)
     return {s.name: s.action for s in steps.steps if s.target == "accessory"}
 
 
@@ -87,7 +86,7 @@ def test_a_holder_started_again_brings_a_new_caddy_in_the_same_deploy() -> None:
     now = actual(want, holder_status="exited")
     engine = Namespaces({})
 
-    steps = with_routes(cast(Engine, engine), want, now, plan(want, now))
+    steps = with_routes(engine, want, now)
 
     caddy = next(s for s in steps.steps if s.name == INGRESS_SERVICE)
     assert steps_of(want, now, engine) == {HOLDER_SERVICE: "replace", INGRESS_SERVICE: "replace"}
@@ -101,7 +100,7 @@ def test_a_caddy_in_another_namespace_than_its_holder_is_replaced() -> None:
     now = actual(want)
     engine = Namespaces({"h1": "net:[4026532801]", "c1": "net:[4026532655]"})
 
-    steps = with_routes(cast(Engine, engine), want, now, plan(want, now))
+    steps = with_routes(engine, want, now)
 
     assert steps_of(want, now, engine) == {HOLDER_SERVICE: "noop", INGRESS_SERVICE: "replace"}
     caddy = next(s for s in steps.steps if s.name == INGRESS_SERVICE)
@@ -141,7 +140,7 @@ def test_an_ingress_of_one_container_makes_way_for_the_holder_first() -> None:
     )
     now = ActualState(environment=ENV, network=want.network, tasks=[running(single, "c0")])
 
-    steps = with_routes(cast(Engine, Namespaces({})), want, now, plan(want, now))
+    steps = with_routes(Namespaces({}), want, now)
 
     holder = next(s for s in steps.steps if s.name == HOLDER_SERVICE)
     caddy = next(s for s in steps.steps if s.name == INGRESS_SERVICE)
