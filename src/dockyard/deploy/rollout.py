@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from functools import partial
 
 from dockyard.deploy.routing import Router
-from dockyard.engines.base import Engine
+from dockyard.engines.replicas import Replicas
 from dockyard.errors import DeployError
 from dockyard.events import Event, Reporter
 from dockyard.plan.diff import rollout_order
@@ -30,7 +30,7 @@ class ApplyResult:
 
 @dataclass(frozen=True)
 class Context:
-    engine: Engine
+    engine: Replicas
     desired: DesiredState
     tasks: dict[str, ActualTask]
     release: str

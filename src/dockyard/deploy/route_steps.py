@@ -10,7 +10,7 @@ runs, and the steps the planner cannot see by comparing definitions.
 
 from __future__ import annotations
 
-from dockyard.deploy.routing import Router
+from dockyard.deploy.routing import IngressEngine, Router
 from dockyard.discovery.ingress import IngressUnavailable, ingress_build
 from dockyard.engines.base import Engine
 from dockyard.errors import EngineError
@@ -55,7 +55,9 @@ def _holder_image(engine: Engine, environment: str) -> str | None:
     return None
 
 
-def with_routes(engine: Engine, desired: DesiredState, actual: ActualState, steps: Plan) -> Plan:
+def with_routes(
+    engine: IngressEngine, desired: DesiredState, actual: ActualState, steps: Plan
+) -> Plan:
     """``steps``, plus a step that loads the ingress's routes when nothing else would
     and the running ingress routes otherwise than the spec says (a route was added,
     a replica died). A holder that is started again brings a new Caddy: the old
@@ -110,7 +112,7 @@ def _holder_takes_over(actual: ActualState, steps: Plan) -> Plan:
     return steps.model_copy(update={"steps": [takeover if s is holder else s for s in steps.steps]})
 
 
-def _caddy_follows_holder(engine: Engine, actual: ActualState, steps: Plan) -> Plan:
+def _caddy_follows_holder(engine: IngressEngine, actual: ActualState, steps: Plan) -> Plan:
     """``steps`` with Caddy replaced when its holder is replaced, or was started
     again since Caddy started (Caddy would stay in the old, empty namespace)."""
     holder = next((s for s in steps.steps if s.name == HOLDER_SERVICE), None)
@@ -141,7 +143,7 @@ _NETNS = ["python3", "-c", "import os; print(os.readlink('/proc/1/ns/net'))"]
 """Prints the network namespace of a container's first process."""
 
 
-def _cut_off(engine: Engine, actual: ActualState) -> bool:
+def _cut_off(engine: IngressEngine, actual: ActualState) -> bool:
     """Whether a running Caddy is in another network namespace than the running
     holder's: Docker gives a container that restarts a new namespace, and one
     that joined the old one keeps it (and still counts as running)."""

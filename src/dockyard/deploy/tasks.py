@@ -11,7 +11,8 @@ from __future__ import annotations
 from collections.abc import Collection
 from dataclasses import dataclass
 
-from dockyard.engines.base import Engine, OneOffResult
+from dockyard.engines.model import OneOffResult
+from dockyard.engines.oneoff import OneOffs
 from dockyard.errors import DeployError
 from dockyard.events import Event, EventKind, Reporter
 from dockyard.plan.model import DesiredState, OneOffDef, TaskStep
@@ -107,7 +108,7 @@ def task_steps(
 class Runner:
     """Runs one-off tasks of one environment and records each run."""
 
-    engine: Engine
+    engine: OneOffs
     store: StateStore
     desired: DesiredState
     report: Reporter

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import cast
 
 from dockyard.deploy.route_steps import with_routes
-from dockyard.engines.base import Engine
+from dockyard.deploy.routing import IngressEngine
 from dockyard.plan.diff import plan
 from dockyard.plan.ingress import HOLDER_SERVICE, INGRESS_SERVICE, holder_service, ingress_service
 from dockyard.plan.model import (
@@ -78,7 +78,7 @@ def actual(want: DesiredState, holder_status: str = "running") -> ActualState:
 
 
 def steps_of(want: DesiredState, now: ActualState, engine: Namespaces) -> dict[str, str]:
-    steps = with_routes(cast(Engine, engine), want, now, plan(want, now))
+    steps = with_routes(cast(IngressEngine, engine), want, now, plan(want, now))
     return {s.name: s.action for s in steps.steps if s.target == "accessory"}
 
 
@@ -87,7 +87,7 @@ def test_a_holder_started_again_brings_a_new_caddy_in_the_same_deploy() -> None:
     now = actual(want, holder_status="exited")
     engine = Namespaces({})
 
-    steps = with_routes(cast(Engine, engine), want, now, plan(want, now))
+    steps = with_routes(cast(IngressEngine, engine), want, now, plan(want, now))
 
     caddy = next(s for s in steps.steps if s.name == INGRESS_SERVICE)
     assert steps_of(want, now, engine) == {HOLDER_SERVICE: "replace", INGRESS_SERVICE: "replace"}
@@ -101,7 +101,7 @@ def test_a_caddy_in_another_namespace_than_its_holder_is_replaced() -> None:
     now = actual(want)
     engine = Namespaces({"h1": "net:[4026532801]", "c1": "net:[4026532655]"})
 
-    steps = with_routes(cast(Engine, engine), want, now, plan(want, now))
+    steps = with_routes(cast(IngressEngine, engine), want, now, plan(want, now))
 
     assert steps_of(want, now, engine) == {HOLDER_SERVICE: "noop", INGRESS_SERVICE: "replace"}
     caddy = next(s for s in steps.steps if s.name == INGRESS_SERVICE)
@@ -141,7 +141,7 @@ def test_an_ingress_of_one_container_makes_way_for_the_holder_first() -> None:
     )
     now = ActualState(environment=ENV, network=want.network, tasks=[running(single, "c0")])
 
-    steps = with_routes(cast(Engine, Namespaces({})), want, now, plan(want, now))
+    steps = with_routes(cast(IngressEngine, Namespaces({})), want, now, plan(want, now))
 
     holder = next(s for s in steps.steps if s.name == HOLDER_SERVICE)
     caddy = next(s for s in steps.steps if s.name == INGRESS_SERVICE)
