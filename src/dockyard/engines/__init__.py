@@ -9,11 +9,11 @@ their drivers.
 from __future__ import annotations
 
 from dockyard.engines.base import Engine
-from dockyard.engines.errors import TaskNotReady
+from dockyard.engines.errors import EngineUnsupported, TaskNotReady
 from dockyard.errors import EngineError
 from dockyard.spec.environment import EngineConfig
 
-__all__ = ["Engine", "TaskNotReady", "engine_for"]
+__all__ = ["Engine", "EngineUnsupported", "TaskNotReady", "engine_for"]
 
 
 def engine_for(config: EngineConfig) -> Engine:

@@ -8,9 +8,12 @@ An engine is made of small protocols, one per concern, each in its module:
   check that it stays so, remove it;
 - ``images.Images``: build, look up, pull, tag, push and remove images;
 - ``oneoff.OneOffs``: one-off tasks (migrations, smoke tests);
-- ``access.ContainerAccess``: a command run in a container, its logs.
+- ``access.ContainerAccess``: a command run in a container, its logs;
+- ``converge.ConvergesServices``: rolling services out natively (a cluster engine),
+  where one host offers ``Replicas`` and Dockyard rolls them.
 
-Callers name the narrowest one they use.
+Callers name the narrowest one they use; which ones an engine has is what
+:func:`~dockyard.engines.capabilities.capabilities` tells.
 """
 
 from __future__ import annotations
