@@ -15,8 +15,8 @@ import docker
 import docker.errors
 import pytest
 
-from dockyard.engines.base import BuildRequest
 from dockyard.engines.docker import DockerEngine
+from dockyard.engines.model import BuildRequest
 from dockyard.errors import EngineUnreachable
 
 from .support import BASE_IMAGE, TEST_RUN_LABEL, Run

@@ -7,8 +7,8 @@ from pathlib import Path
 import docker
 import pytest
 
-from dockyard.engines.base import BuildRequest
 from dockyard.engines.docker import DockerEngine
+from dockyard.engines.model import BuildRequest
 from dockyard.errors import BuildError
 
 from .support import BASE_IMAGE, TEST_RUN_LABEL, Run

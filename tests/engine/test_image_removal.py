@@ -9,8 +9,8 @@ from pathlib import Path
 import docker
 import docker.errors
 
-from dockyard.engines.base import BuildRequest, ImageSelection
 from dockyard.engines.docker import DockerEngine
+from dockyard.engines.model import BuildRequest, ImageSelection
 
 from .support import BASE_IMAGE, TEST_RUN_LABEL, Run
 

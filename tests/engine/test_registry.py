@@ -21,8 +21,8 @@ from dockyard.build.images import BuiltImage
 from dockyard.build.registry import copy_image, digest_ref, ensure_image, push
 from dockyard.build.registry_api import MANIFEST_TYPES, has_manifest, manifest_digest
 from dockyard.build.versions import SourceVersion
-from dockyard.engines.base import BuildRequest, ImageSelection
 from dockyard.engines.docker import DockerEngine
+from dockyard.engines.model import BuildRequest, ImageSelection
 from dockyard.errors import DigestMismatch, MissingCredentials, NotInRegistry, RegistryAuthError
 from dockyard.spec.environment import RegistryConfig
 

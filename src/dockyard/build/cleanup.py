@@ -19,7 +19,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from dockyard.build.naming import LABEL_PROJECT, namespace, project_of
-from dockyard.engines.base import Engine, ImageSelection, RemovedImage
+from dockyard.engines.images import Images
+from dockyard.engines.model import ImageSelection, RemovedImage
 from dockyard.events import Event, Reporter, silent
 from dockyard.plan.model import LABEL_ENV, ActualState
 from dockyard.spec.loaded import LoadedEnvironment
@@ -52,7 +53,7 @@ def selection(env: LoadedEnvironment, used: Iterable[str] = ()) -> ImageSelectio
 
 
 def remove_images(
-    engine: Engine,
+    engine: Images,
     env: LoadedEnvironment,
     used: Iterable[str] = (),
     report: Reporter = silent,

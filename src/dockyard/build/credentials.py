@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 import docker.auth
 import docker.errors
 
-from dockyard.engines.base import RegistryAuth
+from dockyard.engines.model import RegistryAuth
 from dockyard.errors import MissingCredentials, RegistryError
 from dockyard.spec.environment import RegistryConfig
 

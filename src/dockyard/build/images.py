@@ -23,7 +23,8 @@ from pathlib import Path
 from dockyard.build.errors import DirtySource, UnknownImage
 from dockyard.build.naming import env_repository, image_labels, project_of
 from dockyard.build.versions import SourceVersion, source_version
-from dockyard.engines.base import BuildRequest, Engine
+from dockyard.engines.images import Images
+from dockyard.engines.model import BuildRequest
 from dockyard.events import Event, Reporter, silent
 from dockyard.spec.loaded import LoadedEnvironment
 from dockyard.spec.models import ImageBuild
@@ -98,7 +99,7 @@ def _job(
 
 
 def build_environment(
-    engine: Engine,
+    engine: Images,
     env: LoadedEnvironment,
     only: Iterable[str] | None = None,
     *,

@@ -18,7 +18,8 @@ from dockyard.build.images import BuiltImage
 from dockyard.build.naming import image_repository
 from dockyard.build.registry_api import has_manifest
 from dockyard.build.versions import SHORT
-from dockyard.engines.base import Engine, ProgressFn, RegistryAuth
+from dockyard.engines.images import Images
+from dockyard.engines.model import ProgressFn, RegistryAuth
 from dockyard.errors import DigestMismatch, NotInRegistry, RegistryAuthError, RegistryError
 from dockyard.spec.environment import RegistryConfig
 
@@ -38,7 +39,7 @@ def split_digest_ref(ref: str) -> tuple[str, str] | None:
     return repository, digest
 
 
-def push(engine: Engine, built: BuiltImage, registry: RegistryConfig, progress: ProgressFn) -> str:
+def push(engine: Images, built: BuiltImage, registry: RegistryConfig, progress: ProgressFn) -> str:
     """Push ``built`` to ``registry``; returns the digest (``sha256:...``) it is stored under.
 
     The image is pushed as ``<registry url>/<project>/<service>:<tag>`` (tagged so
@@ -53,7 +54,7 @@ def push(engine: Engine, built: BuiltImage, registry: RegistryConfig, progress: 
         return engine.push(repository, built.tag, auth, progress)
 
 
-def ensure_image(engine: Engine, ref: str, auth: RegistryAuth | None, progress: ProgressFn) -> str:
+def ensure_image(engine: Images, ref: str, auth: RegistryAuth | None, progress: ProgressFn) -> str:
     """Make sure the engine has ``ref`` (pull it when missing); returns the image ID."""
     found = engine.image_id(ref)
     if found is not None:
@@ -69,7 +70,7 @@ def ensure_image(engine: Engine, ref: str, auth: RegistryAuth | None, progress: 
 
 
 def copy_image(
-    engine: Engine,
+    engine: Images,
     source_ref: str,
     source_auth: RegistryAuth | None,
     dest: RegistryConfig,

@@ -23,7 +23,7 @@ from dockyard.cli.progress import Progress
 from dockyard.deploy import ops
 from dockyard.deploy.history import adopt
 from dockyard.deploy.ship import selection
-from dockyard.engines.base import RemovedImage
+from dockyard.engines.model import RemovedImage
 from dockyard.state import HistoryMissing, StateStore, StoreMissing, actor
 
 Command = Callable[[argparse.Namespace, Console, Console], int]

@@ -2,9 +2,12 @@
 
 Networks and volumes come first. Service steps then run in dependency waves:
 every service whose dependencies are settled is deployed at the same time as
-the others of its wave, and the new replicas of one service start together
-and are waited for together.
+the others of its wave. How one service reaches its new definition is the
+engine's converger's business (:mod:`dockyard.engines.converge`): an engine
+that rolls services itself supplies its own; any other is rolled by Dockyard
+(:mod:`dockyard.deploy.batches`), as follows.
 
+The new replicas of one service start together and are waited for together.
 Replacements roll in batches. Start-first (the default): ``max_surge`` new
 replicas start, become healthy, join the ingress's rotation; then as many old
 ones leave it, finish the requests they are answering (``drain``), get SIGTERM
@@ -24,25 +27,25 @@ from __future__ import annotations
 from collections.abc import Callable
 from functools import partial
 
-from dockyard.deploy.rollout import (
+from dockyard.deploy.batches import BatchEngine, Batches
+from dockyard.deploy.rollout import describe, together
+from dockyard.engines.capabilities import unsupported
+from dockyard.engines.converge import (
     ApplyResult,
-    Context,
-    Rollout,
-    describe,
-    remove,
-    together,
+    Converger,
+    ConvergesServices,
+    Deployment,
+    ServiceRollout,
 )
-from dockyard.deploy.routing import Router
-from dockyard.engines.base import Engine
-from dockyard.errors import DeployError
+from dockyard.engines.environment import Environments
 from dockyard.events import Event, Reporter, silent
 from dockyard.plan.model import ActualState, DesiredState, Plan, Step
 
-__all__ = ["ApplyResult", "apply"]
+__all__ = ["ApplyResult", "apply", "converger_for"]
 
 
 def apply(
-    engine: Engine,
+    engine: Environments,
     desired: DesiredState,
     actual: ActualState,
     plan: Plan,
@@ -52,10 +55,8 @@ def apply(
 ) -> ApplyResult:
     """Apply ``plan``. ``check`` runs before every change and may raise to stop the
     deploy (the deploy lock uses it when its lease was lost)."""
-    result = ApplyResult()
-    tasks = {t.task: t for t in actual.tasks}
-    router = Router(engine, desired, report) if desired.ingress is not None else None
-    ctx = Context(engine, desired, tasks, release, result, report, check, router)
+    deployment = Deployment(desired, actual, release, report, check)
+    converger = converger_for(engine, deployment)
     changes = plan.changes
     for step in changes:
         if step.target == "network":
@@ -67,45 +68,36 @@ def apply(
     deploying = [
         s for s in changes if s.target in ("service", "accessory") and s.action != "remove"
     ]
-    rollouts: list[Rollout] = []
+    rollouts: list[ServiceRollout] = []
     for wave in _waves(deploying, desired):
-        started = [(Rollout(ctx, desired.service(step.name)), step) for step in wave]
+        started = [(converger.rollout(desired.service(step.name)), step) for step in wave]
         rollouts += [rollout for rollout, _ in started]
-        together([partial(rollout.guarded, rollout.run, step) for rollout, step in started])
+        together([partial(rollout.run, step) for rollout, step in started])
     # Watch windows run together, once every wave is out: a failure still
     # reverts the service that failed.
-    together([partial(rollout.guarded, rollout.watch) for rollout in rollouts])
+    together([rollout.watch for rollout in rollouts])
     for step in changes:
         if step.action == "remove":
             report(Event("phase", step.name, describe(step)))
-            for task_id in step.stop:
-                remove(ctx, ctx.tasks[task_id])
-    if router is not None and changes:
-        # Whatever happened above, the ingress ends up routing to what runs now,
-        # including replicas a killed run left starting, once they are ready.
-        now = engine.observe(desired.environment)
-        if _settle_starting(ctx, now):
-            now = engine.observe(desired.environment)
-        router.sync(now)
-    return result
+            converger.remove(step)
+    if changes:
+        converger.settle()
+    return deployment.result
 
 
-def _settle_starting(ctx: Context, actual: ActualState) -> bool:
-    """Wait for replicas whose health check is still starting (kept by the plan,
-    e.g. left by a killed run) so that they join the rotation now, not never.
-    Returns whether there were any."""
-    waited = False
-    for service in ctx.desired.services:
-        for task in actual.tasks_of(service.name):
-            main = task.main
-            if not task.running or main is None or main.health != "starting":
-                continue
-            waited = True
-            try:
-                ctx.engine.wait_ready(task, service.health_timeout, lambda line: None)
-            except DeployError as e:
-                ctx.report(Event("warn", service.name, f"{task.task} did not become ready: {e}"))
-    return waited
+def converger_for(engine: Environments, deployment: Deployment) -> Converger:
+    """How ``engine`` rolls out the services of ``deployment``: its own way when it
+    rolls services itself, else Dockyard's batches over its replica operations."""
+    if isinstance(engine, ConvergesServices):
+        return engine.converger(deployment)
+    if isinstance(engine, BatchEngine):
+        return Batches(engine, deployment)
+    raise unsupported(
+        engine,
+        "services",
+        "An engine either rolls services out itself or lets Dockyard roll them replica by "
+        "replica (it then needs replicas and container access); use engine.kind: docker.",
+    )
 
 
 def _waves(steps: list[Step], desired: DesiredState) -> list[list[Step]]:

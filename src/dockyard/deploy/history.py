@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from dockyard.engines.base import Engine
+from dockyard.engines.environment import Environments
 from dockyard.errors import DeployError
 from dockyard.plan.model import ActualState, ActualTask
 from dockyard.state import (
@@ -43,7 +43,7 @@ def running(actual: ActualState) -> Running | None:
     return Running(highest, sum(len(t.containers) for t in tasks), tasks)
 
 
-def check_history(engine: Engine, environment: str, store: StateStore | StoreMissing) -> None:
+def check_history(engine: Environments, environment: str, store: StateStore | StoreMissing) -> None:
     """Raise :class:`HistoryMissing` when ``store`` (or the store found missing)
     has no release of ``environment`` but the engine runs releases of it."""
     if isinstance(store, StateStore):
@@ -60,7 +60,7 @@ def check_history(engine: Engine, environment: str, store: StateStore | StoreMis
     )
 
 
-def adopt(engine: Engine, store: StateStore, environment: str, actor: str) -> Release:
+def adopt(engine: Environments, store: StateStore, environment: str, actor: str) -> Release:
     """Start a new history of ``environment`` from what the engine runs: one
     succeeded release of kind ``adopt``, numbered as the highest release the
     containers are labelled with, recording each service's image and spec hash.

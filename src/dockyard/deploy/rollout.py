@@ -8,11 +8,12 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import partial
 
 from dockyard.deploy.routing import Router
-from dockyard.engines.base import Engine
+from dockyard.engines.converge import ApplyResult
+from dockyard.engines.replicas import Replicas
 from dockyard.errors import DeployError
 from dockyard.events import Event, Reporter
 from dockyard.plan.diff import rollout_order
@@ -22,15 +23,9 @@ WATCH_POLL = 0.5
 """Seconds between two looks at new replicas during their watch window."""
 
 
-@dataclass
-class ApplyResult:
-    started: list[str] = field(default_factory=list)
-    removed: list[str] = field(default_factory=list)
-
-
 @dataclass(frozen=True)
 class Context:
-    engine: Engine
+    engine: Replicas
     desired: DesiredState
     tasks: dict[str, ActualTask]
     release: str

@@ -16,10 +16,12 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterable, Sequence
+from typing import Any, Protocol
 
 from dockyard.discovery.caddy import HealthProbe, ProxiedService, RoutingTable, caddy_config
 from dockyard.discovery.ingress import IngressClient, IngressUnavailable
-from dockyard.engines.base import Engine
+from dockyard.engines.access import ContainerAccess
+from dockyard.engines.environment import Environments
 from dockyard.errors import DeployError
 from dockyard.events import Event, Reporter
 from dockyard.plan.model import (
@@ -40,11 +42,16 @@ def dial(task: ActualTask, port: int) -> str:
     return f"{task.task}:{port}"
 
 
+class IngressEngine(Environments, ContainerAccess, Protocol):
+    """What driving the ingress needs of an engine: what runs, and a way into the
+    ingress's container (see :class:`~dockyard.discovery.ingress.IngressClient`)."""
+
+
 class Router:
     """The routes of one environment's ingress during one deploy. Thread-safe:
     services of one wave roll out at the same time."""
 
-    def __init__(self, engine: Engine, desired: DesiredState, report: Reporter) -> None:
+    def __init__(self, engine: IngressEngine, desired: DesiredState, report: Reporter) -> None:
         assert desired.ingress is not None
         self.engine = engine
         self.desired = desired

@@ -15,7 +15,7 @@ from dockyard.deploy.history import check_history
 from dockyard.deploy.release import deploy_lock
 from dockyard.deploy.target import Target
 from dockyard.deploy.tasks import Runner
-from dockyard.engines.base import OneOffResult
+from dockyard.engines.model import OneOffResult
 from dockyard.errors import DeployError
 from dockyard.events import Reporter
 from dockyard.plan.model import DesiredState, OneOffDef, ServiceDef

@@ -15,7 +15,7 @@ from dockyard.build.images import BuiltImage, build_environment
 from dockyard.build.naming import image_repository
 from dockyard.build.registry import digest_ref, push
 from dockyard.build.versions import SourceVersion, file_version
-from dockyard.engines.base import Engine
+from dockyard.engines.images import Images
 from dockyard.errors import DeployError
 from dockyard.events import Event, Reporter, silent
 from dockyard.plan.model import ActualState
@@ -34,7 +34,7 @@ class Shipped:
 
 
 def ship(
-    engine: Engine,
+    engine: Images,
     env: LoadedEnvironment,
     only: Collection[str] | None = None,
     *,
@@ -112,7 +112,7 @@ def _running_refs(actual: ActualState | None) -> dict[str, list[str]]:
     return refs
 
 
-def _same_as_running(engine: Engine, image: BuiltImage, running: list[str]) -> str | None:
+def _same_as_running(engine: Images, image: BuiltImage, running: list[str]) -> str | None:
     for ref in dict.fromkeys(running):
         if ref == image.image_id or engine.image_id(ref) == image.image_id:
             return ref

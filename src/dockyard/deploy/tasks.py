@@ -13,7 +13,8 @@ from __future__ import annotations
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 
-from dockyard.engines.base import Engine, OneOffResult
+from dockyard.engines.model import OneOffResult
+from dockyard.engines.oneoff import OneOffs
 from dockyard.errors import DeployError
 from dockyard.events import Event, EventKind, Reporter
 from dockyard.plan.model import DesiredState, OneOffDef, TaskStep
@@ -149,7 +150,7 @@ def _tasks_of(desired: DesiredState, only: Collection[str] | None) -> list[OneOf
 class Runner:
     """Runs one-off tasks of one environment and records each run."""
 
-    engine: Engine
+    engine: OneOffs
     store: StateStore
     desired: DesiredState
     report: Reporter

@@ -5,7 +5,7 @@ Caddy's admin API listens on a unix socket inside its own container only (two
 Caddy generations share one network namespace during an upgrade, so a TCP
 address would clash). Dockyard may drive a remote engine (``ssh://``) anyway,
 so :class:`IngressClient` reaches the API by running a short python3 program in
-the container through the engine (``Engine.exec``).
+the container through the engine (``ContainerAccess.exec``).
 """
 
 from __future__ import annotations
@@ -18,7 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from dockyard.engines.base import BuildRequest, Engine
+from dockyard.engines.access import ContainerAccess
+from dockyard.engines.model import BuildRequest
 from dockyard.errors import EngineError, EngineUnreachable
 from dockyard.plan.ingress import ADMIN_SOCKET, INGRESS_SERVICE
 
@@ -110,7 +111,7 @@ class IngressClient:
     """Caddy's admin API in the ingress container ``container_id``, through ``engine``."""
 
     def __init__(
-        self, engine: Engine, container_id: str, *, timeout: float = ADMIN_TIMEOUT
+        self, engine: ContainerAccess, container_id: str, *, timeout: float = ADMIN_TIMEOUT
     ) -> None:
         self.engine = engine
         self.container_id = container_id

@@ -1,17 +1,19 @@
 """Engines run an environment's tasks; :func:`engine_for` picks one by ``engine.kind``.
 
-The interface is :class:`~dockyard.engines.base.Engine`. Backends are imported
-only when chosen, so loading this package does not load their drivers.
+An engine is a set of small protocols, listed in :mod:`dockyard.engines.base`;
+:class:`~dockyard.engines.base.Engine` is all of them that one host offers.
+Backends are imported only when chosen, so loading this package does not load
+their drivers.
 """
 
 from __future__ import annotations
 
-from dockyard.engines.base import BuildRequest, Engine, ProgressFn
-from dockyard.engines.errors import TaskNotReady
+from dockyard.engines.base import Engine
+from dockyard.engines.errors import EngineUnsupported, TaskNotReady
 from dockyard.errors import EngineError
 from dockyard.spec.environment import EngineConfig
 
-__all__ = ["BuildRequest", "Engine", "ProgressFn", "TaskNotReady", "engine_for"]
+__all__ = ["Engine", "EngineUnsupported", "TaskNotReady", "engine_for"]
 
 
 def engine_for(config: EngineConfig) -> Engine:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dockyard.errors import DeployError
+from dockyard.errors import DeployError, EngineError
 
 
 class TaskNotReady(DeployError):
@@ -19,3 +19,18 @@ class TaskNotReady(DeployError):
         super().__init__(message, hint=hint)
         self.container = container
         self.logs = logs
+
+
+class EngineUnsupported(EngineError):
+    """The engine cannot do what was asked: it lacks that capability altogether
+    (see :mod:`dockyard.engines.capabilities`), as opposed to failing at it.
+
+    ``engine`` names the engine and ``capability`` what it lacks.
+    """
+
+    code = "DY302"
+
+    def __init__(self, message: str, *, engine: str, capability: str, hint: str) -> None:
+        super().__init__(message, hint=hint)
+        self.engine = engine
+        self.capability = capability

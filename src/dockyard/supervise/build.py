@@ -5,7 +5,8 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
-from dockyard.engines.base import BuildRequest, Engine
+from dockyard.engines.images import Images
+from dockyard.engines.model import BuildRequest
 from dockyard.events import Event, Reporter
 from dockyard.plan.supervisor import SUPERVISOR_SERVICE
 from dockyard.spec.loaded import LoadedEnvironment
@@ -31,7 +32,7 @@ def supervisor_build(base_image: str) -> BuildRequest:
     )
 
 
-def supervisor_images(engine: Engine, env: LoadedEnvironment, report: Reporter) -> dict[str, str]:
+def supervisor_images(engine: Images, env: LoadedEnvironment, report: Reporter) -> dict[str, str]:
     """Build the supervisor image of ``env`` unless the engine has it:
     ``{"supervisor": tag}``. It is built ``FROM`` the ingress's base image, on the
     engine, and not pushed."""

@@ -1,5 +1,5 @@
 """The ingress's service definition and image, and the admin client's handling of
-answers. The client runs a program in the container through ``Engine.exec``; here
+answers. The client runs a program in the container through ``ContainerAccess.exec``; here
 a scripted ``exec`` stands in for the engine (tests/engine/test_ingress.py runs
 the real one against Caddy)."""
 
@@ -20,7 +20,7 @@ from dockyard.discovery.ingress import (
     IngressUnavailable,
     ingress_build,
 )
-from dockyard.engines.base import Engine
+from dockyard.engines.access import ContainerAccess
 from dockyard.errors import EngineError, SpecError
 from dockyard.plan.ingress import (
     ADMIN_SOCKET,
@@ -49,7 +49,7 @@ def client(
     answer: Callable[[str, str, str], tuple[int, str]],
 ) -> tuple[IngressClient, ScriptedExec]:
     scripted = ScriptedExec(answer)
-    return IngressClient(cast(Engine, scripted), "c0ffee"), scripted
+    return IngressClient(cast(ContainerAccess, scripted), "c0ffee"), scripted
 
 
 def http(status: int, body: object) -> tuple[int, str]:

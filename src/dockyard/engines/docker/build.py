@@ -17,8 +17,8 @@ from typing import Any
 import docker
 import docker.errors
 
-from dockyard.engines.base import BuildRequest, ProgressFn
 from dockyard.engines.docker.connection import translate_errors
+from dockyard.engines.model import BuildRequest, ProgressFn
 from dockyard.errors import BuildError
 from dockyard.plan.model import LABEL_SERVICE
 

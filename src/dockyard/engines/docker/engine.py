@@ -1,8 +1,8 @@
-"""``DockerEngine``: the Engine interface over one Docker Engine, through docker-py.
+"""``DockerEngine``: every engine protocol (``Engine``) over one Docker Engine, through docker-py.
 
 The work is done by small modules beside this one; this class holds the
 connection, wraps every call in :func:`translate_errors`, and keeps the
-operations idempotent where the interface says so.
+operations idempotent where the protocols say so.
 """
 
 from __future__ import annotations
@@ -14,14 +14,6 @@ from datetime import UTC, datetime
 import docker
 import docker.errors
 
-from dockyard.engines.base import (
-    BuildRequest,
-    ImageSelection,
-    OneOffResult,
-    ProgressFn,
-    RegistryAuth,
-    RemovedImage,
-)
 from dockyard.engines.docker import execs, images, observe, oneoff, readiness, run, writers
 from dockyard.engines.docker.build import build_image
 from dockyard.engines.docker.connection import (
@@ -32,6 +24,14 @@ from dockyard.engines.docker.connection import (
     translate_errors,
 )
 from dockyard.engines.docker.labels import env_filter, network_labels, task_filter, volume_labels
+from dockyard.engines.model import (
+    BuildRequest,
+    ImageSelection,
+    OneOffResult,
+    ProgressFn,
+    RegistryAuth,
+    RemovedImage,
+)
 from dockyard.errors import EngineError
 from dockyard.plan.model import (
     ActualState,

@@ -21,8 +21,8 @@ import docker.auth
 import docker.errors
 import docker.utils
 
-from dockyard.engines.base import ImageSelection, ProgressFn, RegistryAuth, RemovedImage
 from dockyard.engines.docker.connection import explanation, is_conflict, translate_errors
+from dockyard.engines.model import ImageSelection, ProgressFn, RegistryAuth, RemovedImage
 from dockyard.errors import NotInRegistry, RegistryAuthError, RegistryError
 
 DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")

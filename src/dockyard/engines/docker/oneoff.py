@@ -26,10 +26,10 @@ from dataclasses import dataclass, field
 import docker
 import docker.errors
 
-from dockyard.engines.base import OneOffResult, ProgressFn
 from dockyard.engines.docker import run
 from dockyard.engines.docker.connection import is_conflict, translate_errors
 from dockyard.engines.docker.labels import oneoff_labels
+from dockyard.engines.model import OneOffResult, ProgressFn
 from dockyard.plan.model import LABEL_ENV, LABEL_ROLE, LABEL_WHEN, DesiredState, OneOffDef
 
 TAIL_LINES = 50

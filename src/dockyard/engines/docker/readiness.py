@@ -20,8 +20,8 @@ from typing import Any
 import docker
 import docker.errors
 
-from dockyard.engines.base import ProgressFn
 from dockyard.engines.errors import TaskNotReady
+from dockyard.engines.model import ProgressFn
 from dockyard.errors import DockyardError
 from dockyard.plan.model import ActualContainer, ActualTask
 

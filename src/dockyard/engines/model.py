@@ -1,0 +1,69 @@
+"""The values engines take and return, shared by the protocols beside this module.
+
+They are plain frozen dataclasses: what one engine call needs or reports, with
+nothing of a driver in them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ProgressFn = Callable[[str], None]
+"""Receives one line of progress (build output, a state change)."""
+
+RegistryAuth = dict[str, str]
+"""Credentials for one registry, as Docker's API takes them: ``username``, ``password``
+and ``serveraddress``. ``None`` in their place lets the engine's client use its own
+login (``~/.docker/config.json``)."""
+
+
+@dataclass(frozen=True)
+class BuildRequest:
+    """One image to build: context folder, Dockerfile, args and the tag to give it."""
+
+    service: str
+    context: Path
+    dockerfile: str
+    tag: str
+    args: dict[str, str] = field(default_factory=dict)
+    target: str | None = None
+    labels: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ImageSelection:
+    """The local images of one owner (a project's environment), for removal.
+
+    An image carrying every label of ``labels`` is the owner's: its names under
+    ``namespace`` (``<namespace>/<repository>:<tag>`` or ``...@sha256:...``) go, and
+    the image with them unless another name is left. Of any other image only the
+    exact names in ``refs`` go: those the owner's containers and releases ran.
+    """
+
+    labels: dict[str, str]
+    namespace: str
+    refs: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True)
+class RemovedImage:
+    """What became of one image: the names removed from it, and whether it is gone."""
+
+    image_id: str
+    names: list[str]  # the owner's tags and digests removed from it
+    deleted: bool  # the image itself is gone, not only some of its names
+    note: str | None = None  # why it (or a name of it) was left
+    kept: list[str] = field(default_factory=list)  # the owner's names left on it
+
+
+@dataclass(frozen=True)
+class OneOffResult:
+    """How a one-off task's container ended. It is removed; its output is kept here."""
+
+    exit_code: int  # the process's exit code; 137 when killed at the timeout
+    timed_out: bool
+    log_tail: str  # the last lines of its output
+    seconds: float
+    container: str  # its name, for messages
