@@ -1,7 +1,7 @@
 """What runs, read once for a plan: the engine's tasks and what its ingress routes.
 
-``observe`` asks the engine what runs for an environment (``Engine.observe``)
-and, when an ingress runs, asks it through ``Engine.exec`` what it routes:
+``observe`` asks the engine what runs for an environment (``Environments.observe``)
+and, when an ingress runs, asks it through ``ContainerAccess.exec`` what it routes:
 every running Caddy for the config it runs, and the holder and each Caddy for
 their network namespace. Planning works on the value it returns and reads
 nothing more.
@@ -13,8 +13,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from dockyard.deploy.routing import IngressEngine
 from dockyard.discovery.ingress import IngressClient, IngressUnavailable
-from dockyard.engines.base import Engine
 from dockyard.errors import EngineError, EngineUnreachable
 from dockyard.plan.ingress import HOLDER_SERVICE, INGRESS_SERVICE
 from dockyard.plan.model import ActualState
@@ -51,13 +51,13 @@ class Observed:
     ingress: IngressSeen = field(default_factory=IngressSeen)
 
 
-def observe(engine: Engine, environment: str) -> Observed:
+def observe(engine: IngressEngine, environment: str) -> Observed:
     """Read what runs for ``environment``, its ingress included."""
     actual = engine.observe(environment)
     return Observed(actual, read_ingress(engine, actual))
 
 
-def read_ingress(engine: Engine, actual: ActualState) -> IngressSeen:
+def read_ingress(engine: IngressEngine, actual: ActualState) -> IngressSeen:
     """Ask the ingress that runs in ``actual`` what it routes."""
     caddys = {
         t.task: _config(engine, t.main.id)
@@ -67,7 +67,7 @@ def read_ingress(engine: Engine, actual: ActualState) -> IngressSeen:
     return IngressSeen(caddys=caddys, cut_off=_cut_off(engine, actual))
 
 
-def _config(engine: Engine, container_id: str) -> CaddySeen:
+def _config(engine: IngressEngine, container_id: str) -> CaddySeen:
     try:
         return CaddySeen(IngressClient(engine, container_id).config())
     except IngressUnavailable:
@@ -82,7 +82,7 @@ _NETNS = ["python3", "-c", "import os; print(os.readlink('/proc/1/ns/net'))"]
 """Prints the network namespace of a container's first process."""
 
 
-def _cut_off(engine: Engine, actual: ActualState) -> bool:
+def _cut_off(engine: IngressEngine, actual: ActualState) -> bool:
     """Whether a running Caddy is in another network namespace than the running
     holder's: Docker gives a container that restarts a new namespace, and one
     that joined the old one keeps it (and still counts as running)."""

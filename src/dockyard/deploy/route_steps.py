@@ -19,7 +19,7 @@ from dockyard.deploy.observed import Observed
 from dockyard.deploy.routing import routing_table
 from dockyard.discovery.caddy import caddy_config
 from dockyard.discovery.ingress import ingress_build
-from dockyard.engines.base import Engine
+from dockyard.engines.images import Images
 from dockyard.events import Event, Reporter
 from dockyard.plan.desired import ingress_of
 from dockyard.plan.ingress import HOLDER_SERVICE, INGRESS_SERVICE
@@ -29,7 +29,7 @@ from dockyard.supervise.build import supervisor_images
 
 
 def ingress_images(
-    engine: Engine, env: LoadedEnvironment, actual: ActualState, report: Reporter
+    engine: Images, env: LoadedEnvironment, actual: ActualState, report: Reporter
 ) -> dict[str, str]:
     """Build the ingress image of ``env`` unless the engine has it, and say which
     image its holder runs: ``{"ingress": tag, "ingress-holder": image}``, or nothing
@@ -56,7 +56,7 @@ def ingress_images(
     return {**supervisor, INGRESS_SERVICE: request.tag, HOLDER_SERVICE: holder or request.tag}
 
 
-def _holder_image(engine: Engine, actual: ActualState) -> str | None:
+def _holder_image(engine: Images, actual: ActualState) -> str | None:
     for task in actual.tasks_of(HOLDER_SERVICE):
         image = task.definition.main.image if task.definition else None
         if image is not None and engine.image_present(image):

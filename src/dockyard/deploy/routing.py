@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterable, Sequence
-from typing import Any, Protocol
+from typing import Protocol
 
 from dockyard.discovery.caddy import HealthProbe, ProxiedService, RoutingTable, caddy_config
 from dockyard.discovery.ingress import IngressClient, IngressUnavailable
