@@ -78,8 +78,7 @@ def apply(
     for step in changes:
         if step.action == "remove":
             report(Event("phase", step.name, describe(step)))
-            for task_id in step.stop:
-                remove(ctx, ctx.tasks[task_id])
+            together(partial(remove, ctx, ctx.tasks[task_id]) for task_id in step.stop)
     if router is not None and changes:
         # Whatever happened above, the ingress ends up routing to what runs now,
         # including replicas a killed run left starting, once they are ready.

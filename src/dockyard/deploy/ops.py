@@ -6,14 +6,16 @@ prints. Progress goes to the ``report`` callback.
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 
 from dockyard.deploy.route_steps import ingress_images, with_routes
 from dockyard.deploy.ship import ship
 from dockyard.deploy.tasks import task_steps
 from dockyard.engines.base import Engine
 from dockyard.events import Event, Reporter, silent
+from dockyard.parallel import together
 from dockyard.plan import desire, plan
 from dockyard.plan.desired import ingress_of
 from dockyard.plan.ingress import HOLDER_SERVICE
@@ -195,11 +197,14 @@ def down(
     which before-deploy tasks (migrations) succeeded, so the next release runs them."""
     actual = engine.observe(environment)
     removed: list[str] = []
-    # Services before the accessories they may depend on.
-    for task in sorted(actual.tasks, key=lambda t: t.kind == "accessory"):
+
+    def remove(task: ActualTask) -> None:
         engine.remove_task(task)
-        removed.append(task.task)
         report(Event("stop", task.service, f"removed {task.task}"))
+
+    for group in _removal_groups(actual.tasks):
+        together(partial(remove, task) for task in group)
+        removed += [task.task for task in group]
     for name in engine.remove_oneoffs(environment):
         removed.append(name)
         report(Event("stop", "", f"removed the leftover task container {name}"))
@@ -215,3 +220,14 @@ def down(
         if store is not None:
             store.reset_data(environment)
     return Removed(removed, actual.network, gone)
+
+
+def _removal_groups(tasks: Sequence[ActualTask]) -> list[list[ActualTask]]:
+    """The tasks in groups whose members stop at the same time, one group after the
+    other: services before the accessories they may depend on, and a task that
+    joins another's network namespace (the ingress's Caddy) before that one."""
+    joined = {t.definition.joins for t in tasks if t.definition is not None}
+    groups: dict[tuple[bool, bool], list[ActualTask]] = {}
+    for task in tasks:
+        groups.setdefault((task.kind == "accessory", task.task in joined), []).append(task)
+    return [groups[key] for key in sorted(groups)]

@@ -6,8 +6,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import partial
 
@@ -15,6 +14,7 @@ from dockyard.deploy.routing import Router
 from dockyard.engines.base import Engine
 from dockyard.errors import DeployError
 from dockyard.events import Event, Reporter
+from dockyard.parallel import together as together  # apply runs its waves with it
 from dockyard.plan.diff import rollout_order
 from dockyard.plan.model import ActualTask, DesiredState, ServiceDef, Step
 
@@ -38,21 +38,6 @@ class Context:
     report: Reporter
     check: Callable[[], None]
     router: Router | None
-
-
-def together(work: Iterable[Callable[[], object]]) -> None:
-    """Run every piece of work at once; raise the first failure once all have ended."""
-    jobs = list(work)
-    if len(jobs) <= 1:
-        for job in jobs:
-            job()
-        return
-    with ThreadPoolExecutor(max_workers=len(jobs)) as pool:
-        futures = [pool.submit(job) for job in jobs]
-    for future in futures:
-        error = future.exception()
-        if error is not None:
-            raise error
 
 
 def describe(step: Step) -> str:
