@@ -68,13 +68,18 @@ def apply(
         s for s in changes if s.target in ("service", "accessory") and s.action != "remove"
     ]
     rollouts: list[Rollout] = []
-    for wave in _waves(deploying, desired):
-        started = [(Rollout(ctx, desired.service(step.name)), step) for step in wave]
-        rollouts += [rollout for rollout, _ in started]
-        together([partial(rollout.guarded, rollout.run, step) for rollout, step in started])
-    # Watch windows run together, once every wave is out: a failure still
-    # reverts the service that failed.
-    together([partial(rollout.guarded, rollout.watch) for rollout in rollouts])
+    try:
+        for wave in _waves(deploying, desired):
+            started = [(Rollout(ctx, desired.service(step.name)), step) for step in wave]
+            rollouts += [rollout for rollout, _ in started]
+            together([partial(rollout.guarded, rollout.run, step) for rollout, step in started])
+        # Watch windows run together, once every wave is out: a failure still
+        # reverts the service that failed.
+        together([partial(rollout.guarded, rollout.watch) for rollout in rollouts])
+    except Exception:
+        for rollout in rollouts:  # old replicas still stopping are gone before the error
+            rollout.settle()
+        raise
     for step in changes:
         if step.action == "remove":
             report(Event("phase", step.name, describe(step)))
