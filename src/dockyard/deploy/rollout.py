@@ -68,6 +68,8 @@ class Rollout:
         self.router = router if router is not None and router.proxies(service.name) else None
         self.fresh: list[tuple[ActualTask, float]] = []  # new replicas, when they were ready
         self.replaced: list[ActualTask] = []  # old replicas taken out: removed, or stopping
+        # Whether the service ran before: without, a failure has nothing to go back to.
+        self.previous = any(t.service == service.name for t in ctx.tasks.values())
         self._retiring = Background()  # old replicas stopping while the rollout goes on
         self._lock = threading.Lock()
 
@@ -160,13 +162,16 @@ class Rollout:
 
     def watch(self) -> None:
         """Each new replica must stay healthy ``watch`` seconds after it was ready,
-        while the last old replicas stop; a failure to stop one is raised."""
+        while the last old replicas stop; a failure to stop one is raised. A service
+        created from nothing has nothing to go back to: its new replicas are
+        checked once, not watched."""
         self._watch()
         self._retiring.join()
 
     def _watch(self) -> None:
         watch = self.service.watch
-        if watch <= 0 or not self.fresh:
+        if watch <= 0 or not self.fresh or not self.previous:
+            self._check_fresh()
             return
         self.ctx.report(
             Event(

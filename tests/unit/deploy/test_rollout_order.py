@@ -182,6 +182,16 @@ def fake_clock(monkeypatch: pytest.MonkeyPatch) -> list[float]:
     return now
 
 
+def test_a_service_created_from_nothing_is_not_watched(monkeypatch: pytest.MonkeyPatch) -> None:
+    now = fake_clock(monkeypatch)
+    engine = Recording([])
+    events: list[Event] = []
+    deploy(engine, desired(service("v1", watch=30)), events)
+    assert len(engine.tasks) == 2
+    assert now[0] == 0.0
+    assert not [e for e in events if e.message.startswith("watching")]
+
+
 def test_a_replaced_service_is_watched(monkeypatch: pytest.MonkeyPatch) -> None:
     now = fake_clock(monkeypatch)
     v1 = service("v1")
