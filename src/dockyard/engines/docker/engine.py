@@ -51,6 +51,8 @@ class DockerEngine:
     """
 
     name = "docker"
+    builds_at_once = 4
+    """The daemon runs builds side by side; each waits on its own steps."""
 
     def __init__(self, host: str | None = None) -> None:
         self.host = host
