@@ -224,10 +224,12 @@ def down(
 
 def _removal_groups(tasks: Sequence[ActualTask]) -> list[list[ActualTask]]:
     """The tasks in groups whose members stop at the same time, one group after the
-    other: services before the accessories they may depend on, and a task that
-    joins another's network namespace (the ingress's Caddy) before that one."""
+    other: services (and the supervisor, which no task depends on) before the
+    accessories they may depend on, and a task that joins another's network
+    namespace (the ingress's Caddy) before that one."""
     joined = {t.definition.joins for t in tasks if t.definition is not None}
     groups: dict[tuple[bool, bool], list[ActualTask]] = {}
     for task in tasks:
-        groups.setdefault((task.kind == "accessory", task.task in joined), []).append(task)
+        later = task.kind == "accessory" and task.service != SUPERVISOR_SERVICE
+        groups.setdefault((later, task.task in joined), []).append(task)
     return [groups[key] for key in sorted(groups)]

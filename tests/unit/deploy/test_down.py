@@ -72,8 +72,9 @@ def test_down_stops_each_group_together_services_first() -> None:
         task("api", 1),
         task("web", 1),
         task("worker", 1),
+        task("supervisor", kind="accessory"),
     ]
-    groups = [["api", "web", "worker"], ["db", "ingress"], ["ingress-holder"]]
+    groups = [["api", "web", "worker", "supervisor"], ["db", "ingress"], ["ingress-holder"]]
     engine = Stopping(tasks, groups)
     removed = down(cast(Engine, engine), "e")
 
