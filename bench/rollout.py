@@ -127,10 +127,12 @@ def sh_timed(*cmd: str) -> list[tuple[float, str]]:
     return lines
 
 
-def api_span(lines: list[tuple[float, str]], finished: float) -> float:
+def api_span(lines: list[tuple[float, str]], finished: float) -> float | None:
     """Seconds from the `replace service api` line to the next step's line (or to
-    ``finished`` when none follows)."""
-    began = next(t for t, text in lines if text.startswith("==> replace service api"))
+    ``finished`` when none follows); None when api was not rolled out."""
+    began = next((t for t, text in lines if text.startswith("==> replace service api")), None)
+    if began is None:
+        return None
     later = [
         t
         for t, text in lines
@@ -321,7 +323,10 @@ def run_dockyard(results: Results, client: docker.DockerClient) -> None:
         def roll_api(n: int) -> None:
             set_param(repo, env, "api", "log_level", LEVELS[(n + 1) % len(LEVELS)])
             lines = sh_timed(*dockyard_command(), "-C", str(repo), "release", env, "api")
-            results.api_spans.append(api_span(lines, time.perf_counter()))
+            span = api_span(lines, time.perf_counter())
+            if span is None:
+                raise CommandFailed(("release", env, "api"), 0, "api was not rolled out")
+            results.api_spans.append(span)
 
         try:
             print(f"dockyard: first release of {env}, served by its ingress ...", flush=True)
