@@ -8,15 +8,17 @@ and are waited for together.
 Replacements roll in batches. Start-first (the default): ``max_surge`` new
 replicas start, become healthy, join the ingress's rotation; then as many old
 ones leave it, finish the requests they are answering (``drain``), get SIGTERM
-and, after their grace period, SIGKILL. Stop-first when the service asks for it
-(``max_surge: 0``, batches of ``max_unavailable``) or when old and new cannot
-run side by side (a fixed published host port, or the same task name).
+and, after their grace period, SIGKILL, while the next batch starts. Stop-first
+when the service asks for it (``max_surge: 0``, batches of ``max_unavailable``)
+or when old and new cannot run side by side (a fixed published host port, or
+the same task name).
 
 A new replica that crashes, never becomes healthy, or fails within ``watch``
-seconds of becoming healthy stops the rollout. With ``rollback: auto`` the
-replaced replicas are started again from their recorded definitions, rejoin the
-rotation, and the new ones leave it and are removed; the error (with the failing
-container's last log lines) is raised either way.
+seconds of becoming healthy (of a service that ran before) stops the rollout.
+With ``rollback: auto`` the replaced replicas are started again from their
+recorded definitions, rejoin the rotation, and the new ones leave it and are
+removed; the error (with the failing container's last log lines) is raised
+either way.
 """
 
 from __future__ import annotations
