@@ -28,8 +28,8 @@ import time
 from pathlib import Path
 
 import yaml
+from common import load_average
 
-ROOT = Path(__file__).resolve().parents[1]
 BASE_IMAGE = "dockyard/base:bookworm"
 
 
@@ -96,7 +96,10 @@ def main() -> None:
                 began = time.perf_counter()
                 dockyard(repo, "down", env, "--volumes")
                 seconds.append(time.perf_counter() - began)
-                print(f"run {i + 1}/{args.runs}: down took {seconds[-1]:.2f}s", flush=True)
+                print(
+                    f"run {i + 1}/{args.runs}: down took {seconds[-1]:.2f}s ({load_average()})",
+                    flush=True,
+                )
         finally:
             subprocess.run(
                 [sys.executable, "-m", "dockyard", "-C", str(repo), "down", env, "--volumes"],

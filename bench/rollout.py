@@ -61,7 +61,7 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from common import add_environment, copy_examples, free_port, wait_http  # noqa: E402
+from common import add_environment, copy_examples, free_port, load_average, wait_http  # noqa: E402
 
 from tests.fixtures.load import Load, SlowRequest  # noqa: E402
 
@@ -490,7 +490,7 @@ def main() -> None:
     try:
         with exit_on_sigterm():
             for i in range(args.runs):
-                print(f"run {i + 1}/{args.runs}", flush=True)
+                print(f"run {i + 1}/{args.runs} ({load_average()})", flush=True)
                 if compose_bin is not None and args.only != "dockyard":
                     run_compose(results, compose_bin)
                 if args.only != "compose":
@@ -503,6 +503,7 @@ def main() -> None:
                 container.remove(force=True, v=True)
         client.close()
         if results.rollouts:  # also what was measured before a failure
+            print(f"done ({load_average()})")
             print_table(results)
 
 
