@@ -1,8 +1,9 @@
 """What the benchmarks share: a copy of the example, a free port on 127.0.0.1,
-and waiting for a URL."""
+waiting for a URL, and the machine's load average to print beside the figures."""
 
 from __future__ import annotations
 
+import os
 import shutil
 import socket
 import time
@@ -53,3 +54,10 @@ def wait_http(url: str, timeout: float = 120.0) -> None:
             pass
         time.sleep(0.05)
     raise SystemExit(f"{url} did not answer within {timeout}s")
+
+
+def load_average() -> str:
+    """The machine's load average over 1, 5 and 15 minutes, for the bench's output:
+    figures taken on a busy machine say so."""
+    one, five, fifteen = os.getloadavg()
+    return f"load average {one:.2f} {five:.2f} {fifteen:.2f} ({os.cpu_count()} cores)"

@@ -24,7 +24,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from common import add_environment, copy_examples, free_port, wait_http
+from common import add_environment, copy_examples, free_port, load_average, wait_http
 
 ROOT = Path(__file__).resolve().parents[1]
 ENV = "bench"
@@ -85,7 +85,7 @@ def main() -> None:
         compose("down", "-v")
         try:
             for i in range(args.runs):
-                print(f"run {i + 1}/{args.runs}", flush=True)
+                print(f"run {i + 1}/{args.runs} ({load_average()})", flush=True)
                 began = time.perf_counter()
                 dockyard("deploy", ENV)
                 record("dockyard cold (deploy returns)", time.perf_counter() - began)
@@ -106,6 +106,7 @@ def main() -> None:
             compose("down", "-v")
 
     med = {k: statistics.median(v) for k, v in results.items()}
+    print(f"done ({load_average()})")
     print()
     print(f"{'measure':<34}{'median s':>10}   runs")
     for key, value in med.items():

@@ -21,6 +21,13 @@ floor measured in the same run: creating and starting one api container (same
 image, command, env and health check, through the Docker SDK) until Docker
 reports it healthy.
 
+Then, under the same load, Dockyard rolls out api alone three times (`dockyard
+release ENV api`, api's `log_level` changed): the api rollout is timed from the
+command's `replace service api` line to the next step's line (the after-deploy
+smoke test), so it leaves out the lock, the build check and the tasks; it takes
+in both batches, the drains, the stops and api's watch window (`deploy.watch`,
+5 s). The goal: at most 3 x the floor plus the watch window.
+
 Everything the bench creates (compose project, Dockyard environment, the floor's
 containers, the temporary copy of examples/) is removed at the end, also on
 failure. Traffic goes only to 127.0.0.1.
@@ -54,7 +61,7 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from common import add_environment, copy_examples, free_port, wait_http  # noqa: E402
+from common import add_environment, copy_examples, free_port, load_average, wait_http  # noqa: E402
 
 from tests.fixtures.load import Load, SlowRequest  # noqa: E402
 
@@ -68,6 +75,8 @@ SETTLE = 2.0
 """Seconds of steady load before the first rollout and between two rollouts."""
 BENCH_LABEL = "dockyard-bench.rollout"
 FLOOR_SAMPLES = 3
+API_WATCH = 5.0
+"""Seconds of api's watch window (the example's default ``deploy.watch``)."""
 
 
 class CommandFailed(Exception):
@@ -102,6 +111,36 @@ def ignore(_body: str) -> str:
     return ""
 
 
+def sh_timed(*cmd: str) -> list[tuple[float, str]]:
+    """Run ``cmd``; return each line it wrote to standard error with the
+    ``time.perf_counter()`` at which it came."""
+    proc = subprocess.Popen(
+        cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=os.environ
+    )
+    lines: list[tuple[float, str]] = []
+    assert proc.stderr is not None and proc.stdout is not None
+    for line in proc.stderr:
+        lines.append((time.perf_counter(), line.rstrip("\n")))
+    out = proc.stdout.read()
+    if proc.wait() != 0:
+        raise CommandFailed(cmd, proc.returncode, out + "\n".join(text for _, text in lines))
+    return lines
+
+
+def api_span(lines: list[tuple[float, str]], finished: float) -> float | None:
+    """Seconds from the `replace service api` line to the next step's line (or to
+    ``finished`` when none follows); None when api was not rolled out."""
+    began = next((t for t, text in lines if text.startswith("==> replace service api")), None)
+    if began is None:
+        return None
+    later = [
+        t
+        for t, text in lines
+        if t > began and text.startswith("==> ") and not text.startswith("==> watching")
+    ]
+    return (later[0] if later else finished) - began
+
+
 # ---------------------------------------------------------------- measuring
 
 
@@ -123,6 +162,8 @@ class Results:
     steady: dict[str, list[float]] = field(default_factory=dict)  # requests/s, no rollout
     failed_between: dict[str, int] = field(default_factory=dict)
     floors: list[float] = field(default_factory=list)
+    api_spans: list[float] = field(default_factory=list)  # dockyard's api rollouts
+    api_rollouts: list[Rollout] = field(default_factory=list)
 
     def add(self, tool: str, measured: Measured) -> None:
         self.rollouts.setdefault(tool, []).extend(measured.rollouts)
@@ -279,12 +320,24 @@ def run_dockyard(results: Results, client: docker.DockerClient) -> None:
                 set_param(repo, env, service, "log_level", LEVELS[n])
             dockyard("release", env)
 
+        def roll_api(n: int) -> None:
+            set_param(repo, env, "api", "log_level", LEVELS[(n + 1) % len(LEVELS)])
+            lines = sh_timed(*dockyard_command(), "-C", str(repo), "release", env, "api")
+            span = api_span(lines, time.perf_counter())
+            if span is None:
+                raise CommandFailed(("release", env, "api"), 0, "api was not rolled out")
+            results.api_spans.append(span)
+
         try:
             print(f"dockyard: first release of {env}, served by its ingress ...", flush=True)
             dockyard("release", env)
             measured = under_load(port, roll)
             report("dockyard", measured)
             results.add("dockyard", measured)
+            print("dockyard: api alone, under the same load ...", flush=True)
+            api = under_load(port, roll_api)
+            report("dockyard api", api)
+            results.api_rollouts += api.rollouts
             for _ in range(FLOOR_SAMPLES):
                 results.floors.append(floor(client, env))
         finally:
@@ -410,6 +463,17 @@ def print_table(results: Results) -> None:
                 f"  dockyard release {n}: {r.command_seconds:.2f}s, "
                 f"{r.command_seconds / floor:.1f} x the floor"
             )
+        goal = 3 * floor + API_WATCH
+        for n, span in enumerate(results.api_spans, 1):
+            print(
+                f"  api rollout {n} (2 replicas): {span:.2f}s, {span / floor:.1f} x the floor; "
+                f"{(span - API_WATCH) / floor:.1f} x the floor besides the {API_WATCH:g}s watch "
+                f"window (goal: at most 3 x, {goal:.2f}s)"
+            )
+        if results.api_rollouts:
+            served = sum(r.served for r in results.api_rollouts)
+            failed = sum(r.failed for r in results.api_rollouts)
+            print(f"  api rollouts under load: served {served}, failed {failed}")
 
 
 def main() -> None:
@@ -426,7 +490,7 @@ def main() -> None:
     try:
         with exit_on_sigterm():
             for i in range(args.runs):
-                print(f"run {i + 1}/{args.runs}", flush=True)
+                print(f"run {i + 1}/{args.runs} ({load_average()})", flush=True)
                 if compose_bin is not None and args.only != "dockyard":
                     run_compose(results, compose_bin)
                 if args.only != "compose":
@@ -439,6 +503,7 @@ def main() -> None:
                 container.remove(force=True, v=True)
         client.close()
         if results.rollouts:  # also what was measured before a failure
+            print(f"done ({load_average()})")
             print_table(results)
 
 

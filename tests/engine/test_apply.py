@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import re
+
+import docker
 import pytest
 
 from dockyard.deploy.apply import apply
@@ -9,8 +12,9 @@ from dockyard.engines.docker import DockerEngine
 from dockyard.engines.errors import TaskNotReady
 from dockyard.events import Event
 from dockyard.plan import plan
-from dockyard.plan.model import DesiredState, PortDef
+from dockyard.plan.model import DesiredState, PortDef, task_name
 
+from .stops import recorded
 from .support import Run, free_port, http_get, service, wait_for, web
 
 pytestmark = pytest.mark.engine
@@ -83,6 +87,17 @@ def batches(events: list[Event]) -> list[str]:
     return [("+" if e.kind == "start" else "-") for e in events if e.kind in ("start", "stop")]
 
 
+def moves(events: list[Event]) -> list[str]:
+    """Starts, readies and removals in a deploy's events, with the replica slot:
+    ``+1`` (started), ``✓1`` (ready), ``-1`` (removed)."""
+    marks = {"start": "+", "ready": "✓", "stop": "-"}
+    return [
+        marks[e.kind] + re.findall(r"-(\d+)-[0-9a-f]{7}\b", e.message)[0]
+        for e in events
+        if e.kind in marks
+    ]
+
+
 def test_replacements_go_in_batches_of_max_surge_or_max_unavailable(
     engine: DockerEngine, web_image: str, test_run: Run
 ) -> None:
@@ -92,12 +107,18 @@ def test_replacements_go_in_batches_of_max_surge_or_max_unavailable(
 
     converge(engine, version("v1"), "r1")
 
-    # Start-first, two at a time: two new, two old out; then the last one.
+    # Start-first, two at a time: two new, ready, then the two old ones go while
+    # the last new one starts; the last old one goes once that one is ready.
     events: list[Event] = []
     actual = engine.observe(test_run.environment)
     v2 = version("v2", max_surge=2, max_unavailable=0)
     apply(engine, v2, actual, plan(v2, actual), "r2", events.append)
-    assert batches(events) == ["+", "+", "-", "-", "+", "-"]
+    seen = moves(events)
+    assert sorted(seen) == ["+1", "+2", "+3", "-1", "-2", "-3", "✓1", "✓2", "✓3"]
+    first_ready = max(seen.index("✓1"), seen.index("✓2"))
+    assert seen.index("+3") > first_ready
+    assert min(seen.index("-1"), seen.index("-2")) > first_ready
+    assert seen.index("-3") > seen.index("✓3")
 
     # Stop-first (no surge), two at a time: two old out, two new; then the last one.
     events.clear()
@@ -108,6 +129,35 @@ def test_replacements_go_in_batches_of_max_surge_or_max_unavailable(
     tasks = engine.observe(test_run.environment).tasks_of("web")
     assert len(tasks) == 3 and all(t.healthy for t in tasks)
     assert {t.spec_hash for t in tasks} == {v3.service("web").task.spec_hash()}
+
+
+def test_old_replicas_stop_while_the_next_batch_starts(
+    engine: DockerEngine, client: docker.DockerClient, web_image: str, test_run: Run
+) -> None:
+    # Old replicas that ignore SIGTERM: each takes its whole grace period to stop.
+    def version(message: str) -> DesiredState:
+        container = web(web_image, env={"MESSAGE": message, "IGNORE_SIGTERM": "1"}, stop_grace=3)
+        return test_run.desired(service("web", container, replicas=2, watch=0))
+
+    v1, v2 = version("v1"), version("v2")
+    converge(engine, v1, "r1")
+    old = [t.task for t in engine.observe(test_run.environment).tasks_of("web")]
+    new = [
+        task_name(test_run.environment, "web", n, v2.service("web").task.spec_hash())
+        for n in (1, 2)
+    ]
+
+    with recorded(client, test_run) as seen:
+        converge(engine, v2, "r2")
+        wait_for(lambda: all(seen.get(n) and seen[n].died for n in old), what="the old exits")
+
+    # The second new replica started while the first old one was still stopping,
+    # which got its SIGTERM only once the first new one was healthy.
+    assert seen[new[1]].started[0] < seen[old[0]].died[0]
+    assert seen[new[0]].healthy[0] < seen[old[0]].terminated[0]
+    assert seen[new[1]].healthy[0] < seen[old[1]].terminated[0]
+    # The deploy returned with the old replicas gone.
+    assert sorted(t.task for t in engine.observe(test_run.environment).tasks_of("web")) == new
 
 
 def test_a_replica_that_fails_in_its_watch_window_is_reverted(

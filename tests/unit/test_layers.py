@@ -5,7 +5,8 @@ Every import counts, also one inside a function or under ``TYPE_CHECKING``: an
 upward import hidden in a function is still an upward dependency. The layers,
 lowest first; packages of one layer may not import each other:
 
-- ``errors``, ``events``: the vocabulary every layer uses
+- ``errors``, ``events``: the vocabulary every layer uses; ``parallel``: work
+  side by side
 - ``spec``: what the files say
 - ``plan``, ``state``: pure planning; the state store
 - ``engines``: what runs, on one engine
@@ -22,7 +23,7 @@ from pathlib import Path
 
 SRC = Path(__file__).resolve().parents[2] / "src"
 LAYERS: list[set[str]] = [
-    {"dockyard", "errors", "events"},
+    {"dockyard", "errors", "events", "parallel"},
     {"spec"},
     {"plan", "state"},
     {"engines"},

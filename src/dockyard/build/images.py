@@ -12,13 +12,19 @@ The image is labelled with its project, environment, service and the last
 commit that changed its source (:func:`dockyard.build.naming.image_labels`), so
 each environment gets an image of its own; a commit that changes nothing of a
 source leaves its image ID as it was.
+
+Images are built at the same time, as many at once as the engine says it can
+(``BuildsAtOnce``; one after the other otherwise): no image of an environment is
+built from another. Each build's output is reported under its service's name.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
+from typing import Protocol, runtime_checkable
 
 from dockyard.build.errors import DirtySource, UnknownImage
 from dockyard.build.naming import env_repository, image_labels, project_of
@@ -26,8 +32,16 @@ from dockyard.build.versions import SourceVersion, source_version
 from dockyard.engines.images import Images
 from dockyard.engines.model import BuildRequest
 from dockyard.events import Event, Reporter, silent
+from dockyard.parallel import together
 from dockyard.spec.loaded import LoadedEnvironment
 from dockyard.spec.models import ImageBuild
+
+
+@runtime_checkable
+class BuildsAtOnce(Protocol):
+    """An engine that runs several builds at the same time, and how many."""
+
+    builds_at_once: int
 
 
 @dataclass(frozen=True)
@@ -106,10 +120,12 @@ def build_environment(
     force: bool = False,
     report: Reporter = silent,
 ) -> list[BuiltImage]:
-    """Build every image of ``env`` (or those of ``only``), in file order.
+    """Build every image of ``env`` (or those of ``only``); returned in file order.
 
     A protected environment refuses sources with uncommitted changes (DirtySource)
-    before anything is built, unless ``force``.
+    before anything is built, unless ``force``. When a build fails, no other build
+    starts; those under way finish (a whole image, or none), then the failure is
+    raised.
     """
     jobs = build_requests(env, only)
     if env.spec.protected and not force:
@@ -117,21 +133,25 @@ def build_environment(
         if dirty:
             raise _dirty(env, dirty)
     project = project_of(env)
-    built: list[BuiltImage] = []
-    for job in jobs:
+    built: dict[int, BuiltImage] = {}
+
+    def build(n: int, job: BuildJob) -> None:
         request = job.request
         report(Event("build", request.service, f"building {request.tag}"))
 
-        def progress(line: str, subject: str = request.service) -> None:
-            report(Event("output", subject, line))
+        def progress(line: str) -> None:
+            report(Event("output", request.service, line))
 
         image_id = engine.build(request, progress)
         repository = env_repository(env, request.service)
-        built.append(
-            BuiltImage(request.service, image_id, repository, job.version.tag, job.version, project)
+        built[n] = BuiltImage(
+            request.service, image_id, repository, job.version.tag, job.version, project
         )
         report(Event("build", request.service, f"built {image_id[:19]} ({request.tag})"))
-    return built
+
+    slots = engine.builds_at_once if isinstance(engine, BuildsAtOnce) else 1
+    together([partial(build, n, job) for n, job in enumerate(jobs)], limit=slots)
+    return [built[n] for n in range(len(jobs))]
 
 
 def _dirty(env: LoadedEnvironment, jobs: list[BuildJob]) -> DirtySource:

@@ -11,15 +11,17 @@ The new replicas of one service start together and are waited for together.
 Replacements roll in batches. Start-first (the default): ``max_surge`` new
 replicas start, become healthy, join the ingress's rotation; then as many old
 ones leave it, finish the requests they are answering (``drain``), get SIGTERM
-and, after their grace period, SIGKILL. Stop-first when the service asks for it
-(``max_surge: 0``, batches of ``max_unavailable``) or when old and new cannot
-run side by side (a fixed published host port, or the same task name).
+and, after their grace period, SIGKILL, while the next batch starts. Stop-first
+when the service asks for it (``max_surge: 0``, batches of ``max_unavailable``)
+or when old and new cannot run side by side (a fixed published host port, or
+the same task name).
 
 A new replica that crashes, never becomes healthy, or fails within ``watch``
-seconds of becoming healthy stops the rollout. With ``rollback: auto`` the
-replaced replicas are started again from their recorded definitions, rejoin the
-rotation, and the new ones leave it and are removed; the error (with the failing
-container's last log lines) is raised either way.
+seconds of becoming healthy (of a service that ran before) stops the rollout.
+With ``rollback: auto`` the replaced replicas are started again from their
+recorded definitions, rejoin the rotation, and the new ones leave it and are
+removed; the error (with the failing container's last log lines) is raised
+either way.
 """
 
 from __future__ import annotations
@@ -69,13 +71,18 @@ def apply(
         s for s in changes if s.target in ("service", "accessory") and s.action != "remove"
     ]
     rollouts: list[ServiceRollout] = []
-    for wave in _waves(deploying, desired):
-        started = [(converger.rollout(desired.service(step.name)), step) for step in wave]
-        rollouts += [rollout for rollout, _ in started]
-        together([partial(rollout.run, step) for rollout, step in started])
-    # Watch windows run together, once every wave is out: a failure still
-    # reverts the service that failed.
-    together([rollout.watch for rollout in rollouts])
+    try:
+        for wave in _waves(deploying, desired):
+            started = [(converger.rollout(desired.service(step.name)), step) for step in wave]
+            rollouts += [rollout for rollout, _ in started]
+            together([partial(rollout.run, step) for rollout, step in started])
+        # Watch windows run together, once every wave is out: a failure still
+        # reverts the service that failed.
+        together([rollout.watch for rollout in rollouts])
+    except Exception:
+        for rollout in rollouts:  # what they still have going on ends before the error
+            rollout.settle()
+        raise
     for step in changes:
         if step.action == "remove":
             report(Event("phase", step.name, describe(step)))

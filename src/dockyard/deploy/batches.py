@@ -11,6 +11,7 @@ back when the new ones fail and the service says ``rollback: auto``.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import partial
 from typing import Protocol, runtime_checkable
 
 from dockyard.deploy.rollout import Context, Rollout, remove
@@ -19,6 +20,7 @@ from dockyard.engines.converge import Deployment, ServiceRollout
 from dockyard.engines.replicas import Replicas
 from dockyard.errors import DeployError
 from dockyard.events import Event
+from dockyard.parallel import together
 from dockyard.plan.model import ActualState, ServiceDef, Step
 
 
@@ -39,6 +41,9 @@ class _Guarded:
 
     def watch(self) -> None:
         self.rollout.guarded(self.rollout.watch)
+
+    def settle(self) -> None:
+        self.rollout.settle()
 
 
 class Batches:
@@ -65,8 +70,7 @@ class Batches:
         return _Guarded(Rollout(self.ctx, service))
 
     def remove(self, step: Step) -> None:
-        for task_id in step.stop:
-            remove(self.ctx, self.ctx.tasks[task_id])
+        together(partial(remove, self.ctx, self.ctx.tasks[task_id]) for task_id in step.stop)
 
     def settle(self) -> None:
         """The ingress ends up routing to what runs now, including replicas a killed

@@ -6,12 +6,14 @@ prints. Progress goes to the ``report`` callback.
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 
 from dockyard.deploy.pipeline import Build, Planned, prepare
 from dockyard.engines.base import Engine
 from dockyard.events import Event, Reporter, silent
+from dockyard.parallel import together
 from dockyard.plan.desired import ingress_of
 from dockyard.plan.ingress import HOLDER_SERVICE
 from dockyard.plan.model import ActualTask
@@ -177,11 +179,14 @@ def down(
     which before-deploy tasks (migrations) succeeded, so the next release runs them."""
     actual = engine.observe(environment)
     removed: list[str] = []
-    # Services before the accessories they may depend on.
-    for task in sorted(actual.tasks, key=lambda t: t.kind == "accessory"):
+
+    def remove(task: ActualTask) -> None:
         engine.remove_task(task)
-        removed.append(task.task)
         report(Event("stop", task.service, f"removed {task.task}"))
+
+    for group in _removal_groups(actual.tasks):
+        together(partial(remove, task) for task in group)
+        removed += [task.task for task in group]
     for name in engine.remove_oneoffs(environment):
         removed.append(name)
         report(Event("stop", "", f"removed the leftover task container {name}"))
@@ -197,3 +202,16 @@ def down(
         if store is not None:
             store.reset_data(environment)
     return Removed(removed, actual.network, gone)
+
+
+def _removal_groups(tasks: Sequence[ActualTask]) -> list[list[ActualTask]]:
+    """The tasks in groups whose members stop at the same time, one group after the
+    other: services (and the supervisor, which no task depends on) before the
+    accessories they may depend on, and a task that joins another's network
+    namespace (the ingress's Caddy) before that one."""
+    joined = {t.definition.joins for t in tasks if t.definition is not None}
+    groups: dict[tuple[bool, bool], list[ActualTask]] = {}
+    for task in tasks:
+        later = task.kind == "accessory" and task.service != SUPERVISOR_SERVICE
+        groups.setdefault((later, task.task in joined), []).append(task)
+    return [groups[key] for key in sorted(groups)]

@@ -1,13 +1,18 @@
 """The rollout of one service: batches that start new replicas, move the ingress's
 rotation from old to new, drain and stop the old ones, watch the new ones, and
-put the old ones back when the new ones fail (see ``dockyard.deploy.apply``)."""
+put the old ones back when the new ones fail (see ``dockyard.deploy.apply``).
+
+Start-first, the old replicas of a batch are out of rotation and drained before
+the next batch starts; they get their SIGTERM, grace period and removal while it
+does (``Rollout.watch`` waits for the last of them). Stop-first, they are gone
+before their slots start again.
+"""
 
 from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import partial
 
@@ -16,6 +21,8 @@ from dockyard.engines.converge import ApplyResult
 from dockyard.engines.replicas import Replicas
 from dockyard.errors import DeployError
 from dockyard.events import Event, Reporter
+from dockyard.parallel import Background
+from dockyard.parallel import together as together  # apply runs its waves with it
 from dockyard.plan.diff import rollout_order
 from dockyard.plan.model import ActualTask, DesiredState, ServiceDef, Step
 
@@ -33,21 +40,6 @@ class Context:
     report: Reporter
     check: Callable[[], None]
     router: Router | None
-
-
-def together(work: Iterable[Callable[[], object]]) -> None:
-    """Run every piece of work at once; raise the first failure once all have ended."""
-    jobs = list(work)
-    if len(jobs) <= 1:
-        for job in jobs:
-            job()
-        return
-    with ThreadPoolExecutor(max_workers=len(jobs)) as pool:
-        futures = [pool.submit(job) for job in jobs]
-    for future in futures:
-        error = future.exception()
-        if error is not None:
-            raise error
 
 
 def describe(step: Step) -> str:
@@ -70,7 +62,10 @@ class Rollout:
         router = ctx.router
         self.router = router if router is not None and router.proxies(service.name) else None
         self.fresh: list[tuple[ActualTask, float]] = []  # new replicas, when they were ready
-        self.replaced: list[ActualTask] = []  # old replicas already removed
+        self.replaced: list[ActualTask] = []  # old replicas taken out: removed, or stopping
+        # Whether the service ran before: without, a failure has nothing to go back to.
+        self.previous = any(t.service == service.name for t in ctx.tasks.values())
+        self._retiring = Background()  # old replicas stopping while the rollout goes on
         self._lock = threading.Lock()
 
     def guarded(self, work: Callable[..., None], *args: object) -> None:
@@ -97,9 +92,9 @@ class Rollout:
                 self._start_batch([old.replica for old in batch])
             else:
                 started = self._start_batch([old.replica for old in batch], admit=False)
-                self._retire(batch, admit=started)
+                self._retire(batch, admit=started, wait=False)
                 self.replaced += batch
-        self._retire([ctx.tasks[t] for t in step.stop])
+        self._retire([ctx.tasks[t] for t in step.stop], wait=False)
 
     def _stop_first(self, olds: Sequence[ActualTask]) -> bool:
         """Whether old replicas must go before new ones start (see ``rollout_order``)."""
@@ -124,9 +119,12 @@ class Rollout:
             self.router.rotate(self.service.name, admit=started)
         return started
 
-    def _retire(self, tasks: Sequence[ActualTask], admit: Sequence[ActualTask] = ()) -> None:
-        """Out of rotation (as ``admit`` joins it, in the same step), drained,
-        stopped (SIGTERM, grace, SIGKILL), removed."""
+    def _retire(
+        self, tasks: Sequence[ActualTask], admit: Sequence[ActualTask] = (), *, wait: bool = True
+    ) -> None:
+        """Out of rotation (as ``admit`` joins it, in the same step) and drained; then
+        stopped (SIGTERM, grace, SIGKILL) and removed, all at once. Without ``wait``
+        the stops go on while the caller does (``settle`` waits for them)."""
         if not tasks:
             return
         router = self.router
@@ -134,18 +132,41 @@ class Rollout:
         gone = router.rotate(name, admit=admit, retire=tasks) if router is not None else []
         if router is not None and gone:
             router.drain(self.service.name, gone, self.service.drain)
-        together([partial(remove, self.ctx, task) for task in tasks])
-        if router is not None and gone:
-            router.forget(gone)
+
+        def stop() -> None:
+            together([partial(remove, self.ctx, task) for task in tasks])
+            if router is not None and gone:
+                router.forget(gone)
+
+        if wait:
+            stop()
+        else:
+            self._retiring.start(stop)
+
+    def settle(self) -> None:
+        """Wait for the old replicas that are still stopping. What went wrong with
+        them is reported, not raised: for when the deploy has failed already."""
+        for failure in self._retiring.wait():
+            self.ctx.report(
+                Event("warn", self.service.name, f"an old replica did not go: {failure}")
+            )
 
     def _check_fresh(self) -> None:
         for task, _ in self.fresh:
             self.ctx.engine.check_task(task)
 
     def watch(self) -> None:
-        """Each new replica must stay healthy ``watch`` seconds after it was ready."""
+        """Each new replica must stay healthy ``watch`` seconds after it was ready,
+        while the last old replicas stop; a failure to stop one is raised. A service
+        created from nothing has nothing to go back to: its new replicas are
+        checked once, not watched."""
+        self._watch()
+        self._retiring.join()
+
+    def _watch(self) -> None:
         watch = self.service.watch
-        if watch <= 0 or not self.fresh:
+        if watch <= 0 or not self.fresh or not self.previous:
+            self._check_fresh()
             return
         self.ctx.report(
             Event(
@@ -167,6 +188,7 @@ class Rollout:
         """Put the replaced replicas back and remove the new ones."""
         ctx, service = self.ctx, self.service
         ctx.report(Event("phase", service.name, f"rolling {service.name} back"))
+        self.settle()  # the replaced replicas are gone before they start again
         fresh = [task for task, _ in self.fresh]
         if self._stop_first(self.replaced):
             self._retire(fresh)

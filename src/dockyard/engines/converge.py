@@ -64,6 +64,12 @@ class ServiceRollout(Protocol):
         seconds, failing as ``run`` does when it breaks meanwhile."""
         ...
 
+    def settle(self) -> None:
+        """When the deploy has failed: wait for what the rollout still has going on
+        (old replicas that stop while the next batch starts), reporting rather than
+        raising what goes wrong with it."""
+        ...
+
 
 class Converger(Protocol):
     """How the services of one engine reach their definitions during one deploy."""

@@ -110,6 +110,9 @@ class MemoryRollout:
     def watch(self) -> None:
         self.converger.cluster.calls.append(f"watch {self.service.name}")
 
+    def settle(self) -> None:
+        pass  # a cluster's rollout leaves nothing going on
+
 
 def _task(environment: str, service: ServiceDef, slot: int) -> ActualTask:
     spec = service.task.spec_hash()

@@ -7,7 +7,6 @@ operations idempotent where the protocols say so.
 
 from __future__ import annotations
 
-import math
 from contextlib import suppress
 from datetime import UTC, datetime
 
@@ -43,8 +42,6 @@ from dockyard.plan.model import (
     task_name,
 )
 
-DEFAULT_STOP_GRACE = 10.0
-
 
 class DockerEngine:
     """One Docker Engine: the local socket, ``tcp://`` or ``ssh://`` host.
@@ -54,6 +51,8 @@ class DockerEngine:
     """
 
     name = "docker"
+    builds_at_once = 4
+    """The daemon runs builds side by side; each waits on its own steps."""
 
     def __init__(self, host: str | None = None) -> None:
         self.host = host
@@ -208,30 +207,10 @@ class DockerEngine:
             readiness.check_ready(self.api, task, self.logs)
 
     def remove_task(self, task: ActualTask) -> None:
-        """Stop and remove every container of ``task``, sidecars first; gone already is fine.
-
-        Every container's restart policy is set to ``no`` before anything stops, so
-        neither Docker nor the environment's supervisor starts one again meanwhile.
-        """
-        graces = (
-            {c.name: c.stop_grace for c in task.definition.containers} if task.definition else {}
-        )
+        """Stop and remove every container of ``task``, sidecars first; gone already is
+        fine (see :func:`dockyard.engines.docker.run.remove_task`)."""
         with translate_errors(self.address, f"remove {task.task}"):
-            listed = self.api.containers(all=True, filters={"label": task_filter(task.task)})
-            found = observe.tasks_of(listed)
-            containers = {c.id: c for c in task.containers}
-            for c in found[0].containers if found else []:
-                containers[c.id] = c
-            ordered = sorted(containers.values(), key=lambda c: c.role == "main")
-            for c in ordered:
-                run.never_restart(self.api, c.id)
-            for c in ordered:
-                grace = math.ceil(graces.get(c.container, DEFAULT_STOP_GRACE))
-                try:
-                    self.api.stop(c.id, timeout=grace)
-                except docker.errors.NotFound:
-                    continue
-                run.force_remove(self.api, c.id)
+            run.remove_task(self.api, task)
 
     def remove_network(self, environment: str) -> None:
         """Remove an environment's network; gone already is fine."""

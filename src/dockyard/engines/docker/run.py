@@ -12,18 +12,23 @@ from __future__ import annotations
 
 import contextlib
 import math
+from functools import partial
 from typing import Any
 
 import docker
 import docker.errors
 from docker.types import Mount
 
+from dockyard.engines.docker import observe
 from dockyard.engines.docker.connection import is_conflict
 from dockyard.engines.docker.labels import container_labels, task_filter
 from dockyard.errors import EngineError
+from dockyard.parallel import together
 from dockyard.plan.model import (
     LABEL_ENV,
     LABEL_ROLE,
+    ActualContainer,
+    ActualTask,
     ContainerDef,
     DesiredState,
     HealthDef,
@@ -36,6 +41,8 @@ CreateArgs = dict[str, Any]
 """Keyword arguments of ``APIClient.create_container``."""
 
 NANO = 1_000_000_000
+DEFAULT_STOP_GRACE = 10.0
+"""Seconds a container whose task recorded no definition gets between SIGTERM and SIGKILL."""
 
 
 def create_args(
@@ -165,6 +172,40 @@ def never_restart(api: docker.APIClient, container_id: str) -> None:
     never: Any = {"Name": "no"}  # the stubs know "always" and "on-failure" only
     with contextlib.suppress(docker.errors.APIError):  # NotFound included
         api.update_container(container_id, restart_policy=never)
+
+
+def remove_task(api: docker.APIClient, task: ActualTask) -> None:
+    """Stop and remove every container of ``task``; gone already is fine.
+
+    Every container's restart policy is set to ``no`` before anything stops, so
+    neither Docker nor the environment's supervisor starts one again meanwhile.
+    The sidecars stop first, at the same time, then the main container: a task
+    takes the longest grace period of its sidecars plus the main's, at most.
+    """
+    definition = task.definition
+    graces = {c.name: c.stop_grace for c in definition.containers} if definition else {}
+    listed = api.containers(all=True, filters={"label": task_filter(task.task)})
+    found = observe.tasks_of(listed)
+    containers = {c.id: c for c in task.containers}
+    for c in found[0].containers if found else []:
+        containers[c.id] = c
+    for c in containers.values():
+        never_restart(api, c.id)
+    for role in ("sidecar", "main"):
+        together(
+            partial(_stop_and_remove, api, c, graces.get(c.container, DEFAULT_STOP_GRACE))
+            for c in containers.values()
+            if c.role == role
+        )
+
+
+def _stop_and_remove(api: docker.APIClient, container: ActualContainer, grace: float) -> None:
+    """SIGTERM, ``grace`` seconds (whole ones, as Docker counts them), SIGKILL; then remove."""
+    try:
+        api.stop(container.id, timeout=math.ceil(grace))
+    except docker.errors.NotFound:
+        return
+    force_remove(api, container.id)
 
 
 def force_remove(api: docker.APIClient, container_id: str) -> None:

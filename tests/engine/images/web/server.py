@@ -5,7 +5,8 @@ GET / answers "<MESSAGE> from <hostname>"; GET /healthz answers "ok"; GET
 request in flight. HEAD and POST answer the same way (HEAD without the body);
 /close closes the connection without answering. Every answer names MESSAGE in
 its X-Replica header. It listens on $PORT and exits at once on SIGTERM (as PID
-1 it would otherwise ignore it).
+1 it would otherwise ignore it), unless IGNORE_SIGTERM is set: then only the
+SIGKILL at the end of its stop grace period ends it.
 """
 
 import http.server
@@ -54,6 +55,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
             print(f"{self.command} {self.path}", flush=True)
 
 
-signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+if not os.environ.get("IGNORE_SIGTERM"):
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
 print(f"listening on {PORT}", flush=True)
 http.server.ThreadingHTTPServer(("", PORT), Handler).serve_forever()
