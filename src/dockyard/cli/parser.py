@@ -1,4 +1,9 @@
-"""The command line's grammar: every command, its arguments and its help."""
+"""The command line's grammar: every command, its arguments and its help.
+
+It imports no command and no driver, so that parsing, ``--help`` and
+``--version`` are quick: :data:`dockyard.cli.main.HANDLERS` names the function
+that runs each command, imported once the command line is parsed.
+"""
 
 from __future__ import annotations
 
