@@ -16,7 +16,7 @@ import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from dockyard.cli.parser import build_parser
+from dockyard.cli.parser import COMPLETE, build_parser
 
 if TYPE_CHECKING:
     import argparse
@@ -43,12 +43,17 @@ HANDLERS = {
     "run": "dockyard.cli.releases:cmd_run",
     "history": "dockyard.cli.releases:cmd_history",
     "lock": "dockyard.cli.releases:cmd_lock",
+    "completion": "dockyard.cli.shells:cmd_completion",
 }
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     words = list(sys.argv[1:] if argv is None else argv)
+    if words[:1] == [COMPLETE]:  # a TAB in a shell that loaded `dockyard completion`
+        from dockyard.cli.complete import complete
+
+        return complete(parser, words[1:])
     command: list[str] = []
     if "--" in words:  # `run ENV SERVICE -- CMD…`: everything after -- is the command
         at = words.index("--")

@@ -74,6 +74,11 @@ def test_parsing_a_command_line_loads_no_driver() -> None:
     assert loaded(code) == set()
 
 
+def test_a_tab_loads_no_driver_but_yaml() -> None:
+    code = exits(["__complete", "-C", str(EXAMPLE), "plan", "local", ""])
+    assert loaded(code) <= {"yaml"}
+
+
 def test_validate_loads_no_engine_store_or_http_driver() -> None:
     code = exits(["-C", str(EXAMPLE), "validate", "local"])
     assert loaded(code) & {"docker", "sqlalchemy", "psycopg", "httpx"} == set()
