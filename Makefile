@@ -39,8 +39,9 @@ format: bootstrap ## format the code in place
 	$(BIN)/ruff format $(CODE)
 	$(BIN)/ruff check --fix $(CODE)
 
-bench: bootstrap ## deploy timings against docker-compose; release timings
+bench: bootstrap ## deploy, release and CLI start-up timings against docker-compose
 	@scripts/bootstrap.sh --tests
+	$(BIN)/python bench/cli.py
 	$(BIN)/python bench/deploy.py
 	$(BIN)/python bench/release.py
 	$(BIN)/python bench/rollout.py

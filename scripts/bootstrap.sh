@@ -328,11 +328,13 @@ ensure_venv() {
 
 # ------------------------------------------------------------ test servers
 
-# command -> Debian package; the test suites start their own instances of these.
+# command -> Debian package; the test suites start their own instances of these
+# (and run the zsh completion script in zsh).
 TEST_TOOLS=(
     "docker-registry:docker-registry"
     "/usr/lib/postgresql/15/bin/initdb:postgresql"
     "htpasswd:apache2-utils"
+    "zsh:zsh"
 )
 
 ensure_test_tools() {

@@ -1,4 +1,9 @@
-"""The command line's grammar: every command, its arguments and its help."""
+"""The command line's grammar: every command, its arguments and its help.
+
+It imports no command and no driver, so that parsing, ``--help`` and
+``--version`` are quick: :data:`dockyard.cli.main.HANDLERS` names the function
+that runs each command, imported once the command line is parsed.
+"""
 
 from __future__ import annotations
 
@@ -32,6 +37,7 @@ examples:
   dockyard lock status staging         who holds the deploy lock, and whether it runs
   dockyard state adopt staging         a new history after the state store was lost
   dockyard down local --volumes        remove everything, data volumes too
+  source <(dockyard completion bash)   complete commands, environments and services in bash
 
 exit codes: 0 success; 1 error; 2 usage error, or changes with plan --detailed-exitcode
 """
@@ -47,6 +53,26 @@ how replicas roll:
   back (deploy.rollback: auto), the release is recorded as failed, and the
   command exits 1 with the failing container's last log lines.
 """
+
+
+COMPLETION = """\
+loading the script:
+  bash  in ~/.bashrc:                  source <(dockyard completion bash)
+  zsh   in ~/.zshrc, after compinit:   source <(dockyard completion zsh)
+        or once, into a folder of $fpath (fpath=(~/.zfunc $fpath) before compinit):
+        mkdir -p ~/.zfunc && dockyard completion zsh > ~/.zfunc/_dockyard
+
+  The script asks dockyard for the words on every TAB: commands, options, the
+  environments of the environment repo, their services and the services' tasks.
+  It needs no update when dockyard is upgraded.
+"""
+
+#: The word the completion scripts call ``dockyard`` with, on every TAB; not a
+#: command of the grammar (see :mod:`dockyard.cli.complete`).
+COMPLETE = "__complete"
+
+#: The shells that ``dockyard completion`` writes a script for.
+SHELLS = ("bash", "zsh")
 
 
 class _Formatter(argparse.RawDescriptionHelpFormatter):
@@ -201,4 +227,8 @@ def build_parser() -> argparse.ArgumentParser:
         "Task runs start empty: before-deploy tasks run again at the next release.",
     )
     p.add_argument("environment", metavar="ENV")
+
+    p = command("completion", "Print the shell completion script for bash or zsh.", env=False)
+    p.epilog = COMPLETION
+    p.add_argument("shell", choices=SHELLS, help="the shell to complete in")
     return parser

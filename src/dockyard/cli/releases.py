@@ -10,7 +10,8 @@ from rich.markup import escape
 
 from dockyard.build.images import build_environment
 from dockyard.cli import render
-from dockyard.cli.context import engine_of, existing_store, load, print_json, writable_store
+from dockyard.cli.connect import engine_of, existing_store, writable_store
+from dockyard.cli.context import load
 from dockyard.cli.progress import Progress
 from dockyard.deploy.release import Outcome, PlanHook, promote, release, rollback
 from dockyard.deploy.run import run_task
@@ -136,14 +137,14 @@ def cmd_history(args: argparse.Namespace, out: Console, err: Console) -> int:
         store = existing_store(env)
     except StoreMissing as missing:
         if args.json:
-            print_json([])
+            render.print_json([])
         else:
             render.store_missing(out, env.name, missing)
         return 0
     releases = store.history(env.name, args.limit)
     runs = {r.number: store.task_runs(env.name, r.number) for r in releases} if args.tasks else {}
     if args.json:
-        print_json(
+        render.print_json(
             [{**asdict(r), "tasks": [asdict(t) for t in runs.get(r.number, [])]} for r in releases]
         )
     else:
@@ -159,7 +160,7 @@ def cmd_lock(args: argparse.Namespace, out: Console, err: Console) -> int:
         store = existing_store(env)
     except StoreMissing as missing:
         if args.lock_command == "status" and args.json:
-            print_json(None)
+            render.print_json(None)
         else:
             render.store_missing(out, env.name, missing)
         return 0
@@ -175,22 +176,10 @@ def cmd_lock(args: argparse.Namespace, out: Console, err: Console) -> int:
         return 0
     info = store.lock_status(env.name)
     if args.json:
-        print_json(asdict(info) if info else None)
+        render.print_json(asdict(info) if info else None)
     else:
         render.lock(out, env.name, info)
     return 0
-
-
-COMMANDS = {
-    "build": cmd_build,
-    "push": cmd_push,
-    "release": cmd_release,
-    "deploy": cmd_release,
-    "rollback": cmd_rollback,
-    "promote": cmd_promote,
-    "history": cmd_history,
-    "lock": cmd_lock,
-}
 
 
 def cmd_run(args: argparse.Namespace, out: Console, err: Console) -> int:
@@ -216,6 +205,3 @@ def cmd_run(args: argparse.Namespace, out: Console, err: Console) -> int:
     if result.timed_out:
         err.print(f"[red]killed after its timeout[/] ({result.seconds:.1f}s)")
     return result.exit_code
-
-
-COMMANDS["run"] = cmd_run

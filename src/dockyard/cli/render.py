@@ -11,9 +11,10 @@ from __future__ import annotations
 import json
 import os
 import re
+import sys
 from dataclasses import asdict
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 from rich import box
 from rich.console import Console
@@ -21,11 +22,13 @@ from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
-from dockyard.deploy.ops import EnvironmentStatus
 from dockyard.errors import DockyardError, Location, SpecErrors
-from dockyard.plan.model import Plan, Step
 from dockyard.spec.limits import MAX_FILE_BYTES
-from dockyard.state import LockInfo, Release, ReleaseService, StoreMissing, TaskRun
+
+if TYPE_CHECKING:  # only named in signatures: rendering an error loads no engine or store
+    from dockyard.deploy.ops import EnvironmentStatus
+    from dockyard.plan.model import Plan, Step
+    from dockyard.state import LockInfo, Release, ReleaseService, StoreMissing, TaskRun
 
 _ACTION_STYLE = {
     "create": ("+", "green"),
@@ -39,6 +42,11 @@ _ACTION_STYLE = {
 def console(*, stderr: bool = False, file: IO[str] | None = None) -> Console:
     """A console for the CLI: no highlighting, no emoji codes, lines not wrapped."""
     return Console(stderr=stderr, file=file, highlight=False, soft_wrap=True, emoji=False)
+
+
+def print_json(data: Any) -> None:
+    """``data`` as indented JSON on standard output, for scripts to read."""
+    sys.stdout.write(json.dumps(data, indent=2, default=str) + "\n")
 
 
 def show_path(path: Path) -> str:

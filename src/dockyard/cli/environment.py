@@ -1,65 +1,22 @@
-"""One function per command; each returns the exit code."""
+"""Commands over what runs in an environment: plan, status, down, state adopt."""
 
 from __future__ import annotations
 
 import argparse
-from collections.abc import Callable
 
 from rich.console import Console
 from rich.markup import escape
 
-from dockyard import spec
 from dockyard.build import cleanup
-from dockyard.cli import releases, render
-from dockyard.cli.context import (
-    engine_of,
-    existing_store,
-    load,
-    print_json,
-    store_of,
-    writable_store,
-)
+from dockyard.cli import render
+from dockyard.cli.connect import engine_of, existing_store, store_of, writable_store
+from dockyard.cli.context import load
 from dockyard.cli.progress import Progress
 from dockyard.deploy import ops
 from dockyard.deploy.history import adopt
 from dockyard.deploy.ship import selection
 from dockyard.engines.model import RemovedImage
 from dockyard.state import HistoryMissing, StateStore, StoreMissing, actor
-
-Command = Callable[[argparse.Namespace, Console, Console], int]
-
-
-def run(args: argparse.Namespace, out: Console, err: Console) -> int:
-    handler = _COMMANDS.get(args.command) or releases.COMMANDS[args.command]
-    return handler(args, out, err)
-
-
-def cmd_validate(args: argparse.Namespace, out: Console, err: Console) -> int:
-    env = load(args)
-    accessories = sorted(env.spec.accessories)
-    services = [s.name for s in env.services]
-    if args.json:
-        print_json(
-            {
-                "ok": True,
-                "environment": env.name,
-                "file": str(env.path),
-                "accessories": accessories,
-                "services": services,
-            }
-        )
-    else:
-        out.print(
-            f"[green]✓[/] environment [bold]{escape(env.name)}[/] is valid: "
-            f"{len(services)} services ({escape(', '.join(services) or 'none')}), "
-            f"{len(accessories)} accessories ({escape(', '.join(accessories) or 'none')})"
-        )
-    return 0
-
-
-def cmd_schema(args: argparse.Namespace, out: Console, err: Console) -> int:
-    print_json(spec.json_schema(None if args.kind == "all" else args.kind))
-    return 0
 
 
 def cmd_plan(args: argparse.Namespace, out: Console, err: Console) -> int:
@@ -73,7 +30,7 @@ def cmd_plan(args: argparse.Namespace, out: Console, err: Console) -> int:
     with Progress(err) as progress:
         planned = ops.make_plan(engine, env, selection(env, args.services), progress, store=store)
     if args.json:
-        print_json(render.plan_json(planned.plan))
+        render.print_json(render.plan_json(planned.plan))
     else:
         render.plan(out, planned.plan)
     if args.detailed_exitcode and not planned.plan.empty:
@@ -86,7 +43,7 @@ def cmd_status(args: argparse.Namespace, out: Console, err: Console) -> int:
     engine = engine_of(env)
     st = ops.status(engine, env)
     if args.json:
-        print_json(render.status_json(st))
+        render.print_json(render.status_json(st))
     else:
         render.status(out, st)
     return 0
@@ -138,13 +95,3 @@ def _removed_images(out: Console, environment: str, images: list[RemovedImage]) 
         else:
             kept = escape(", ".join(image.kept) or image.image_id[:19])
             out.print(f"  kept {kept}: {note}")
-
-
-_COMMANDS: dict[str, Command] = {
-    "validate": cmd_validate,
-    "schema": cmd_schema,
-    "plan": cmd_plan,
-    "status": cmd_status,
-    "down": cmd_down,
-    "state": cmd_state,
-}
