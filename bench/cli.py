@@ -12,9 +12,10 @@ Measures, as a user runs them, each a new process:
 The peers are docker-compose 1.29 (Python, like Dockyard) and the docker CLI
 (Go). Every command runs once to warm up (page cache, compiled bytecode, which
 is written even where PYTHONDONTWRITEBYTECODE is set), then --runs times, the
-tools taking turns so that a change of the machine's load touches them alike. Prints the median and the minimum of the wall-clock times,
-the median CPU time (user and system, which others' load on the machine
-changes less), the load average, and the ratios of Dockyard to its peers.
+tools taking turns so that a change of the machine's load touches them alike.
+Prints the median and the minimum of the wall-clock times, the median CPU time
+(user and system, which others' load on the machine changes less), the load
+average, and the ratios of Dockyard to its peers.
 The goals: --help within 0.3 s and below docker-compose's, validate within 0.5 s.
 
 Usage: python bench/cli.py [--runs N]
