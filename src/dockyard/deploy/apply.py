@@ -1,9 +1,9 @@
 """Carry out a plan through an engine.
 
-Networks and volumes come first. Service steps then run in dependency waves:
-every service whose dependencies are settled is deployed at the same time as
-the others of its wave, and the new replicas of one service start together
-and are waited for together.
+Networks and volumes come first. Service steps then run by their dependencies:
+each service is deployed as soon as the services it depends on are, at the same
+time as any other that is ready to go, and the new replicas of one service start
+together and are waited for together.
 
 Replacements roll in batches. Start-first (the default): ``max_surge`` new
 replicas start, become healthy, join the ingress's rotation; then as many old
@@ -29,16 +29,16 @@ from functools import partial
 from dockyard.deploy.rollout import (
     ApplyResult,
     Context,
-    Rollout,
     describe,
     remove,
+    roll_out,
     together,
 )
 from dockyard.deploy.routing import Router
 from dockyard.engines.base import Engine
 from dockyard.errors import DeployError
 from dockyard.events import Event, Reporter, silent
-from dockyard.plan.model import ActualState, DesiredState, Plan, Step
+from dockyard.plan.model import ActualState, DesiredState, Plan
 
 __all__ = ["ApplyResult", "apply"]
 
@@ -69,19 +69,7 @@ def apply(
     deploying = [
         s for s in changes if s.target in ("service", "accessory") and s.action != "remove"
     ]
-    rollouts: list[Rollout] = []
-    try:
-        for wave in _waves(deploying, desired):
-            started = [(Rollout(ctx, desired.service(step.name)), step) for step in wave]
-            rollouts += [rollout for rollout, _ in started]
-            together([partial(rollout.guarded, rollout.run, step) for rollout, step in started])
-        # Watch windows run together, once every wave is out: a failure still
-        # reverts the service that failed.
-        together([partial(rollout.guarded, rollout.watch) for rollout in rollouts])
-    except Exception:
-        for rollout in rollouts:  # old replicas still stopping are gone before the error
-            rollout.settle()
-        raise
+    roll_out(ctx, deploying)
     for step in changes:
         if step.action == "remove":
             report(Event("phase", step.name, describe(step)))
@@ -112,15 +100,3 @@ def _settle_starting(ctx: Context, actual: ActualState) -> bool:
             except DeployError as e:
                 ctx.report(Event("warn", service.name, f"{task.task} did not become ready: {e}"))
     return waited
-
-
-def _waves(steps: list[Step], desired: DesiredState) -> list[list[Step]]:
-    """Group steps so that each service's dependencies are in an earlier wave."""
-    level: dict[str, int] = {}
-    for service in desired.services:  # dependencies come first in desired order
-        deps = [level[d] for d in service.depends_on if d in level]
-        level[service.name] = 1 + max(deps, default=-1)
-    waves: dict[int, list[Step]] = {}
-    for step in steps:
-        waves.setdefault(level.get(step.name, 0), []).append(step)
-    return [waves[k] for k in sorted(waves)]

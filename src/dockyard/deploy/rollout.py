@@ -1,6 +1,8 @@
 """The rollout of one service: batches that start new replicas, move the ingress's
 rotation from old to new, drain and stop the old ones, watch the new ones, and
 put the old ones back when the new ones fail (see ``dockyard.deploy.apply``).
+``roll_out`` runs the rollouts of a deploy, each once those of the services it
+depends on are done.
 
 Start-first, the old replicas of a batch are out of rotation and drained before
 the next batch starts; they get their SIGTERM, grace period and removal while it
@@ -21,7 +23,7 @@ from dockyard.engines.base import Engine
 from dockyard.errors import DeployError
 from dockyard.events import Event, Reporter
 from dockyard.parallel import Background
-from dockyard.parallel import together as together  # apply runs its waves with it
+from dockyard.parallel import together as together  # apply stops tasks with it
 from dockyard.plan.diff import rollout_order
 from dockyard.plan.model import ActualTask, DesiredState, ServiceDef, Step
 
@@ -52,6 +54,39 @@ def describe(step: Step) -> str:
     if step.replicas and step.replicas[0] != step.replicas[1]:
         text += f" ({step.replicas[0]} → {step.replicas[1]} replicas)"
     return text
+
+
+def roll_out(ctx: Context, steps: Sequence[Step]) -> None:
+    """Roll out the service of every step, each as soon as the services it depends
+    on (those among ``steps``) are rolled out; then watch them all at once, so a
+    failure still reverts the service that failed. Once a rollout has failed, no
+    other starts, and the error is raised once the old replicas still stopping are
+    gone."""
+    rollouts = {step.name: Rollout(ctx, ctx.desired.service(step.name)) for step in steps}
+    done = {name: threading.Event() for name in rollouts}
+    failed = threading.Event()
+
+    def run(step: Step) -> None:
+        rollout = rollouts[step.name]
+        try:
+            for dependency in rollout.service.depends_on:
+                if dependency in done:
+                    done[dependency].wait()
+            if not failed.is_set():
+                rollout.guarded(rollout.run, step)
+        except BaseException:
+            failed.set()
+            raise
+        finally:
+            done[step.name].set()
+
+    try:
+        together(partial(run, step) for step in steps)
+        together(partial(rollout.guarded, rollout.watch) for rollout in rollouts.values())
+    except Exception:
+        for rollout in rollouts.values():
+            rollout.settle()
+        raise
 
 
 def _chunks(items: Sequence[ActualTask], size: int) -> list[Sequence[ActualTask]]:

@@ -43,7 +43,7 @@ def dial(task: ActualTask, port: int) -> str:
 
 class Router:
     """The routes of one environment's ingress during one deploy. Thread-safe:
-    services of one wave roll out at the same time."""
+    services roll out at the same time."""
 
     def __init__(self, engine: Engine, desired: DesiredState, report: Reporter) -> None:
         assert desired.ingress is not None
