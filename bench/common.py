@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import shutil
 import socket
+import threading
 import time
 import urllib.request
 from pathlib import Path
@@ -54,6 +55,38 @@ def wait_http(url: str, timeout: float = 120.0) -> None:
             pass
         time.sleep(0.05)
     raise SystemExit(f"{url} did not answer within {timeout}s")
+
+
+class FirstAnswer:
+    """Asks ``url`` from now on, as ``wait_http`` does, and keeps the
+    ``time.perf_counter()`` of its first 200: when an app serves, whether or not
+    the command that deploys it has returned by then."""
+
+    def __init__(self, url: str, timeout: float = 120.0) -> None:
+        self.url = url
+        self.timeout = timeout
+        self.at: float | None = None
+        self._thread = threading.Thread(target=self._ask, daemon=True)
+        self._thread.start()
+
+    def _ask(self) -> None:
+        deadline = time.monotonic() + self.timeout
+        while time.monotonic() < deadline:
+            try:
+                with urllib.request.urlopen(self.url, timeout=2) as r:
+                    if r.status == 200:
+                        self.at = time.perf_counter()
+                        return
+            except OSError:
+                pass
+            time.sleep(0.05)
+
+    def wait(self) -> float:
+        """The moment of the first 200; exits the benchmark when none came in time."""
+        self._thread.join()
+        if self.at is None:
+            raise SystemExit(f"{self.url} did not answer within {self.timeout}s")
+        return self.at
 
 
 def load_average() -> str:

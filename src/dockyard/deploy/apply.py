@@ -1,10 +1,11 @@
 """Carry out a plan through an engine.
 
-Networks and volumes come first. Service steps then run in dependency waves:
-every service whose dependencies are settled is deployed at the same time as
-the others of its wave. How one service reaches its new definition is the
-engine's converger's business (:mod:`dockyard.engines.converge`): an engine
-that rolls services itself supplies its own; any other is rolled by Dockyard
+Networks and volumes come first. Service steps then run by their dependencies:
+each service is deployed as soon as the services it depends on are, at the same
+time as any other that is ready to go. How one service reaches its new
+definition is the engine's converger's business
+(:mod:`dockyard.engines.converge`): an engine that rolls services itself
+supplies its own; any other is rolled by Dockyard
 (:mod:`dockyard.deploy.batches`), as follows.
 
 The new replicas of one service start together and are waited for together.
@@ -26,7 +27,8 @@ either way.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Sequence
 from functools import partial
 
 from dockyard.deploy.batches import BatchEngine, Batches
@@ -37,7 +39,6 @@ from dockyard.engines.converge import (
     Converger,
     ConvergesServices,
     Deployment,
-    ServiceRollout,
 )
 from dockyard.engines.environment import Environments
 from dockyard.events import Event, Reporter, silent
@@ -70,19 +71,7 @@ def apply(
     deploying = [
         s for s in changes if s.target in ("service", "accessory") and s.action != "remove"
     ]
-    rollouts: list[ServiceRollout] = []
-    try:
-        for wave in _waves(deploying, desired):
-            started = [(converger.rollout(desired.service(step.name)), step) for step in wave]
-            rollouts += [rollout for rollout, _ in started]
-            together([partial(rollout.run, step) for rollout, step in started])
-        # Watch windows run together, once every wave is out: a failure still
-        # reverts the service that failed.
-        together([rollout.watch for rollout in rollouts])
-    except Exception:
-        for rollout in rollouts:  # what they still have going on ends before the error
-            rollout.settle()
-        raise
+    _roll_out(converger, desired, deploying)
     for step in changes:
         if step.action == "remove":
             report(Event("phase", step.name, describe(step)))
@@ -107,13 +96,33 @@ def converger_for(engine: Environments, deployment: Deployment) -> Converger:
     )
 
 
-def _waves(steps: list[Step], desired: DesiredState) -> list[list[Step]]:
-    """Group steps so that each service's dependencies are in an earlier wave."""
-    level: dict[str, int] = {}
-    for service in desired.services:  # dependencies come first in desired order
-        deps = [level[d] for d in service.depends_on if d in level]
-        level[service.name] = 1 + max(deps, default=-1)
-    waves: dict[int, list[Step]] = {}
-    for step in steps:
-        waves.setdefault(level.get(step.name, 0), []).append(step)
-    return [waves[k] for k in sorted(waves)]
+def _roll_out(converger: Converger, desired: DesiredState, steps: Sequence[Step]) -> None:
+    """Roll out the service of every step, each as soon as the services it depends
+    on (those among ``steps``) are rolled out; then watch them all at once, so a
+    failure still reverts the service that failed. Once a rollout has failed, no
+    other starts, and the error is raised once what the rollouts still have going
+    on (old replicas stopping) has ended."""
+    rollouts = {step.name: converger.rollout(desired.service(step.name)) for step in steps}
+    done = {name: threading.Event() for name in rollouts}
+    failed = threading.Event()
+
+    def run(step: Step) -> None:
+        try:
+            for dependency in desired.service(step.name).depends_on:
+                if dependency in done:
+                    done[dependency].wait()
+            if not failed.is_set():
+                rollouts[step.name].run(step)
+        except BaseException:
+            failed.set()
+            raise
+        finally:
+            done[step.name].set()
+
+    try:
+        together(partial(run, step) for step in steps)
+        together(rollout.watch for rollout in rollouts.values())
+    except Exception:
+        for rollout in rollouts.values():
+            rollout.settle()
+        raise

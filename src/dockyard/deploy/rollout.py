@@ -22,7 +22,7 @@ from dockyard.engines.replicas import Replicas
 from dockyard.errors import DeployError
 from dockyard.events import Event, Reporter
 from dockyard.parallel import Background
-from dockyard.parallel import together as together  # apply runs its waves with it
+from dockyard.parallel import together as together  # apply stops tasks with it
 from dockyard.plan.diff import rollout_order
 from dockyard.plan.model import ActualTask, DesiredState, ServiceDef, Step
 

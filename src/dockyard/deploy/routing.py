@@ -49,7 +49,7 @@ class IngressEngine(Environments, ContainerAccess, Protocol):
 
 class Router:
     """The routes of one environment's ingress during one deploy. Thread-safe:
-    services of one wave roll out at the same time."""
+    services roll out at the same time."""
 
     def __init__(self, engine: IngressEngine, desired: DesiredState, report: Reporter) -> None:
         assert desired.ingress is not None

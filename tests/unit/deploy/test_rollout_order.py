@@ -49,7 +49,9 @@ def desired(*services: ServiceDef) -> DesiredState:
 
 def running(svc: ServiceDef, replica: int, release: str = "1") -> ActualTask:
     name = task_name(ENV, svc.name, replica, svc.task.spec_hash())
-    main = ActualContainer(id=name, name=name, container="web", role="main", status="running")
+    main = ActualContainer(
+        id=name, name=name, container=svc.task.main.name, role="main", status="running"
+    )
     return ActualTask(
         task=name,
         service=svc.name,
@@ -71,6 +73,7 @@ class Recording:
         self.lock = threading.Lock()
         self.hold: dict[str, Callable[[], None]] = {}  # before a task's removal ends
         self.not_ready: set[str] = set()  # tasks that fail to become ready
+        self.hold_ready: dict[str, Callable[[], None]] = {}  # by service, before it is ready
         self.noted = threading.Condition(self.lock)
 
     def note(self, line: str) -> None:
@@ -124,6 +127,7 @@ class Recording:
     def wait_ready(self, task: ActualTask, timeout: float, progress: object) -> None:
         if task.task in self.not_ready:
             raise TaskNotReady(f"{task.task} exited", container=task.task)
+        self.hold_ready.get(task.service, lambda: None)()
         self.note(f"ready {task.task}")
 
     def check_task(self, task: ActualTask) -> None:
@@ -226,3 +230,45 @@ def test_a_replaced_service_is_watched(monkeypatch: pytest.MonkeyPatch) -> None:
     assert [e.message for e in events if e.message.startswith("watching")] == [
         "watching web's new replicas for 30s"
     ]
+
+
+def named(name: str, *depends_on: str) -> ServiceDef:
+    task = TaskDef(containers=[ContainerDef(name=name, image="sha256:x")])
+    return ServiceDef(name=name, task=task, depends_on=list(depends_on))
+
+
+def test_a_service_waits_only_for_the_services_it_depends_on() -> None:
+    services = [
+        named("db"),
+        named("cache"),
+        named("api", "db"),
+        named("worker", "api"),
+        named("web", "api", "cache"),
+    ]
+    first = {s.name: running(s, 1).task for s in services}
+    engine = Recording([])
+    # cache becomes ready only once api has started: api does not wait for it.
+    engine.hold_ready["cache"] = lambda: engine.wait_for(f"start {first['api']}")
+    deploy(engine, desired(*services))
+
+    log = engine.log
+    assert log.index(f"start {first['api']}") < log.index(f"ready {first['cache']}")
+    assert log.index(f"ready {first['db']}") < log.index(f"start {first['api']}")
+    for later, before in [("worker", "api"), ("web", "api"), ("web", "cache")]:
+        assert log.index(f"ready {first[before]}") < log.index(f"start {first[later]}")
+
+
+def test_unchanged_dependencies_hold_nothing_back() -> None:
+    db, api = named("db"), named("api", "db")
+    engine = Recording([running(db, 1)])  # db runs as desired: only api changes
+    deploy(engine, desired(db, api))
+    assert engine.log == [f"start {running(api, 1).task}", f"ready {running(api, 1).task}"]
+
+
+def test_after_a_failure_no_other_service_starts() -> None:
+    db, api = named("db"), named("api", "db")
+    engine = Recording([])
+    engine.not_ready.add(running(db, 1).task)
+    with pytest.raises(TaskNotReady):
+        deploy(engine, desired(db, api))
+    assert not [line for line in engine.log if "-api-" in line]
