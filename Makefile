@@ -39,12 +39,15 @@ format: bootstrap ## format the code in place
 	$(BIN)/ruff format $(CODE)
 	$(BIN)/ruff check --fix $(CODE)
 
-bench: bootstrap ## deploy, release and CLI start-up timings against docker-compose
-	@scripts/bootstrap.sh --tests
+bench: bootstrap ## every benchmark, each against its peer (docker-compose, ...)
+	@scripts/bootstrap.sh --bench
 	$(BIN)/python bench/cli.py
 	$(BIN)/python bench/deploy.py
 	$(BIN)/python bench/release.py
 	$(BIN)/python bench/rollout.py
+	$(BIN)/python bench/down.py
+	$(BIN)/python bench/ingress.py
+	$(BIN)/python bench/hostile.py
 
 clean: ## remove caches and build artefacts (keeps .venv)
 	rm -rf .pytest_cache .mypy_cache .ruff_cache build dist src/*.egg-info

@@ -5,7 +5,9 @@
 #   2. the base image every example image is built FROM;
 #   3. a Python virtual environment at .venv with Dockyard installed;
 #   4. with --tests: the servers the test suites start for themselves
-#      (a Docker registry, PostgreSQL, htpasswd for registry logins).
+#      (a Docker registry, PostgreSQL, htpasswd for registry logins, zsh);
+#   5. with --bench: those, and the peers the benchmarks measure against
+#      (docker-compose).
 #
 # On a fresh Debian machine, as root, it installs and starts what is missing.
 # Where Docker already runs (a laptop), it only checks. It prints nothing when
@@ -337,9 +339,15 @@ TEST_TOOLS=(
     "zsh:zsh"
 )
 
-ensure_test_tools() {
-    local entry tool package missing=()
-    for entry in "${TEST_TOOLS[@]}"; do
+# and what the benchmarks measure Dockyard against.
+BENCH_TOOLS=(
+    "docker-compose:docker-compose"
+)
+
+ensure_tools() {  # ensure_tools WHAT ENTRY...
+    local what=$1 entry tool package missing=()
+    shift
+    for entry in "$@"; do
         tool=${entry%%:*}
         package=${entry#*:}
         if ! have "$tool" && [[ ! -x $tool ]]; then
@@ -354,7 +362,7 @@ ensure_test_tools() {
             systemctl disable --now docker-registry postgresql >/dev/null 2>&1 || true
         fi
     else
-        die "the tests need these packages: ${missing[*]}" \
+        die "the $what need these packages: ${missing[*]}" \
             "Debian/Ubuntu: apt-get install ${missing[*]}"
     fi
 }
@@ -362,6 +370,9 @@ ensure_test_tools() {
 ensure_docker
 ensure_base_image
 ensure_venv
-if [[ ${1:-} == --tests ]]; then
-    ensure_test_tools
+if [[ ${1:-} == --tests || ${1:-} == --bench ]]; then
+    ensure_tools tests "${TEST_TOOLS[@]}"
+fi
+if [[ ${1:-} == --bench ]]; then
+    ensure_tools benchmarks "${BENCH_TOOLS[@]}"
 fi
