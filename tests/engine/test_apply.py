@@ -136,7 +136,7 @@ def test_old_replicas_stop_while_the_next_batch_starts(
 ) -> None:
     # Old replicas that ignore SIGTERM: each takes its whole grace period to stop.
     def version(message: str) -> DesiredState:
-        container = web(web_image, env={"MESSAGE": message, "IGNORE_SIGTERM": "1"}, stop_grace=3)
+        container = web(web_image, env={"MESSAGE": message, "IGNORE_SIGTERM": "1"}, stop_grace=5)
         return test_run.desired(service("web", container, replicas=2, watch=0))
 
     v1, v2 = version("v1"), version("v2")

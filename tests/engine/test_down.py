@@ -29,7 +29,12 @@ def test_down_stops_the_tasks_of_a_group_together(
 ) -> None:
     main = web(web_image, env=STUBBORN, stop_grace=3.0)
     sidecar = web(
-        web_image, name="side", sidecar=True, env={**STUBBORN, "PORT": "8001"}, health=None
+        web_image,
+        name="side",
+        sidecar=True,
+        env={**STUBBORN, "PORT": "8001"},
+        health=None,
+        stop_grace=3.0,
     )
     desired = test_run.desired(
         service("api", main, sidecar, replicas=2),
