@@ -129,7 +129,7 @@ BAD_VERSIONS = {
     "exits at start": ("command: [python3, /app/web.py]", 'command: [python3, -c, "exit(3)"]'),
     "never healthy": ("health: {http: /healthz,", "health: {http: /no-such-page,"),
     "unhealthy 5 s after it became healthy": (
-        "health: {http: /healthz, port: http, interval: 1s, timeout: 2s, retries: 3}",
+        "health: {http: /healthz, port: http, interval: 1s, timeout: 5s, retries: 3}",
         "health: {command: [python3, -c, 'import os; "
         'up = float(open("/proc/uptime").read().split()[0]); '
         'ticks = int(open("/proc/1/stat").read().rsplit(")", 1)[1].split()[19]); '
