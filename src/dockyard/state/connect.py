@@ -19,6 +19,7 @@ from dockyard.state.errors import (
     StateConfigError,
     StateSchemaTooNew,
     StateUnreachable,
+    StoreFull,
     StoreMissing,
 )
 from dockyard.state.migrations import migrate, schema_version
@@ -68,6 +69,9 @@ def open_store(config: StateConfig, repo: Path, *, create: bool = True) -> State
     try:
         with db.translated(), engine.connect():
             pass
+    except StoreFull:  # says what to do better than "cannot open"
+        db.close()
+        raise
     except StateError as e:
         db.close()
         raise _unreachable(db, config, url, e) from e.__cause__
@@ -76,7 +80,7 @@ def open_store(config: StateConfig, repo: Path, *, create: bool = True) -> State
     try:
         with db.write() as conn:
             version = migrate(conn, where=db.url)
-    except StateSchemaTooNew:
+    except (StateSchemaTooNew, StoreFull):
         db.close()
         raise
     except StateError as e:

@@ -3,6 +3,7 @@ translation of SQLAlchemy and driver errors into Dockyard errors."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -19,6 +20,8 @@ from dockyard.state.errors import StateUnreachable, StoreFull
 
 FULL = ("database or disk is full", "no space left on device", "disk full")
 """What SQLite (SQLITE_FULL) and PostgreSQL (53100, ENOSPC) say when there is no room."""
+NO_ROOM = 64 * 1024
+"""Bytes free under an SQLite store below which its I/O errors mean a full disk."""
 WRITE_OPTION = "dockyard_write"
 """Execution option marking a write transaction; SQLite begins those IMMEDIATE."""
 
@@ -95,6 +98,18 @@ class Database:
         orig = error.orig if isinstance(error, DBAPIError) else None
         return self.scrub(str(orig if orig is not None else error))
 
+    def _no_room(self, described: str) -> bool:
+        """Whether an SQLite I/O error came from a full disk: SQLite reports one that
+        its shared-memory file cannot grow on as "disk I/O error"."""
+        database = self.engine.url.database
+        if self.dialect != "sqlite" or "disk i/o error" not in described.lower() or not database:
+            return False
+        try:
+            found = os.statvfs(os.path.dirname(os.path.abspath(database)))
+        except OSError:
+            return False
+        return found.f_bavail * found.f_frsize < NO_ROOM
+
     @contextmanager
     def translated(self) -> Iterator[None]:
         """Turn SQLAlchemy errors raised in the block into Dockyard errors."""
@@ -106,7 +121,7 @@ class Database:
             ) from e
         except DBAPIError as e:
             described = self.describe(e)
-            if any(words in described.lower() for words in FULL):
+            if any(words in described.lower() for words in FULL) or self._no_room(described):
                 raise StoreFull(
                     f"the state store at {self.url} has no room left: {described}",
                     hint="nothing of this write was kept; free space on the disk that "
