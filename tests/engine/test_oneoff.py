@@ -6,6 +6,7 @@ import json
 import os
 import signal
 import threading
+from collections.abc import Iterator
 
 import docker
 import pytest
@@ -151,8 +152,20 @@ def test_an_interrupted_caller_leaves_no_container_behind(
     assert task_containers(client, test_run) == []
 
 
+@pytest.fixture
+def ctrl_c_raises() -> Iterator[None]:
+    """SIGINT raises KeyboardInterrupt, as in a terminal, also when the suite was
+    started where it is ignored (a background job of a shell: Python then installs
+    no handler for it)."""
+    before = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, before)
+
+
 def test_ctrl_c_while_the_task_runs_kills_and_removes_it(
-    engine: DockerEngine, client: docker.DockerClient, test_run: Run
+    engine: DockerEngine, client: docker.DockerClient, test_run: Run, ctrl_c_raises: None
 ) -> None:
     sleeper = task(python("import time; print('started'); time.sleep(60)"), timeout=30)
 
