@@ -32,7 +32,7 @@ from collections.abc import Callable, Sequence
 from functools import partial
 
 from dockyard.deploy.batches import BatchEngine, Batches
-from dockyard.deploy.rollout import describe, together
+from dockyard.deploy.rollout import describe
 from dockyard.engines.capabilities import unsupported
 from dockyard.engines.converge import (
     ApplyResult,
@@ -42,6 +42,7 @@ from dockyard.engines.converge import (
 )
 from dockyard.engines.environment import Environments
 from dockyard.events import Event, Reporter, silent
+from dockyard.parallel import together
 from dockyard.plan.model import ActualState, DesiredState, Plan, Step
 
 __all__ = ["ApplyResult", "apply", "converger_for"]

@@ -21,8 +21,7 @@ from dockyard.engines.converge import ApplyResult
 from dockyard.engines.replicas import Replicas
 from dockyard.errors import DeployError
 from dockyard.events import Event, Reporter
-from dockyard.parallel import Background
-from dockyard.parallel import together as together  # apply stops tasks with it
+from dockyard.parallel import Background, together
 from dockyard.plan.diff import rollout_order
 from dockyard.plan.model import ActualTask, DesiredState, ServiceDef, Step
 

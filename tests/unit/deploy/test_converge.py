@@ -22,7 +22,6 @@ from dockyard.errors import DeployError
 from dockyard.events import silent
 from dockyard.plan import plan
 from dockyard.plan.model import (
-    ActualContainer,
     ActualState,
     ActualTask,
     ContainerDef,
@@ -32,8 +31,8 @@ from dockyard.plan.model import (
     ServiceDef,
     Step,
     TaskDef,
-    task_name,
 )
+from tests.unit.plan.states import running
 
 ENV = "mem"
 
@@ -115,19 +114,7 @@ class MemoryRollout:
 
 
 def _task(environment: str, service: ServiceDef, slot: int) -> ActualTask:
-    spec = service.task.spec_hash()
-    name = task_name(environment, service.name, slot, spec)
-    main = ActualContainer(
-        id=name, name=name, container=service.task.main.name, role="main", status="running"
-    )
-    return ActualTask(
-        task=name,
-        service=service.name,
-        replica=slot,
-        spec_hash=spec,
-        definition=service.task,
-        containers=[main],
-    )
+    return running(service, slot, environment=environment)
 
 
 def _service(name: str, image: str = "sha256:v1", *deps: str, replicas: int = 1) -> ServiceDef:

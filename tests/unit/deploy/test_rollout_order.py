@@ -21,7 +21,6 @@ from dockyard.engines.errors import TaskNotReady
 from dockyard.events import Event
 from dockyard.plan import plan
 from dockyard.plan.model import (
-    ActualContainer,
     ActualState,
     ActualTask,
     ContainerDef,
@@ -29,8 +28,8 @@ from dockyard.plan.model import (
     PortDef,
     ServiceDef,
     TaskDef,
-    task_name,
 )
+from tests.unit.plan import states
 
 ENV = "e"
 DEADLINE = 10.0
@@ -48,19 +47,7 @@ def desired(*services: ServiceDef) -> DesiredState:
 
 
 def running(svc: ServiceDef, replica: int, release: str = "1") -> ActualTask:
-    name = task_name(ENV, svc.name, replica, svc.task.spec_hash())
-    main = ActualContainer(
-        id=name, name=name, container=svc.task.main.name, role="main", status="running"
-    )
-    return ActualTask(
-        task=name,
-        service=svc.name,
-        replica=replica,
-        spec_hash=svc.task.spec_hash(),
-        release=release,
-        definition=svc.task,
-        containers=[main],
-    )
+    return states.running(svc, replica, environment=ENV, release=release)
 
 
 class Recording:

@@ -44,6 +44,7 @@ def running(
     health: str | None = None,
     missing: Collection[str] = (),
     main_id: str | None = None,
+    release: str | None = None,
 ) -> ActualTask:
     """Replica ``replica`` of ``service`` as the engine reports it: every container
     of its definition but the ``missing`` ones, each ``status`` (and ``health``)."""
@@ -67,6 +68,7 @@ def running(
         kind=service.kind,
         replica=replica,
         spec_hash=spec_hash,
+        release=release,
         definition=service.task,
         containers=containers,
     )
