@@ -10,6 +10,9 @@ BIN := $(VENV)/bin
 DOCKYARD := $(BIN)/dockyard -C examples/platform
 ENV ?= local
 CODE := src tests bench
+# Test modules run in this many processes at once; a module stays in one process
+# (its module fixtures deploy once). The suites mostly wait on the engine.
+TEST_JOBS ?= 2
 
 .DEFAULT_GOAL := help
 .PHONY: help bootstrap demo down test lint format bench clean
@@ -33,7 +36,7 @@ lint: bootstrap ## ruff, ruff format --check and mypy
 
 test: lint ## lint, then every test suite (unit, engine, acceptance)
 	@scripts/bootstrap.sh --tests
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q -n $(TEST_JOBS) --dist loadfile
 
 format: bootstrap ## format the code in place
 	$(BIN)/ruff format $(CODE)
