@@ -11,9 +11,14 @@ that waits for it.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
+from typing import TypeVar
 
 Work = Callable[[], object]
+K = TypeVar("K")
+V = TypeVar("V")
+A = TypeVar("A")
+B = TypeVar("B")
 
 
 class Background:
@@ -89,3 +94,26 @@ def together(work: Iterable[Work], limit: int | None = None) -> None:
     workers.wait()
     if failed:
         raise failed[0]
+
+
+def gather(calls: Mapping[K, Callable[[], V]], limit: int | None = None) -> dict[K, V]:
+    """Make the ``calls`` at the same time (as ``together`` does); what each returned,
+    by its key, in the order of ``calls``."""
+    results: dict[K, V] = {}
+
+    def call(key: K, fn: Callable[[], V]) -> Work:
+        def run() -> None:
+            results[key] = fn()
+
+        return run
+
+    together([call(key, fn) for key, fn in calls.items()], limit)
+    return {key: results[key] for key in calls}
+
+
+def both(first: Callable[[], A], second: Callable[[], B]) -> tuple[A, B]:
+    """Make two calls at the same time; what each returned."""
+    firsts: list[A] = []
+    seconds: list[B] = []
+    together([lambda: firsts.append(first()), lambda: seconds.append(second())])
+    return firsts[0], seconds[0]

@@ -6,7 +6,7 @@ import threading
 
 import pytest
 
-from dockyard.parallel import Background, together
+from dockyard.parallel import Background, both, gather, together
 
 DEADLINE = 10.0
 """Seconds a piece of work waits for the others to be running too."""
@@ -79,3 +79,36 @@ def test_background_work_is_joined_and_its_failures_raised() -> None:
         work.join()
     assert done == [1]
     assert work.wait() == []  # failures are raised once
+
+
+def test_gather_returns_each_result_by_its_key_in_order() -> None:
+    met = threading.Barrier(3, timeout=DEADLINE)  # all three run at once
+
+    def answer(value: int) -> int:
+        met.wait()
+        return value * 10
+
+    found = gather({"c": lambda: answer(3), "a": lambda: answer(1), "b": lambda: answer(2)})
+    assert list(found.items()) == [("c", 30), ("a", 10), ("b", 20)]
+
+
+def test_both_returns_both_results_made_at_once() -> None:
+    met = threading.Barrier(2, timeout=DEADLINE)
+
+    def first() -> str:
+        met.wait()
+        return "one"
+
+    def second() -> int:
+        met.wait()
+        return 2
+
+    assert both(first, second) == ("one", 2)
+
+
+def test_both_raises_what_either_raised() -> None:
+    def broken() -> int:
+        raise ValueError("no")
+
+    with pytest.raises(ValueError, match="no"):
+        both(lambda: "fine", broken)

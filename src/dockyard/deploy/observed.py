@@ -11,11 +11,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 from dockyard.deploy.routing import IngressEngine
 from dockyard.discovery.ingress import IngressClient, IngressUnavailable
 from dockyard.errors import EngineError, EngineUnreachable
+from dockyard.parallel import both, gather
 from dockyard.plan.ingress import HOLDER_SERVICE, INGRESS_SERVICE
 from dockyard.plan.model import ActualState
 
@@ -58,13 +60,15 @@ def observe(engine: IngressEngine, environment: str) -> Observed:
 
 
 def read_ingress(engine: IngressEngine, actual: ActualState) -> IngressSeen:
-    """Ask the ingress that runs in ``actual`` what it routes."""
-    caddys = {
-        t.task: _config(engine, t.main.id)
+    """Ask the ingress that runs in ``actual`` what it routes. Every question is an
+    exec into a container of its own; they are asked at the same time."""
+    reads = {
+        t.task: partial(_config, engine, t.main.id)
         for t in actual.tasks_of(INGRESS_SERVICE)
         if t.running and t.main is not None
     }
-    return IngressSeen(caddys=caddys, cut_off=_cut_off(engine, actual))
+    caddys, cut_off = both(lambda: gather(reads), partial(_cut_off, engine, actual))
+    return IngressSeen(caddys=caddys, cut_off=cut_off)
 
 
 def _config(engine: IngressEngine, container_id: str) -> CaddySeen:
@@ -90,13 +94,16 @@ def _cut_off(engine: IngressEngine, actual: ActualState) -> bool:
     caddys = [t.main for t in actual.tasks_of(INGRESS_SERVICE) if t.running and t.main]
     if len(holders) != 1 or not caddys:
         return False
-    spaces = set()
-    for container in [*holders, *caddys]:
-        try:
-            code, output = engine.exec(container.id, _NETNS)
-        except EngineError:
-            return False  # stopped meanwhile: the next look decides
-        if code != 0:
-            return False
-        spaces.add(output.strip())
-    return len(spaces) > 1
+    spaces = gather({c.id: partial(_namespace, engine, c.id) for c in [*holders, *caddys]})
+    if None in spaces.values():
+        return False  # one stopped meanwhile: the next look decides
+    return len(set(spaces.values())) > 1
+
+
+def _namespace(engine: IngressEngine, container_id: str) -> str | None:
+    """The network namespace of the container's first process; None when it cannot be read."""
+    try:
+        code, output = engine.exec(container_id, _NETNS)
+    except EngineError:
+        return None
+    return output.strip() if code == 0 else None

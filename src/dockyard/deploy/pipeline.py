@@ -1,7 +1,7 @@
 """What a release will do, computed one way for every command that deploys.
 
 ``prepare`` runs the pipeline ``observe → ship → desire → plan`` once: it reads
-what runs (the ingress's routes included), ships the images, describes the
+what runs (the ingress's routes included) while the images build, ships them, describes the
 desired state, reads the task runs that decide which one-off tasks run, and
 plans (``dockyard.deploy.planning``, pure). ``dockyard plan`` stops there;
 ``release``, ``rollback`` and ``promote`` go on to apply what it returns.
@@ -14,16 +14,19 @@ earlier release recorded.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 
+from dockyard.build.images import BuiltImage
 from dockyard.deploy.observed import Observed, observe
 from dockyard.deploy.planning import release_plan
 from dockyard.deploy.route_steps import ingress_images
-from dockyard.deploy.ship import Shipped, ship
+from dockyard.deploy.ship import Shipped, build, ship_built
 from dockyard.deploy.tasks import task_history
 from dockyard.engines.base import Engine
 from dockyard.events import Event, Reporter, silent
+from dockyard.parallel import both
 from dockyard.plan import desire
 from dockyard.plan.model import ActualState, DesiredState, Plan
 from dockyard.spec.loaded import LoadedEnvironment
@@ -92,8 +95,14 @@ def prepare(
     are ready and may raise to stop (the deploy lock uses it when its lease was
     lost during a long build)."""
     report(Event("phase", "", "reading what runs"))
-    observed = observe(engine, env.name)
-    desired, shipped = _desired(engine, env, source, only, observed.actual, report)
+    if isinstance(source, Build):  # the build does not need what runs: both at once
+        observed, built = both(
+            partial(observe, engine, env.name),
+            partial(build, engine, env, only, force=source.force, report=report),
+        )
+    else:
+        observed, built = observe(engine, env.name), []
+    desired, shipped = _desired(engine, env, source, only, observed.actual, built, report)
     check()
     history = task_history(store, desired, only) if store is not None else None
     steps = release_plan(desired, observed, only, history, rerun_tasks=rerun_tasks)
@@ -106,22 +115,17 @@ def _desired(
     source: Source,
     only: Collection[str] | None,
     actual: ActualState,
+    built: Sequence[BuiltImage],
     report: Reporter,
 ) -> tuple[DesiredState, dict[str, Shipped]]:
-    """The desired state, and the images built for it. A service whose build
-    matches what runs keeps its running digest."""
+    """The desired state, and the images shipped for it (``built``, by a ``Build``).
+    A service whose build matches what runs keeps its running digest."""
     if isinstance(source, Recorded):
         return source.desired, {}
     shipped: dict[str, Shipped] = {}
     if isinstance(source, Build):
-        shipped = ship(
-            engine,
-            env,
-            only,
-            actual=actual,
-            push_images=source.push,
-            force=source.force,
-            report=report,
+        shipped = ship_built(
+            engine, env, built, actual=actual, push_images=source.push, report=report
         )
         images = {name: s.image for name, s in shipped.items()}
     else:

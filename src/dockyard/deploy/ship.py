@@ -43,18 +43,44 @@ def ship(
     force: bool = False,
     report: Reporter = silent,
 ) -> dict[str, Shipped]:
-    """Build (cached) and push the images of ``env`` (or of ``only``).
+    """Build (cached) and push the images of ``env`` (or of ``only``): ``build``,
+    then ``ship_built``."""
+    built = build(engine, env, only, force=force, report=report)
+    return ship_built(engine, env, built, actual=actual, push_images=push_images, report=report)
+
+
+def build(
+    engine: Images,
+    env: LoadedEnvironment,
+    only: Collection[str] | None = None,
+    *,
+    force: bool = False,
+    report: Reporter = silent,
+) -> list[BuiltImage]:
+    """Build (cached) the images of ``env``'s services and accessories (or of ``only``)."""
+    report(Event("phase", "", "building images"))
+    buildable = [n for n, a in env.spec.accessories.items() if a.build is not None]
+    buildable += [s.name for s in env.services if s.spec.image is not None]
+    wanted = None if only is None else [n for n in buildable if n in only]
+    return build_environment(engine, env, wanted, force=force, report=report)
+
+
+def ship_built(
+    engine: Images,
+    env: LoadedEnvironment,
+    built: Sequence[BuiltImage],
+    *,
+    actual: ActualState | None = None,
+    push_images: bool = True,
+    report: Reporter = silent,
+) -> dict[str, Shipped]:
+    """Name each built image by an immutable reference, pushing it where needed.
 
     A built image that is exactly what already runs (same image ID as the running
     ``repo@digest``) is not pushed again: its digest is in the registry already.
     With ``push_images=False`` (a plan) nothing is pushed; new images are named by
     their local ID.
     """
-    report(Event("phase", "", "building images"))
-    buildable = [n for n, a in env.spec.accessories.items() if a.build is not None]
-    buildable += [s.name for s in env.services if s.spec.image is not None]
-    wanted = None if only is None else [n for n in buildable if n in only]
-    built = build_environment(engine, env, wanted, force=force, report=report)
     running = _running_refs(actual)
     registry = env.spec.registry
     shipped: dict[str, Shipped] = {}
