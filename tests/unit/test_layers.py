@@ -43,19 +43,29 @@ def module_name(path: Path) -> str:
 def imports(path: Path, module: str, modules: set[str]) -> Iterator[str]:
     """The ``dockyard`` modules ``path`` imports: ``from x import y`` counts as
     ``x.y`` when that is a module, else as ``x``."""
+    for base, name in imported(path, module):
+        if base.split(".")[0] != "dockyard":
+            continue
+        if name is None:
+            yield base
+        else:
+            sub = f"{base}.{name}"
+            yield sub if sub in modules else base
+
+
+def imported(path: Path, module: str) -> Iterator[tuple[str, str | None]]:
+    """Every import of ``path``: ``(x, None)`` for ``import x``, ``(x, y)`` for
+    ``from x import y`` (a relative ``x`` resolved)."""
     package = module if path.name == "__init__.py" else module.rpartition(".")[0]
     for node in ast.walk(ast.parse(path.read_text(), str(path))):
         if isinstance(node, ast.Import):
-            yield from (a.name for a in node.names if a.name.split(".")[0] == "dockyard")
+            yield from ((a.name, None) for a in node.names)
         elif isinstance(node, ast.ImportFrom):
             base = node.module or ""
             if node.level:
                 anchor = package.split(".")[: len(package.split(".")) - node.level + 1]
                 base = ".".join([*anchor, *([base] if base else [])])
-            if base.split(".")[0] == "dockyard":
-                for alias in node.names:
-                    sub = f"{base}.{alias.name}"
-                    yield sub if sub in modules else base
+            yield from ((base, alias.name) for alias in node.names)
 
 
 def graph() -> dict[str, set[str]]:
@@ -127,3 +137,22 @@ def test_the_check_finds_an_upward_import_and_a_cycle() -> None:
     edges = {"dockyard.spec.a": {"dockyard.deploy.b"}, "dockyard.deploy.b": {"dockyard.spec.a"}}
     assert cycles(edges) == [["dockyard.deploy.b", "dockyard.spec.a"]]
     assert RANK[part("dockyard.deploy.b")] > RANK[part("dockyard.spec.a")]
+
+
+ONE_HOST = {"dockyard.engines.replicas.Replicas", "dockyard.engines.base.Engine"}
+"""The names of what one host does: Dockyard's own rollouts drive it."""
+ROLLS_REPLICAS = {"dockyard.deploy.rollout", "dockyard.deploy.batches"}
+
+
+def test_only_dockyards_own_rollouts_name_what_one_host_does() -> None:
+    """The commands, the pipeline and the orchestrator take a ``Platform``: an engine
+    that rolls services itself (a cluster) fits them as it is."""
+    found = sorted(
+        f"{module} imports {name}"
+        for path in sorted((SRC / "dockyard").rglob("*.py"))
+        if not (module := module_name(path)).startswith("dockyard.engines")
+        and module not in ROLLS_REPLICAS
+        for base, name in imported(path, module)
+        if f"{base}.{name}" in ONE_HOST
+    )
+    assert found == []

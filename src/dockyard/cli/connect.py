@@ -5,12 +5,12 @@ from __future__ import annotations
 
 from dockyard.deploy.history import check_history
 from dockyard.engines import engine_for
-from dockyard.engines.base import Engine
+from dockyard.engines.base import Platform
 from dockyard.spec.loaded import LoadedEnvironment
 from dockyard.state import StateStore, StoreMissing, open_store
 
 
-def engine_of(env: LoadedEnvironment) -> Engine:
+def engine_of(env: LoadedEnvironment) -> Platform:
     engine = engine_for(env.spec.engine)
     engine.ping()
     return engine
@@ -26,7 +26,7 @@ def existing_store(env: LoadedEnvironment) -> StateStore:
     return open_store(env.spec.state, env.repo, create=False)
 
 
-def writable_store(env: LoadedEnvironment, engine: Engine) -> StateStore:
+def writable_store(env: LoadedEnvironment, engine: Platform) -> StateStore:
     """The environment's store for a command that writes history. A missing store
     is created only when the engine runs no release of the environment."""
     try:

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from functools import partial
 
 from dockyard.deploy.pipeline import Build, Planned, prepare
-from dockyard.engines.base import Engine
+from dockyard.engines.base import Platform
 from dockyard.events import Event, Reporter, silent
 from dockyard.parallel import together
 from dockyard.plan.desired import ingress_of
@@ -24,7 +24,7 @@ from dockyard.state import StateStore
 
 
 def make_plan(
-    engine: Engine,
+    engine: Platform,
     env: LoadedEnvironment,
     only: Collection[str] | None = None,
     report: Reporter = silent,
@@ -82,7 +82,7 @@ class EnvironmentStatus:
     services: list[ServiceStatus]
 
 
-def status(engine: Engine, env: LoadedEnvironment) -> EnvironmentStatus:
+def status(engine: Platform, env: LoadedEnvironment) -> EnvironmentStatus:
     """What runs, service by service, against the replica counts the specs ask for."""
     actual = engine.observe(env.name)
     wanted: dict[str, tuple[str, int, list[str]]] = {}
@@ -130,7 +130,7 @@ LAST_LINES = 5
 """Log lines ``status`` shows of a container that does not run well."""
 
 
-def _task_status(engine: Engine, t: ActualTask) -> TaskStatus:
+def _task_status(engine: Platform, t: ActualTask) -> TaskStatus:
     bad = next((c for c in t.containers if not c.live), None)
     counts = [c.restarts for c in t.containers if c.restarts is not None]
     problem = last = None
@@ -168,7 +168,7 @@ class Removed:
 
 
 def down(
-    engine: Engine,
+    engine: Platform,
     environment: str,
     volumes: bool = False,
     report: Reporter = silent,

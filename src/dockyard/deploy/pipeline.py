@@ -24,7 +24,7 @@ from dockyard.deploy.planning import release_plan
 from dockyard.deploy.route_steps import ingress_images
 from dockyard.deploy.ship import Shipped, build, ship_built
 from dockyard.deploy.tasks import task_history
-from dockyard.engines.base import Engine
+from dockyard.engines.base import Platform
 from dockyard.events import Event, Reporter, silent
 from dockyard.parallel import both
 from dockyard.plan import desire
@@ -79,7 +79,7 @@ def _go_on() -> None:
 
 
 def prepare(
-    engine: Engine,
+    engine: Platform,
     env: LoadedEnvironment,
     source: Source,
     only: Collection[str] | None = None,
@@ -110,7 +110,7 @@ def prepare(
 
 
 def _desired(
-    engine: Engine,
+    engine: Platform,
     env: LoadedEnvironment,
     source: Source,
     only: Collection[str] | None,

@@ -15,9 +15,11 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import partial
+from typing import Protocol
 
 from dockyard.deploy.routing import Router
 from dockyard.engines.converge import ApplyResult
+from dockyard.engines.environment import Environments
 from dockyard.engines.replicas import Replicas
 from dockyard.errors import DeployError
 from dockyard.events import Event, Reporter
@@ -29,9 +31,13 @@ WATCH_POLL = 0.5
 """Seconds between two looks at new replicas during their watch window."""
 
 
+class RolloutEngine(Replicas, Environments, Protocol):
+    """What a rollout needs of an engine: its replica operations, and removing a task."""
+
+
 @dataclass(frozen=True)
 class Context:
-    engine: Replicas
+    engine: RolloutEngine
     desired: DesiredState
     tasks: dict[str, ActualTask]
     release: str

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from dockyard.engines.base import Engine
+from dockyard.engines.base import Platform
 from dockyard.spec.loaded import LoadedEnvironment
 from dockyard.state import StateStore
 
@@ -14,5 +14,5 @@ class Target:
     """Where a release goes: the environment, its engine and its state store."""
 
     env: LoadedEnvironment
-    engine: Engine
+    engine: Platform
     store: StateStore

@@ -1,22 +1,23 @@
 """Engines run an environment's tasks; :func:`engine_for` picks one by ``engine.kind``.
 
 An engine is a set of small protocols, listed in :mod:`dockyard.engines.base`;
-:class:`~dockyard.engines.base.Engine` is all of them that one host offers.
+:class:`~dockyard.engines.base.Platform` is what every engine has, and
+:class:`~dockyard.engines.base.Engine` all that one host offers.
 Backends are imported only when chosen, so loading this package does not load
 their drivers.
 """
 
 from __future__ import annotations
 
-from dockyard.engines.base import Engine
+from dockyard.engines.base import Engine, Platform
 from dockyard.engines.errors import EngineUnsupported, TaskNotReady
 from dockyard.errors import EngineError
 from dockyard.spec.environment import EngineConfig
 
-__all__ = ["Engine", "EngineUnsupported", "TaskNotReady", "engine_for"]
+__all__ = ["Engine", "EngineUnsupported", "Platform", "TaskNotReady", "engine_for"]
 
 
-def engine_for(config: EngineConfig) -> Engine:
+def engine_for(config: EngineConfig) -> Platform:
     """The engine an environment file asks for."""
     if config.kind == "docker":
         from dockyard.engines.docker import DockerEngine

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 from typing import Protocol, runtime_checkable
 
-from dockyard.plan.model import ActualState, DesiredState
+from dockyard.plan.model import ActualState, ActualTask, DesiredState
 
 
 @runtime_checkable
 class Environments(Protocol):
-    """An engine's view of one environment: what runs, its network, its volumes."""
+    """An engine's view of one environment: what runs (and removing it), its network,
+    its volumes."""
 
     def observe(self, environment: str) -> ActualState:
         """What runs for ``environment``, read back from Dockyard's labels."""
@@ -26,6 +27,12 @@ class Environments(Protocol):
 
     def ensure_volume(self, desired: DesiredState, volume: str) -> None:
         """Create the named volume ``volume`` unless it exists."""
+        ...
+
+    def remove_task(self, task: ActualTask) -> None:
+        """Stop (SIGTERM, grace, SIGKILL) and remove a task ``observe`` reported, every
+        container of it, sidecars first; gone already is fine. (A cluster engine,
+        which cannot remove one task of a service, removes the task's service.)"""
         ...
 
     def remove_network(self, environment: str) -> None:

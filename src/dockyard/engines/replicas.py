@@ -16,7 +16,8 @@ from dockyard.plan.model import ActualTask, DesiredState, ServiceDef
 
 @runtime_checkable
 class Replicas(Protocol):
-    """Start one replica, wait until it is ready, check that it stays so, remove it."""
+    """Start one replica, wait until it is ready, check that it stays so (removing
+    one is ``Environments.remove_task``, which every engine has)."""
 
     def start_task(
         self, desired: DesiredState, service: ServiceDef, replica: int, release: str
@@ -32,8 +33,4 @@ class Replicas(Protocol):
     def check_task(self, task: ActualTask) -> None:
         """Raise TaskNotReady (with the last log lines) when a task that was ready has
         failed since: a container exited or restarted, or the main turned unhealthy."""
-        ...
-
-    def remove_task(self, task: ActualTask) -> None:
-        """Stop (SIGTERM, grace, SIGKILL) and remove a task's containers, sidecars first."""
         ...

@@ -64,6 +64,10 @@ class MemoryCluster:
     def ensure_volume(self, desired: DesiredState, volume: str) -> None:
         self.volumes.append(volume)
 
+    def remove_task(self, task: ActualTask) -> None:
+        self.calls.append(f"remove {task.service}")  # the task's service, as a cluster does
+        self.services.pop(task.service, None)
+
     def remove_network(self, environment: str) -> None:
         self.network = None
 
@@ -198,6 +202,8 @@ class NetworksOnly:
     def ensure_network(self, desired: DesiredState) -> None: ...
 
     def ensure_volume(self, desired: DesiredState, volume: str) -> None: ...
+
+    def remove_task(self, task: ActualTask) -> None: ...
 
     def remove_network(self, environment: str) -> None: ...
 

@@ -11,7 +11,7 @@ import threading
 from typing import cast
 
 from dockyard.deploy.ops import down
-from dockyard.engines.base import Engine
+from dockyard.engines.base import Platform
 from dockyard.plan.model import ActualContainer, ActualState, ActualTask, ContainerDef, TaskDef
 
 DEADLINE = 10.0
@@ -76,7 +76,7 @@ def test_down_stops_each_group_together_services_first() -> None:
     ]
     groups = [["api", "web", "worker", "supervisor"], ["db", "ingress"], ["ingress-holder"]]
     engine = Stopping(tasks, groups)
-    removed = down(cast(Engine, engine), "e")
+    removed = down(cast(Platform, engine), "e")
 
     assert len(removed.tasks) == len(tasks)
     # Every group's removals began before any of them ended, and the next group
