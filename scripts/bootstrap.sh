@@ -5,7 +5,7 @@
 #   2. the base image every example image is built FROM;
 #   3. a Python virtual environment at .venv with Dockyard installed;
 #   4. with --tests: the servers the test suites start for themselves
-#      (a Docker registry, PostgreSQL, htpasswd for registry logins, zsh);
+#      (a Docker registry, PostgreSQL, htpasswd for registry logins, zsh, age-keygen);
 #   5. with --bench: those, and the peers the benchmarks measure against
 #      (docker-compose).
 #
@@ -331,12 +331,13 @@ ensure_venv() {
 # ------------------------------------------------------------ test servers
 
 # command -> Debian package; the test suites start their own instances of these
-# (and run the zsh completion script in zsh).
+# (and run the zsh completion script in zsh; make age identities with age-keygen).
 TEST_TOOLS=(
     "docker-registry:docker-registry"
     "/usr/lib/postgresql/15/bin/initdb:postgresql"
     "htpasswd:apache2-utils"
     "zsh:zsh"
+    "age-keygen:age"
 )
 
 # and what the benchmarks measure Dockyard against.

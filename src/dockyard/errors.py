@@ -153,3 +153,9 @@ class StateError(DockyardError):
     """The state store (release history, audit, deploy locks) failed or refused."""
 
     code = "DY600"
+
+
+class SecretsError(DockyardError):
+    """A secrets file cannot be read, decrypted or trusted; or a key is missing."""
+
+    code = "DY700"

@@ -8,7 +8,7 @@ lowest first; packages of one layer may not import each other:
 - ``errors``, ``events``: the vocabulary every layer uses; ``parallel``: work
   side by side
 - ``spec``: what the files say
-- ``plan``, ``state``: pure planning; the state store
+- ``plan``, ``state``, ``secrets``: pure planning; the state store; encrypted files
 - ``engines``: what runs, on one engine
 - ``build``, ``discovery``, ``supervise``: images; the ingress; the supervisor
 - ``deploy``: the releases, built from all of the above
@@ -25,7 +25,7 @@ SRC = Path(__file__).resolve().parents[2] / "src"
 LAYERS: list[set[str]] = [
     {"dockyard", "errors", "events", "parallel"},
     {"spec"},
-    {"plan", "state"},
+    {"plan", "state", "secrets"},
     {"engines"},
     {"build", "discovery", "supervise"},
     {"deploy"},
