@@ -43,6 +43,7 @@ HANDLERS = {
     "run": "dockyard.cli.releases:cmd_run",
     "history": "dockyard.cli.releases:cmd_history",
     "lock": "dockyard.cli.releases:cmd_lock",
+    "secrets": "dockyard.cli.secrets:cmd_secrets",
     "completion": "dockyard.cli.shells:cmd_completion",
 }
 

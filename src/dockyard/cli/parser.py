@@ -37,6 +37,8 @@ examples:
   dockyard lock status staging         who holds the deploy lock, and whether it runs
   dockyard state adopt staging         a new history after the state store was lost
   dockyard down local --volumes        remove everything, data volumes too
+  dockyard secrets set staging api db_password
+                                       set a secret (the value from stdin or a prompt)
   source <(dockyard completion bash)   complete commands, environments and services in bash
 
 exit codes: 0 success; 1 error; 2 usage error, or changes with plan --detailed-exitcode
@@ -227,6 +229,63 @@ def build_parser() -> argparse.ArgumentParser:
         "Task runs start empty: before-deploy tasks run again at the next release.",
     )
     p.add_argument("environment", metavar="ENV")
+
+    secrets = sub.add_parser(
+        "secrets",
+        help="Set, read and re-encrypt an environment's encrypted secrets.",
+        description="Secrets live encrypted in git, in the sops format: a service's in "
+        "secrets/ENV.enc.yaml of its repo, the environment's shared ones in "
+        "secrets/ENV.enc.yaml of the environment repo. They are encrypted for the readers "
+        "policies.yaml names for ENV; decrypting takes an age identity of one of them "
+        "(SOPS_AGE_KEY_FILE or SOPS_AGE_KEY, as for sops). See docs/secrets.md.",
+        formatter_class=_Formatter,
+    )
+    secrets_sub = secrets.add_subparsers(dest="secrets_command", metavar="ACTION", required=True)
+
+    def where(p: argparse.ArgumentParser, named: bool = True) -> None:
+        p.add_argument("environment", metavar="ENV", help="environment (environments/ENV.yaml)")
+        p.add_argument(
+            "names",
+            metavar="[SERVICE] NAME" if named else "SERVICE",
+            nargs=("+" if named else "?"),
+            help="the service (default: the environment's shared secrets)"
+            + (" and the secret's name" if named else ""),
+        )
+
+    p = secrets_sub.add_parser(
+        "set",
+        help="Set a secret; the value comes from standard input or a hidden prompt.",
+        description="Set a secret. The value is read from standard input (one trailing "
+        "newline dropped) or, on a terminal, from a prompt that does not echo; never from "
+        "the command line, where other users could see it.",
+    )
+    where(p)
+    p = secrets_sub.add_parser("get", help="Print a secret's value.")
+    where(p)
+    p = secrets_sub.add_parser("unset", help="Remove a secret.")
+    where(p)
+    p = secrets_sub.add_parser(
+        "list", help="Names, versions and recipients of the secrets (no values, no key needed)."
+    )
+    where(p, named=False)
+    p.add_argument("--json", action="store_true", help="print the listing as JSON")
+    p = secrets_sub.add_parser(
+        "import", help="Set every NAME=value of a .env file (then delete the file yourself)."
+    )
+    where(p, named=False)
+    p.add_argument("--from", dest="env_file", metavar="FILE", type=Path, required=True)
+    p = secrets_sub.add_parser(
+        "rekey",
+        help="Encrypt the file for the readers policies.yaml names now.",
+        description="Wrap the file's data key for exactly the readers policies.yaml names "
+        "for ENV. When a reader was removed, the file gets a new data key too: they may "
+        "have kept the old one.",
+    )
+    where(p, named=False)
+    p = secrets_sub.add_parser(
+        "rotate", help="A new data key for the file, every value encrypted again."
+    )
+    where(p, named=False)
 
     p = command("completion", "Print the shell completion script for bash or zsh.", env=False)
     p.epilog = COMPLETION

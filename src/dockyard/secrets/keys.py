@@ -14,7 +14,10 @@ from typing import Protocol
 class Recipient(Protocol):
     """A master key a file can be encrypted for."""
 
-    kind: str  # the section of the ``sops:`` block: "age", "kms"
+    @property
+    def kind(self) -> str:
+        """The section of the ``sops:`` block its entries go in: "age", "kms"."""
+        ...
 
     @property
     def id(self) -> str:
@@ -29,7 +32,8 @@ class Recipient(Protocol):
 class Identity(Protocol):
     """A master key's private half, or access to it: unwraps data keys."""
 
-    kind: str
+    @property
+    def kind(self) -> str: ...
 
     def unwrap(self, entry: Mapping[str, str]) -> bytes | None:
         """The data key in ``entry``; None when ``entry`` is not wrapped for this identity."""

@@ -1,0 +1,124 @@
+"""``dockyard secrets``: an environment's encrypted secrets files."""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import sys
+from pathlib import Path
+
+from rich.console import Console
+from rich.markup import escape
+
+from dockyard.cli import render
+from dockyard.cli.context import load
+from dockyard.errors import DockyardError, SecretsError
+from dockyard.secrets import files
+from dockyard.secrets.age import AgeIdentities
+from dockyard.secrets.policy import load_policy
+from dockyard.spec.loaded import LoadedEnvironment
+
+MAX_VALUE = 1 << 20
+"""Bytes a secret's value may have (a file under /run/secrets, not a disk image)."""
+
+
+def cmd_secrets(args: argparse.Namespace, out: Console, err: Console) -> int:
+    env = load(args)
+    action = args.secrets_command
+    if action in ("set", "get", "unset"):
+        service, name = _named(args.names)
+        path = files.secrets_path(env, service)
+        files.check_name(name)
+        if action == "get":
+            value = files.get(path, name, [AgeIdentities.from_environment()])
+            sys.stdout.write(f"{value}\n")
+            return 0
+        changes = {name: _read_value(name) if action == "set" else None}
+        return _write(env, path, changes, out, err)
+    path = files.secrets_path(env, args.names)
+    if action == "list":
+        return _list(path, args.json, out)
+    if action == "import":
+        source: Path = args.env_file
+        try:
+            text = source.read_text()
+        except (OSError, UnicodeDecodeError) as e:
+            raise SecretsError(f"cannot read {source}: {e}") from None
+        return _write(env, path, dict(files.parse_env_file(text, str(source))), out, err)
+    if not path.exists():
+        raise SecretsError(f"{path} does not exist: there is nothing to {action}")
+    return _write(env, path, {}, out, err, rotate=action == "rotate")
+
+
+def _named(words: list[str]) -> tuple[str | None, str]:
+    if len(words) == 1:
+        return None, words[0]
+    if len(words) == 2:
+        return words[0], words[1]
+    raise DockyardError("name one secret: [SERVICE] NAME", code="DY002")
+
+
+def _read_value(name: str) -> str:
+    if sys.stdin.isatty():
+        value = getpass.getpass(f"value of {name} (not shown): ")
+    else:
+        value = sys.stdin.read(MAX_VALUE + 2)
+        if value.endswith("\n"):
+            value = value[:-2] if value.endswith("\r\n") else value[:-1]
+    if len(value.encode()) > MAX_VALUE:
+        raise SecretsError(f"the value of {name} is over {MAX_VALUE} bytes")
+    if "\0" in value:
+        raise SecretsError(f"the value of {name} holds a NUL byte")
+    if value == "":
+        raise SecretsError(f"the value of {name} is empty", hint="`secrets unset` removes one")
+    return value
+
+
+def _write(
+    env: LoadedEnvironment,
+    path: Path,
+    changes: dict[str, str | None],
+    out: Console,
+    err: Console,
+    *,
+    rotate: bool = False,
+) -> int:
+    policy, where = load_policy(env.repo)
+    readers = policy.readers(env.name, where)
+    identities = AgeIdentities.from_environment()
+    policy.writer(env.name, identities.recipients, where)
+    written = files.update(path, changes, readers, [identities], rotate=rotate)
+    shown = escape(render.show_path(written.path))
+    if written.removed:
+        gone = ", ".join(policy.owner(env.name, r) or r for r in written.removed)
+        err.print(f"[yellow]warning:[/] {escape(gone)} can no longer read {shown}: new data key")
+    what = ", ".join(written.changed) if written.changed else "no value changed"
+    key = "; new data key" if written.new_key else ""
+    out.print(f"Wrote {shown} ({escape(what)}{key}) for {len(readers)} reader(s).")
+    return 0
+
+
+def _list(path: Path, as_json: bool, out: Console) -> int:
+    if not path.exists():
+        if as_json:
+            render.print_json(None)
+        else:
+            out.print(f"{escape(render.show_path(path))} does not exist: no secrets yet.")
+        return 0
+    found = files.listing(path)
+    if as_json:
+        render.print_json(
+            {
+                "file": str(found.path),
+                "lastmodified": found.lastmodified,
+                "recipients": [{"kind": k, "id": i} for k, i in found.recipients],
+                "secrets": found.names,
+            }
+        )
+        return 0
+    out.print(f"{escape(render.show_path(path))}  (last written {found.lastmodified})")
+    for name, version in found.names.items():
+        out.print(f"  {escape(name):<32} {version}")
+    for kind, rid in found.recipients:
+        out.print(f"  for {kind} {escape(rid)}")
+    return 0
