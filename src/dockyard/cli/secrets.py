@@ -15,6 +15,7 @@ from dockyard.cli.context import load
 from dockyard.errors import DockyardError, SecretsError
 from dockyard.secrets import files
 from dockyard.secrets.age import AgeIdentities
+from dockyard.secrets.kms import KmsAccess
 from dockyard.secrets.policy import load_policy
 from dockyard.spec.loaded import LoadedEnvironment
 
@@ -30,7 +31,7 @@ def cmd_secrets(args: argparse.Namespace, out: Console, err: Console) -> int:
         path = files.secrets_path(env, service)
         files.check_name(name)
         if action == "get":
-            value = files.get(path, name, [AgeIdentities.from_environment()])
+            value = files.get(path, name, [AgeIdentities.from_environment(), KmsAccess()])
             sys.stdout.write(f"{value}\n")
             return 0
         changes = {name: _read_value(name) if action == "set" else None}
@@ -87,7 +88,7 @@ def _write(
     readers = policy.readers(env.name, where)
     identities = AgeIdentities.from_environment()
     policy.writer(env.name, identities.recipients, where)
-    written = files.update(path, changes, readers, [identities], rotate=rotate)
+    written = files.update(path, changes, readers, [identities, KmsAccess()], rotate=rotate)
     shown = escape(render.show_path(written.path))
     if written.removed:
         gone = ", ".join(policy.owner(env.name, r) or r for r in written.removed)

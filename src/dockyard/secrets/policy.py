@@ -25,6 +25,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from dockyard.errors import SecretsError, SpecError
 from dockyard.secrets.age import AgeRecipient
 from dockyard.secrets.keys import Recipient
+from dockyard.secrets.kms import KmsKey
 from dockyard.spec.yamlsource import load_yaml
 
 POLICY_FILE = "policies.yaml"
@@ -83,14 +84,9 @@ class Policy(BaseModel):
             principal = self.principals[name]
             try:
                 recipients += [AgeRecipient(r) for r in principal.age]
+                recipients += [KmsKey(arn) for arn in principal.kms]
             except SecretsError as e:
                 raise SecretsError(f"{where}: principal {name}: {e.message}", hint=e.hint) from None
-            if principal.kms:
-                raise SecretsError(
-                    f"{where}: {name} has a KMS key; this version of Dockyard encrypts for "
-                    "age recipients only",
-                    hint="give the principal an age recipient",
-                )
         if not recipients:
             raise SecretsError(f"{where}: environment {environment} has no readers")
         return recipients

@@ -133,7 +133,9 @@ def _sops_file(path: Path, data: object) -> SopsFile:
 
 
 def data_key(file: SopsFile, identities: Sequence[Identity]) -> bytes:
-    """The file's data key, unwrapped by the first identity that can."""
+    """The file's data key, unwrapped by the first identity that can. A key service
+    that fails (KMS unreachable) is told of when no other identity could."""
+    failed: list[SecretsError] = []
     for kind in KEY_KINDS:
         for entry in file.meta.get(kind) or []:
             if not isinstance(entry, Mapping):
@@ -141,9 +143,17 @@ def data_key(file: SopsFile, identities: Sequence[Identity]) -> bytes:
             for identity in identities:
                 if identity.kind != kind:
                     continue
-                key = identity.unwrap(entry)
+                try:
+                    key = identity.unwrap(entry)
+                except SecretsError as e:
+                    failed.append(e)
+                    continue
                 if key is not None and len(key) == DATA_KEY_BYTES:
                     return key
+    if failed:
+        raise SecretsError(
+            f"{file.path}: {failed[0].message}", hint=failed[0].hint, code=failed[0].code
+        )
     wrapped = ", ".join(f"{kind} {rid}" for kind, rid in file.recipients()) or "nobody"
     raise SecretsError(
         f"{file.path}: none of your keys can decrypt it; it is encrypted for {wrapped}",
