@@ -151,3 +151,51 @@ def test_a_value_is_never_taken_from_the_command_line(
     assert refused.returncode != 0 and "name one secret" in refused.stderr
     empty = dockyard(ex, alice, "set", ex.env, "api", "db_password", stdin="")
     assert empty.returncode == 1 and "is empty" in empty.stderr
+
+
+def test_edit_changes_what_was_saved_and_leaves_no_copy(
+    team: tuple[Example, Person, Person], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ex, alice, _ = team
+    dockyard(ex, alice, "set", ex.env, "api", "db_password", stdin=CANARY)
+    dockyard(ex, alice, "set", ex.env, "api", "gone", stdin="x")
+    path = ex.service_dir("api") / "secrets" / f"{ex.env}.enc.yaml"
+    before = yaml.safe_load(path.read_text())
+    seen = tmp_path / "seen.txt"
+    editor = tmp_path / "editor.sh"
+    editor.write_text(
+        "#!/bin/sh\n"
+        f'stat -c "%a %n" "$1" > {seen}\n'
+        "printf 'db_password: %s\\nadded: new\\n' \"$(grep db_password \"$1\" | cut -d' ' -f2)\""
+        ' > "$1.new" && mv "$1.new" "$1"\n'
+    )
+    editor.chmod(0o755)
+    monkeypatch.setenv("EDITOR", str(editor))
+    done = dockyard(ex, alice, "edit", ex.env, "api")
+    assert done.returncode == 0, done.stderr
+    assert "added, gone" in done.stdout and CANARY not in done.stdout + done.stderr
+
+    mode, copy = seen.read_text().split()
+    assert mode == "600" and copy.startswith("/dev/shm/") and not Path(copy).exists()
+    after = yaml.safe_load(path.read_text())
+    assert after["db_password"] == before["db_password"]  # unchanged: same ciphertext
+    assert dockyard(ex, alice, "get", ex.env, "api", "added").stdout == "new\n"
+
+
+def test_diff_names_what_changed_between_revisions_without_a_key(tmp_path: Path) -> None:
+    ex = make_example(tmp_path, in_git=True)
+    alice = Person(tmp_path, "alice")
+    policy(ex, [alice], read=["alice"], write=["alice"])
+    dockyard(ex, alice, "set", ex.env, "a", stdin=CANARY)
+    dockyard(ex, alice, "set", ex.env, "b", stdin="2")
+    ex.commit("secrets")
+    dockyard(ex, alice, "set", ex.env, "b", stdin="3")
+    dockyard(ex, alice, "set", ex.env, "c", stdin="4")
+    dockyard(ex, alice, "unset", ex.env, "a")
+
+    shown = dockyard(ex, None, "diff", ex.env)
+    assert shown.returncode == 0, shown.stderr
+    assert [line.strip() for line in shown.stdout.splitlines()[1:]] == ["+ c", "- a", "~ b"]
+    ex.commit("more")
+    same = dockyard(ex, None, "diff", ex.env, "--from", "HEAD~1", "--to", "HEAD")
+    assert "+ c" in same.stdout and CANARY not in same.stdout + same.stderr

@@ -286,6 +286,23 @@ def build_parser() -> argparse.ArgumentParser:
         "rotate", help="A new data key for the file, every value encrypted again."
     )
     where(p, named=False)
+    p = secrets_sub.add_parser(
+        "edit",
+        help="Edit the decrypted secrets in $EDITOR (the copy on a tmpfs only).",
+        description="Decrypt the file into a YAML copy on a tmpfs (/dev/shm), open it in "
+        "$VISUAL or $EDITOR, and encrypt what you saved; the copy is removed whatever "
+        "happens. Values you did not change keep their ciphertext.",
+    )
+    where(p, named=False)
+    p = secrets_sub.add_parser(
+        "diff",
+        help="Which secrets were added, removed or written again between two revisions.",
+        description="Compare the file at two git revisions (default: HEAD and the file as "
+        "it is now) by the versions of its secrets; no key is needed and no value is shown.",
+    )
+    where(p, named=False)
+    p.add_argument("--from", dest="since", metavar="REV", default="HEAD")
+    p.add_argument("--to", dest="until", metavar="REV", default=None, help="(default: now)")
 
     p = command("completion", "Print the shell completion script for bash or zsh.", env=False)
     p.epilog = COMPLETION

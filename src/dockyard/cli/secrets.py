@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import getpass
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 
 from rich.console import Console
@@ -13,7 +14,7 @@ from rich.markup import escape
 from dockyard.cli import render
 from dockyard.cli.context import load
 from dockyard.errors import DockyardError, SecretsError
-from dockyard.secrets import files
+from dockyard.secrets import changes, files, sops
 from dockyard.secrets.age import AgeIdentities
 from dockyard.secrets.kms import KmsAccess
 from dockyard.secrets.policy import load_policy
@@ -34,8 +35,8 @@ def cmd_secrets(args: argparse.Namespace, out: Console, err: Console) -> int:
             value = files.get(path, name, [AgeIdentities.from_environment(), KmsAccess()])
             sys.stdout.write(f"{value}\n")
             return 0
-        changes = {name: _read_value(name) if action == "set" else None}
-        return _write(env, path, changes, out, err)
+        update = {name: _read_value(name) if action == "set" else None}
+        return _write(env, path, update, out, err)
     path = files.secrets_path(env, args.names)
     if action == "list":
         return _list(path, args.json, out)
@@ -46,9 +47,45 @@ def cmd_secrets(args: argparse.Namespace, out: Console, err: Console) -> int:
         except (OSError, UnicodeDecodeError) as e:
             raise SecretsError(f"cannot read {source}: {e}") from None
         return _write(env, path, dict(files.parse_env_file(text, str(source))), out, err)
+    if action == "diff":
+        return _diff(path, args.since, args.until, out)
     if not path.exists():
         raise SecretsError(f"{path} does not exist: there is nothing to {action}")
+    if action == "edit":
+        return _write(env, path, _edited(path), out, err)
     return _write(env, path, {}, out, err, rotate=action == "rotate")
+
+
+def _edited(path: Path) -> dict[str, sops.Scalar | None]:
+    """What the user changed in ``$EDITOR``: new values, and None for names removed."""
+    values = files.values(path, [AgeIdentities.from_environment(), KmsAccess()])
+    edited = changes.edit_values(values, changes.editor_command(), path.stem)
+    delta: dict[str, sops.Scalar | None] = {n: None for n in values if n not in edited}
+    for name, new in edited.items():
+        if not isinstance(new, sops.Scalar):
+            raise SecretsError(f"{name}: a secret is a string, number or boolean")
+        if values.get(name) != new:
+            delta[name] = new
+    return delta
+
+
+def _diff(path: Path, since: str, until: str | None, out: Console) -> int:
+    found = changes.compare(changes.versions_at(path, since), changes.versions_at(path, until))
+    shown = escape(render.show_path(path))
+    lines = [
+        *(f"  + {n}" for n in found.added),
+        *(f"  - {n}" for n in found.removed),
+        *(f"  ~ {n}" for n in found.changed),
+    ]
+    if not lines:
+        out.print(
+            f"{shown}: no secret changed between {escape(since)} and {escape(until or 'now')}."
+        )
+        return 0
+    out.print(f"{shown}, {escape(since)} → {escape(until or 'now')}:")
+    for line in lines:
+        out.print(escape(line))
+    return 0
 
 
 def _named(words: list[str]) -> tuple[str | None, str]:
@@ -78,7 +115,7 @@ def _read_value(name: str) -> str:
 def _write(
     env: LoadedEnvironment,
     path: Path,
-    changes: dict[str, str | None],
+    changes: Mapping[str, sops.Scalar | None],
     out: Console,
     err: Console,
     *,

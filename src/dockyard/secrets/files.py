@@ -65,6 +65,11 @@ def listing(path: Path) -> Listing:
     return Listing(path, versions, file.recipients(), file.lastmodified)
 
 
+def values(path: Path, identities: Sequence[Identity]) -> dict[str, object]:
+    """Every secret of ``path`` in the clear."""
+    return dict(sops.decrypt(_existing(path), identities))
+
+
 def get(path: Path, name: str, identities: Sequence[Identity]) -> sops.Scalar:
     values = sops.decrypt(_existing(path), identities)
     if name not in values:
