@@ -17,7 +17,19 @@ from dockyard.cli.parser import build_parser
 
 SRC = Path(__file__).resolve().parents[3] / "src"
 EXAMPLE = Path(__file__).resolve().parents[3] / "examples" / "platform"
-DRIVERS = {"docker", "sqlalchemy", "psycopg", "httpx", "pydantic", "rich", "yaml"}
+DRIVERS = {
+    "docker",
+    "sqlalchemy",
+    "psycopg",
+    "httpx",
+    "pydantic",
+    "rich",
+    "yaml",
+    "boto3",
+    "botocore",
+    "pyrage",
+    "cryptography",
+}
 
 
 def loaded(code: str) -> set[str]:
@@ -82,6 +94,11 @@ def test_a_tab_loads_no_driver_but_yaml() -> None:
 def test_validate_loads_no_engine_store_or_http_driver() -> None:
     code = exits(["-C", str(EXAMPLE), "validate", "local"])
     assert loaded(code) & {"docker", "sqlalchemy", "psycopg", "httpx"} == set()
+
+
+def test_secrets_of_age_files_load_no_engine_store_or_aws_driver() -> None:
+    code = exits(["-C", str(EXAMPLE), "secrets", "list", "local", "api"])
+    assert loaded(code) & {"docker", "sqlalchemy", "psycopg", "boto3", "botocore"} == set()
 
 
 def test_every_command_has_a_function() -> None:
