@@ -163,7 +163,8 @@ class _Walk:
         if dest == "services":
             given = set(self.given.get("services", ()))
             return (c for c in _units(self._repo(), env) if c.word not in given)
-        if dest == "service":
+        if dest == "service" or (dest == "names" and not self.given.get("names")):
+            # `secrets ACTION ENV [SERVICE] …`: a service first, then a secret's name
             return (c for c in _units(self._repo(), env) if c.help == "service")
         if dest == "task":
             service = self._last("service")

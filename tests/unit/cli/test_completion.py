@@ -74,6 +74,24 @@ def test_services_accessories_and_tasks() -> None:
     }
 
 
+def test_secrets_actions_then_a_service_then_nothing_guessed() -> None:
+    assert words("secrets", "") == [
+        "set",
+        "get",
+        "unset",
+        "list",
+        "import",
+        "rekey",
+        "rotate",
+        "edit",
+        "diff",
+    ]
+    assert words("-C", EXAMPLE, "secrets", "set", "") == ["local"]
+    assert words("-C", EXAMPLE, "secrets", "set", "local", "") == SERVICES
+    assert words("-C", EXAMPLE, "secrets", "list", "local", "w") == ["worker", "web"]
+    assert words("-C", EXAMPLE, "secrets", "get", "local", "api", "") == []  # a secret's name
+
+
 def test_nothing_where_nothing_is_known() -> None:
     assert words("-C", EXAMPLE, "run", "local", "api", "--", "") == []  # the command to run
     assert words("-C", EXAMPLE, "status", "local", "") == []
