@@ -287,6 +287,24 @@ def build_parser() -> argparse.ArgumentParser:
     )
     where(p, named=False)
     p = secrets_sub.add_parser(
+        "keygen",
+        help="Make your Ed25519 signing key; print the line for policies.yaml.",
+        description="Make an Ed25519 signing key in $DOCKYARD_SIGNING_KEY_FILE or "
+        "~/.config/dockyard/signing.key (0600; an existing one is kept) and print its public "
+        "half for your principal in policies.yaml. Every file you write is then signed.",
+    )
+    p = secrets_sub.add_parser("sign", help="Sign the file as it is, as its writer.")
+    where(p, named=False)
+    p = secrets_sub.add_parser(
+        "verify",
+        help="Check that files are signed by a writer and encrypted for the readers.",
+        description="Check the file (or, with --all, every secrets file of ENV): signed by a "
+        "principal that may write ENV, unchanged since, and encrypted for exactly the readers "
+        "policies.yaml names. Exits 1 naming each file, signer and rule that fails.",
+    )
+    where(p, named=False)
+    p.add_argument("--all", action="store_true", help="every secrets file of the environment")
+    p = secrets_sub.add_parser(
         "edit",
         help="Edit the decrypted secrets in $EDITOR (the copy on a tmpfs only).",
         description="Decrypt the file into a YAML copy on a tmpfs (/dev/shm), open it in "

@@ -14,10 +14,10 @@ from rich.markup import escape
 from dockyard.cli import render
 from dockyard.cli.context import load
 from dockyard.errors import DockyardError, SecretsError
-from dockyard.secrets import changes, files, sops
+from dockyard.secrets import changes, files, signing, sops, trust
 from dockyard.secrets.age import AgeIdentities
 from dockyard.secrets.kms import KmsAccess
-from dockyard.secrets.policy import load_policy
+from dockyard.secrets.policy import Policy, load_policy
 from dockyard.spec.loaded import LoadedEnvironment
 
 MAX_VALUE = 1 << 20
@@ -25,8 +25,14 @@ MAX_VALUE = 1 << 20
 
 
 def cmd_secrets(args: argparse.Namespace, out: Console, err: Console) -> int:
-    env = load(args)
     action = args.secrets_command
+    if action == "keygen":
+        path = signing.default_key_file()
+        public = signing.make_key(path)
+        err.print(f"Wrote your signing key to {escape(str(path))} (keep it; never commit it).")
+        out.print(f"signing: {signing.public_text(public)}", markup=False, highlight=False)
+        return 0
+    env = load(args)
     if action in ("set", "get", "unset"):
         service, name = _named(args.names)
         path = files.secrets_path(env, service)
@@ -49,10 +55,19 @@ def cmd_secrets(args: argparse.Namespace, out: Console, err: Console) -> int:
         return _write(env, path, dict(files.parse_env_file(text, str(source))), out, err)
     if action == "diff":
         return _diff(path, args.since, args.until, out)
+    if action == "verify":
+        paths = _every_file(env) if args.all else [path]
+        return _verify(env, paths, out, err)
     if not path.exists():
         raise SecretsError(f"{path} does not exist: there is nothing to {action}")
     if action == "edit":
         return _write(env, path, _edited(path), out, err)
+    if action == "sign":
+        policy, where = load_policy(env.repo)
+        policy.writer(env.name, AgeIdentities.from_environment().recipients, where)
+        files.values(path, [AgeIdentities.from_environment(), KmsAccess()])  # the MAC holds
+        _sign(env, path, policy, where, out, err, required=True)
+        return 0
     return _write(env, path, {}, out, err, rotate=action == "rotate")
 
 
@@ -133,7 +148,76 @@ def _write(
     what = ", ".join(written.changed) if written.changed else "no value changed"
     key = "; new data key" if written.new_key else ""
     out.print(f"Wrote {shown} ({escape(what)}{key}) for {len(readers)} reader(s).")
+    _sign(env, path, policy, where, out, err, required=False)
     return 0
+
+
+def _sign(
+    env: LoadedEnvironment,
+    path: Path,
+    policy: Policy,
+    where: Path,
+    out: Console,
+    err: Console,
+    *,
+    required: bool,
+) -> None:
+    """Sign ``path`` with this user's signing key, as the principal it belongs to."""
+    key_file = signing.default_key_file()
+    key = signing.load_key(key_file)
+    shown = escape(render.show_path(path))
+    if key is None:
+        message = f"{shown} is unsigned: no signing key in {escape(str(key_file))}"
+        if required:
+            raise SecretsError(
+                f"{path} cannot be signed: no signing key in {key_file}",
+                hint="`dockyard secrets keygen` makes one; add it to your principal",
+            )
+        err.print(f"[yellow]note:[/] {message} (`dockyard secrets keygen` makes one)")
+        return
+    signer = policy.signer(signing.public_text(key.public_key()))
+    if signer is None:
+        raise SecretsError(
+            f"{where}: no principal has your signing key, so {path} was not signed",
+            hint=f"add `signing: {signing.public_text(key.public_key())}` to your principal",
+        )
+    signing.sign(path, env.name, signer, key)
+    out.print(f"Signed {shown} as {escape(signer)}.")
+
+
+def _every_file(env: LoadedEnvironment) -> list[Path]:
+    candidates = [files.secrets_path(env, None)]
+    candidates += [files.secrets_path(env, s.name) for s in env.services]
+    return [p for p in candidates if p.exists()]
+
+
+def _verify(env: LoadedEnvironment, paths: list[Path], out: Console, err: Console) -> int:
+    policy, where = load_policy(env.repo)
+    failed = 0
+    for path in paths:
+        if not path.exists():
+            raise SecretsError(f"{path} does not exist: there is nothing to verify")
+        verdict = trust.verify(path, env.name, policy, where)
+        shown = escape(render.show_path(path))
+        if verdict.ok:
+            out.print(f"[green]ok[/]     {shown}: signed by {escape(verdict.signer or '?')}")
+            continue
+        failed += 1
+        for problem in verdict.problems:
+            err.print(f"[red]failed[/] {shown}: {escape(problem)}")
+        if any(p.startswith(("unsigned", "changed since")) for p in verdict.problems):
+            service = _service_of(env, path)
+            err.print(f"       sign it: dockyard secrets sign {escape(env.name)}{service}")
+    if not paths:
+        out.print(f"Environment {escape(env.name)} has no secrets files.")
+    return 1 if failed else 0
+
+
+def _service_of(env: LoadedEnvironment, path: Path) -> str:
+    for service in env.services:
+        if files.secrets_path(env, service.name) == path:
+            return f" {service.name}"
+    return ""
 
 
 def _list(path: Path, as_json: bool, out: Console) -> int:

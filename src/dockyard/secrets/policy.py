@@ -6,8 +6,11 @@ in the environment repo.
     principals:                 # people and CI identities, by name
       alice: {age: age1...}
       ci-prod: {age: age1..., kms: arn:aws:kms:...}
+          # a writer also signs: `dockyard secrets keygen` prints the line
+      # alice: {age: age1..., signing: ed25519:...}
     environments:
       staging: {read: [alice, ci-prod], write: [alice]}
+      prod: {read: [alice, ci-prod], write: [alice], protected: true}
 
 An environment's readers are exactly the master keys its secrets files are
 encrypted for: adding a reader and ``dockyard secrets rekey`` lets them
@@ -42,8 +45,9 @@ class Principal(BaseModel):
 
     age: list[str] = Field(default_factory=list)
     kms: list[str] = Field(default_factory=list)
+    signing: list[str] = Field(default_factory=list)  # Ed25519 public keys (secrets.signing)
 
-    @field_validator("age", "kms", mode="before")
+    @field_validator("age", "kms", "signing", mode="before")
     @classmethod
     def _one_or_many(cls, value: object) -> object:
         return [value] if isinstance(value, str) else value
@@ -54,6 +58,7 @@ class Access(BaseModel):
 
     read: list[str] = Field(default_factory=list)
     write: list[str] = Field(default_factory=list)
+    protected: bool = False  # every file must verify (signed by a writer, for the readers)
 
 
 class Policy(BaseModel):
@@ -106,6 +111,10 @@ class Policy(BaseModel):
             f"its writers are {', '.join(access.write) or 'nobody'}",
             hint="point SOPS_AGE_KEY_FILE at a writer's age identity",
         )
+
+    def signer(self, key: str) -> str | None:
+        """The principal whose signing key ``key`` is."""
+        return next((n for n, p in self.principals.items() if key in p.signing), None)
 
     def owner(self, environment: str, recipient: str) -> str | None:
         """The principal a master key belongs to, if the policy knows it."""

@@ -83,6 +83,9 @@ def test_secrets_actions_then_a_service_then_nothing_guessed() -> None:
         "import",
         "rekey",
         "rotate",
+        "keygen",
+        "sign",
+        "verify",
         "edit",
         "diff",
     ]
