@@ -236,3 +236,19 @@ def test_floats_and_the_timestamp_are_written_as_sops_writes_them(tmp_path: Path
     file = sops.read(written(tmp_path, text))
     assert file.lastmodified == "2026-01-02T03:04:05Z"
     assert sops.decrypt(file, [identities]) == {"tiny": 1e-07, "big": 1e21, "one": 1.0}
+
+
+def test_hostile_files_are_refused_by_the_spec_bounds(tmp_path: Path) -> None:
+    laughs = "a: &a [x, x, x, x, x, x, x, x, x, x]\n" + "".join(
+        f"{chr(98 + i)}: &{chr(98 + i)} [*{chr(97 + i)}, *{chr(97 + i)}, *{chr(97 + i)},"
+        f" *{chr(97 + i)}, *{chr(97 + i)}, *{chr(97 + i)}, *{chr(97 + i)}, *{chr(97 + i)}]\n"
+        for i in range(9)
+    )
+    deep = "a: " + "[" * 5000 + "]" * 5000 + "\n"
+    huge = "a: " + "x" * (2 * 1024 * 1024) + "\n"
+    binary = "a: \x00\x01\x02\n"
+    for name, text in [("laughs", laughs), ("deep", deep), ("huge", huge), ("binary", binary)]:
+        path = written(tmp_path, text, f"{name}.enc.yaml")
+        with pytest.raises((SpecError, SecretsError)) as raised:
+            sops.read(path)
+        assert str(path) in str(raised.value) or raised.value.location is not None, name
