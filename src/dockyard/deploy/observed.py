@@ -15,7 +15,7 @@ from functools import partial
 from typing import Any
 
 from dockyard.deploy.routing import IngressEngine
-from dockyard.discovery.ingress import IngressClient, IngressUnavailable
+from dockyard.discovery.ingress import IngressClient, IngressUnavailable, exec_printing
 from dockyard.errors import EngineError, EngineUnreachable
 from dockyard.parallel import both, gather
 from dockyard.plan.ingress import HOLDER_SERVICE, INGRESS_SERVICE
@@ -103,7 +103,8 @@ def _cut_off(engine: IngressEngine, actual: ActualState) -> bool:
 def _namespace(engine: IngressEngine, container_id: str) -> str | None:
     """The network namespace of the container's first process; None when it cannot be read."""
     try:
-        code, output = engine.exec(container_id, _NETNS)
+        code, output = exec_printing(engine, container_id, _NETNS)
     except EngineError:
         return None
-    return output.strip() if code == 0 else None
+    space = output.strip()
+    return space if code == 0 and space.startswith("net:[") else None

@@ -128,7 +128,7 @@ class IngressClient:
             )
         pieces = [text[i : i + MAX_ARGUMENT] for i in range(0, len(text), MAX_ARGUMENT)]
         argv = ["python3", "-c", _ADMIN_PROGRAM, method, path, str(self.timeout), *pieces]
-        code, output = self.engine.exec(self.container_id, argv)
+        code, output = exec_printing(self.engine, self.container_id, argv)
         answer = _last_json_line(output)
         if code == UNREACHABLE and answer is not None and "unreachable" in answer:
             raise IngressUnavailable(
@@ -210,6 +210,22 @@ class IngressClient:
                     hint="Check the ingress container's logs (docker logs).",
                 ) from last
             time.sleep(min(poll, left))
+
+
+LOST_OUTPUT_ATTEMPTS = 3
+"""Runs of a command that always prints, when the engine returns none of its output."""
+
+
+def exec_printing(engine: ContainerAccess, container_id: str, argv: list[str]) -> tuple[int, str]:
+    """Run ``argv``, a command that always prints something, in the container. Docker
+    (20.10, under load) sometimes reports an exec's exit code 0 with none of its
+    output; such a run is repeated, up to LOST_OUTPUT_ATTEMPTS runs in all, so only
+    use it for commands that may run twice (reads, and loading the same config)."""
+    for _ in range(LOST_OUTPUT_ATTEMPTS - 1):
+        code, output = engine.exec(container_id, argv)
+        if code != 0 or output.strip():
+            return code, output
+    return engine.exec(container_id, argv)
 
 
 def _last_json_line(output: str) -> dict[str, Any] | None:

@@ -5,6 +5,7 @@ runs the real thing)."""
 from __future__ import annotations
 
 import json
+import threading
 from typing import cast
 
 import pytest
@@ -101,3 +102,39 @@ def test_nothing_is_asked_of_an_environment_without_an_ingress() -> None:
     seen = observe(cast(Engine, engine), ENV)
 
     assert (seen.ingress.caddys, seen.ingress.cut_off, engine.asked) == ({}, False, [])
+
+
+class Forgetful(Scripted):
+    """Docker 20.10 under load: an exec now and then exits 0 with none of its output."""
+
+    def __init__(self, *args: object, lose: int) -> None:
+        super().__init__(*args)  # type: ignore[arg-type]
+        self.lose = lose
+        self.lock = threading.Lock()  # observing asks from several threads at once
+
+    def exec(self, container_id: str, argv: list[str]) -> tuple[int, str]:
+        with self.lock:
+            lost = self.lose > 0
+            self.lose -= 1
+            if lost:
+                self.asked.append(container_id)
+        if lost:
+            return 0, ""
+        with self.lock:
+            return super().exec(container_id, argv)
+
+
+def test_a_lost_exec_output_is_asked_again_not_taken_for_another_namespace() -> None:
+    same = {"h1": "net:[1]", "c1": "net:[1]"}
+    engine = Forgetful(ingress(), same, answer(200, ROUTED), lose=2)
+    seen = observe(cast(Engine, engine), ENV)
+    assert not seen.ingress.cut_off
+    assert seen.ingress.caddys == {f"{ENV}-{INGRESS_SERVICE}-1": CaddySeen(ROUTED)}
+    assert len(engine.asked) == 5  # three questions, two of them twice
+
+
+def test_output_lost_every_time_decides_nothing() -> None:
+    engine = Forgetful(ingress(), {"h1": "net:[1]", "c1": "net:[2]"}, answer(200, ROUTED), lose=99)
+    seen = observe(cast(Engine, engine), ENV)
+    assert not seen.ingress.cut_off  # unknown: the next look decides
+    assert seen.ingress.caddys[f"{ENV}-{INGRESS_SERVICE}-1"].error is not None
