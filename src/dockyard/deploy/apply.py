@@ -41,6 +41,7 @@ from dockyard.engines.converge import (
     Deployment,
 )
 from dockyard.engines.environment import Environments
+from dockyard.engines.model import NO_SECRETS, SecretValues
 from dockyard.events import Event, Reporter, silent
 from dockyard.parallel import together
 from dockyard.plan.model import ActualState, DesiredState, Plan, Step
@@ -56,10 +57,12 @@ def apply(
     release: str,
     report: Reporter = silent,
     check: Callable[[], None] = lambda: None,
+    secrets: SecretValues = NO_SECRETS,
 ) -> ApplyResult:
-    """Apply ``plan``. ``check`` runs before every change and may raise to stop the
-    deploy (the deploy lock uses it when its lease was lost)."""
-    deployment = Deployment(desired, actual, release, report, check)
+    """Apply ``plan``, delivering ``secrets`` to the tasks that get them. ``check``
+    runs before every change and may raise to stop the deploy (the deploy lock uses
+    it when its lease was lost)."""
+    deployment = Deployment(desired, actual, release, report, check, secrets=secrets)
     converger = converger_for(engine, deployment)
     changes = plan.changes
     for step in changes:

@@ -64,6 +64,7 @@ class Batches:
             deployment.report,
             deployment.check,
             self.router,
+            deployment.secrets,
         )
 
     def rollout(self, service: ServiceDef) -> ServiceRollout:

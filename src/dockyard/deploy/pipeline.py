@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from functools import partial
 
 from dockyard.build.images import BuiltImage
+from dockyard.deploy import secret_values
 from dockyard.deploy.observed import Observed, observe
 from dockyard.deploy.planning import release_plan
 from dockyard.deploy.route_steps import ingress_images
@@ -131,4 +132,4 @@ def _desired(
     else:
         images = dict(source.images)
     images.update(ingress_images(engine, env, actual, report))
-    return desire(env, images, only), shipped
+    return desire(env, images, only, secret_values.catalog(env, only)), shipped

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 from dockyard.build.credentials import auth_config
 from dockyard.build.registry import ensure_image
+from dockyard.deploy import secret_values
 from dockyard.deploy.apply import ApplyResult, apply
 from dockyard.deploy.history import check_history
 from dockyard.deploy.observed import observe
@@ -26,6 +27,7 @@ from dockyard.deploy.promote import carry_images
 from dockyard.deploy.ship import Shipped, params_commit
 from dockyard.deploy.target import Target
 from dockyard.deploy.tasks import Runner, TaskFailed
+from dockyard.engines.model import SecretValues
 from dockyard.errors import DeployError, DockyardError
 from dockyard.events import Event, Reporter, silent
 from dockyard.plan.model import DesiredState, Plan
@@ -218,12 +220,16 @@ def _converge(
         on_plan(steps)
     if steps.empty:
         return Outcome(env.name, steps, None, ApplyResult(), time.monotonic() - began)
+    # Decrypted before anything changes: a key that cannot read a file stops here.
+    secrets = secret_values.read_values(
+        env, secret_values.used(desired), secret_values.running(actual)
+    )
     record = store.start_release(env.name, rel.kind, actor(), list(rel.records), rel.source)
     number = record.number
     report(Event("phase", "", f"release {record.label}"))
     plan_json = steps.model_dump(mode="json")
     desired_json = desired.model_dump(mode="json")
-    runner = Runner(engine, store, desired, report)
+    runner = Runner(engine, store, desired, report, secrets)
 
     def finish(status: FinalStatus, error: str | None = None) -> Release:
         return store.finish_release(
@@ -235,20 +241,24 @@ def _converge(
     infra, services = _split(steps)
     try:
         try:
-            result = apply(engine, desired, actual, infra, str(number), report, keeper.check)
+            result = apply(
+                engine, desired, actual, infra, str(number), report, keeper.check, secrets
+            )
             runner.run_steps(steps.tasks, "before-deploy", number)
             keeper.check()
-            done = apply(engine, desired, actual, services, str(number), report, keeper.check)
+            done = apply(
+                engine, desired, actual, services, str(number), report, keeper.check, secrets
+            )
             result.started += done.started
             result.removed += done.removed
             runner.run_steps(steps.tasks, "after-deploy", number)
         except TaskFailed as failed:
             if failed.task.when == "after-deploy" and not failed.task.rollback_on_failure:
                 raise
-            _note(failed, _undo(target, steps, number, report, keeper))
+            _note(failed, _undo(target, steps, number, report, keeper, secrets))
             raise
         except DeployError as failed:
-            _note(failed, _undo(target, steps, number, report, keeper))
+            _note(failed, _undo(target, steps, number, report, keeper, secrets))
             raise
     except KeyboardInterrupt:
         finish("interrupted")
@@ -275,7 +285,12 @@ def _split(steps: Plan) -> tuple[Plan, Plan]:
 
 
 def _undo(
-    target: Target, steps: Plan, number: int, report: Reporter, keeper: LockKeeper
+    target: Target,
+    steps: Plan,
+    number: int,
+    report: Reporter,
+    keeper: LockKeeper,
+    secrets: SecretValues,
 ) -> str | None:
     """Put back what the last succeeded release deployed, for every service and
     accessory this one changed (but those that say ``rollback: manual``): a release
@@ -298,7 +313,9 @@ def _undo(
         keeper.check()
         now = observe(engine, env.name)
         undo = release_plan(before, now, changed)
-        apply(engine, before, now.actual, undo, str(previous.number), report, keeper.check)
+        secrets |= secret_values.read_values(env, (), secret_values.used(before))
+        number_before = str(previous.number)
+        apply(engine, before, now.actual, undo, number_before, report, keeper.check, secrets)
     except DockyardError as e:
         report(Event("warn", "", f"the revert to {previous.label} did not finish: {e}"))
         return f"the revert to {previous.label} did not finish ({e.message})"

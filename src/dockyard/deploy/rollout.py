@@ -20,6 +20,7 @@ from typing import Protocol
 from dockyard.deploy.routing import Router
 from dockyard.engines.converge import ApplyResult
 from dockyard.engines.environment import Environments
+from dockyard.engines.model import NO_SECRETS, SecretValues
 from dockyard.engines.replicas import Replicas
 from dockyard.errors import DeployError
 from dockyard.events import Event, Reporter
@@ -45,6 +46,7 @@ class Context:
     report: Reporter
     check: Callable[[], None]
     router: Router | None
+    secrets: SecretValues = NO_SECRETS
 
 
 def describe(step: Step) -> str:
@@ -227,7 +229,7 @@ class Rollout:
 
 def start(ctx: Context, service: ServiceDef, slot: int, release: str | None = None) -> ActualTask:
     ctx.check()
-    task = ctx.engine.start_task(ctx.desired, service, slot, release or ctx.release)
+    task = ctx.engine.start_task(ctx.desired, service, slot, release or ctx.release, ctx.secrets)
     ctx.report(Event("start", service.name, f"started {task.task}"))
 
     def progress(line: str) -> None:

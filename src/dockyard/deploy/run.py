@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterator, Sequence
 
+from dockyard.deploy import secret_values
 from dockyard.deploy.history import check_history
 from dockyard.deploy.release import deploy_lock
 from dockyard.deploy.target import Target
@@ -43,7 +44,8 @@ def run_task(
     oneoff = _oneoff(svc, task, command)
     if timeout is not None:
         oneoff = oneoff.model_copy(update={"timeout": timeout})
-    runner = Runner(target.engine, target.store, desired, report)
+    secrets = secret_values.read_values(target.env, oneoff.container.secrets)
+    runner = Runner(target.engine, target.store, desired, report, secrets)
     with _maybe_locked(target, task is not None, wait):
         return runner.run(oneoff, current.number)
 

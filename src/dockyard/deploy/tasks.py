@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 
-from dockyard.engines.model import OneOffResult
+from dockyard.engines.model import NO_SECRETS, OneOffResult, SecretValues
 from dockyard.engines.oneoff import OneOffs
 from dockyard.errors import DeployError
 from dockyard.events import Event, EventKind, Reporter
@@ -154,6 +154,7 @@ class Runner:
     store: StateStore
     desired: DesiredState
     report: Reporter
+    secrets: SecretValues = NO_SECRETS
 
     def run_steps(self, steps: list[TaskStep], when: str, release: int) -> None:
         for step in steps:
@@ -172,7 +173,9 @@ class Runner:
         def output(line: str) -> None:
             self.report(Event("output", task.service, line))
 
-        result = self.engine.run_oneoff(self.desired, task, str(release or ""), output)
+        result = self.engine.run_oneoff(
+            self.desired, task, str(release or ""), output, self.secrets
+        )
         status: TaskStatus = (
             "timed-out" if result.timed_out else "succeeded" if result.exit_code == 0 else "failed"
         )

@@ -21,6 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
+from dockyard.engines.model import NO_SECRETS, SecretValues
 from dockyard.events import Reporter
 from dockyard.plan.model import ActualState, DesiredState, ServiceDef, Step
 
@@ -43,6 +44,7 @@ class Deployment:
     report: Reporter
     check: Callable[[], None]  # runs before every change; raises to stop the deploy
     result: ApplyResult = field(default_factory=ApplyResult)
+    secrets: SecretValues = NO_SECRETS  # the values of the secrets its tasks get
 
 
 class ServiceRollout(Protocol):

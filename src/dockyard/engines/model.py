@@ -6,9 +6,13 @@ nothing of a driver in them.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
+
+from dockyard.errors import SecretsError
+from dockyard.plan.model import SecretDef
 
 ProgressFn = Callable[[str], None]
 """Receives one line of progress (build output, a state change)."""
@@ -67,3 +71,53 @@ class OneOffResult:
     log_tail: str  # the last lines of its output
     seconds: float
     container: str  # its name, for messages
+
+
+SecretKey = tuple[str, str, str]
+"""A secret's value is found by its scope, name and version (``SecretDef``)."""
+
+
+class SecretValues:
+    """The plaintext of the secrets a deploy delivers, in this process's memory only.
+
+    Nothing shows a value: ``repr`` and ``str`` say how many there are, and there
+    is no way to list them. An engine asks for each by its definition."""
+
+    __slots__ = ("_values",)
+
+    def __init__(self, values: Mapping[SecretKey, bytes] | None = None) -> None:
+        self._values = dict(values or {})
+
+    def value(self, secret: SecretDef) -> bytes:
+        """The value of ``secret``; an error naming it (never its value) when this
+        deploy could not read that version."""
+        try:
+            return self._values[(secret.scope, secret.name, secret.version)]
+        except KeyError:
+            where = f"{secret.scope}'s secrets" if secret.scope else "the shared secrets"
+            raise SecretsError(
+                f"the value of secret {secret.name} (version {secret.version}) in {where} "
+                "was not read for this deploy",
+                hint="it may have been removed from the secrets file since the release "
+                "that uses it; set it again with `dockyard secrets set`",
+            ) from None
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._values
+
+    def __len__(self) -> int:
+        return len(self._values)
+
+    def __or__(self, other: SecretValues) -> SecretValues:
+        return SecretValues({**self._values, **other._values})
+
+    def __repr__(self) -> str:
+        return f"<{len(self._values)} secret values>"
+
+    __str__ = __repr__
+
+    def __reduce__(self) -> Any:
+        raise TypeError("secret values are not pickled")
+
+
+NO_SECRETS = SecretValues()

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Protocol, runtime_checkable
 
-from dockyard.engines.model import OneOffResult, ProgressFn
+from dockyard.engines.model import NO_SECRETS, OneOffResult, ProgressFn, SecretValues
 from dockyard.plan.model import DesiredState, OneOffDef
 
 
@@ -18,10 +18,16 @@ class OneOffs(Protocol):
     """Run one-off tasks, and clean up after runs that were killed."""
 
     def run_oneoff(
-        self, desired: DesiredState, task: OneOffDef, release: str, output: ProgressFn
+        self,
+        desired: DesiredState,
+        task: OneOffDef,
+        release: str,
+        output: ProgressFn,
+        secrets: SecretValues = NO_SECRETS,
     ) -> OneOffResult:
         """Run ``task`` on the environment's network (so it reaches accessories and
-        services by name), pass every output line to ``output`` as it comes, kill it
+        services by name) with the files of its secrets (values in ``secrets``),
+        pass every output line to ``output`` as it comes, kill it
         when ``task.timeout`` passes, remove what ran it, and return how it ended.
         Interrupting the caller (KeyboardInterrupt) kills and removes it too."""
         ...

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Protocol, runtime_checkable
 
-from dockyard.engines.model import ProgressFn
+from dockyard.engines.model import NO_SECRETS, ProgressFn, SecretValues
 from dockyard.plan.model import ActualTask, DesiredState, ServiceDef
 
 
@@ -20,9 +20,15 @@ class Replicas(Protocol):
     one is ``Environments.remove_task``, which every engine has)."""
 
     def start_task(
-        self, desired: DesiredState, service: ServiceDef, replica: int, release: str
+        self,
+        desired: DesiredState,
+        service: ServiceDef,
+        replica: int,
+        release: str,
+        secrets: SecretValues = NO_SECRETS,
     ) -> ActualTask:
-        """Create and start one replica's containers (main first, then sidecars)."""
+        """Create and start one replica's containers (main first, then sidecars),
+        each with the files of its secrets (``secrets`` holds their values)."""
         ...
 
     def wait_ready(self, task: ActualTask, timeout: float, progress: ProgressFn) -> None:

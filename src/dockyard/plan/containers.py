@@ -5,12 +5,26 @@ from __future__ import annotations
 import shlex
 
 from dockyard.errors import SpecError
-from dockyard.plan.model import ContainerDef, HealthDef, MountDef, OneOffDef, PortDef, volume_name
+from dockyard.plan.model import (
+    ContainerDef,
+    HealthDef,
+    MountDef,
+    OneOffDef,
+    PortDef,
+    SecretDef,
+    volume_name,
+)
 from dockyard.spec.models import Container, Health, TaskSpec
 
 
-def container_def(environment: str, name: str, c: Container, image: str) -> ContainerDef:
-    """One container of a task, running ``image``."""
+def container_def(
+    environment: str,
+    name: str,
+    c: Container,
+    image: str,
+    secrets: list[SecretDef] | None = None,
+) -> ContainerDef:
+    """One container of a task, running ``image``, with the ``secrets`` its spec names."""
     ports = _ports(c)
     return ContainerDef(
         name=name,
@@ -27,6 +41,7 @@ def container_def(environment: str, name: str, c: Container, image: str) -> Cont
         memory=c.resources.memory if c.resources else None,
         mounts=_mounts(environment, c),
         stop_grace=c.stop_grace,
+        secrets=list(secrets or []),
     )
 
 
@@ -51,9 +66,17 @@ def _mounts(environment: str, c: Container) -> list[MountDef]:
     ]
 
 
-def oneoff_def(service: str, name: str, task: TaskSpec, base: ContainerDef) -> OneOffDef:
-    """A task runs in a container like ``base`` (its image, env and volumes) with
-    its own command, env overrides and resources, and no ports or health check."""
+def oneoff_def(
+    service: str,
+    name: str,
+    task: TaskSpec,
+    base: ContainerDef,
+    secrets: list[SecretDef] | None = None,
+) -> OneOffDef:
+    """A task runs in a container like ``base`` (its image, env, volumes and
+    secrets) with its own command, env overrides, resources and extra ``secrets``,
+    and no ports or health check."""
+    own = {s.name for s in secrets or []}
     container = base.model_copy(
         update={
             "name": name,
@@ -64,6 +87,7 @@ def oneoff_def(service: str, name: str, task: TaskSpec, base: ContainerDef) -> O
             "health": None,
             "cpus": task.resources.cpus if task.resources else base.cpus,
             "memory": task.resources.memory if task.resources else base.memory,
+            "secrets": [s for s in base.secrets if s.name not in own] + list(secrets or []),
         }
     )
     return OneOffDef(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Mapping
 
-from dockyard.errors import SpecError
+from dockyard.errors import Location, SpecError
 from dockyard.plan.containers import container_def, oneoff_def, port_number
 from dockyard.plan.ingress import (
     HOLDER_SERVICE,
@@ -24,7 +24,8 @@ from dockyard.plan.model import (
     TaskDef,
     network_name,
 )
-from dockyard.plan.supervisor import add_supervisor
+from dockyard.plan.secrets import SHARED, SecretCatalog
+from dockyard.plan.supervisor import SUPERVISOR_SERVICE, add_supervisor
 from dockyard.spec.loaded import LoadedEnvironment, LoadedService
 
 ImageRefs = Mapping[str, str]
@@ -32,17 +33,22 @@ ImageRefs = Mapping[str, str]
 
 
 def desire(
-    env: LoadedEnvironment, images: ImageRefs, only: Collection[str] | None = None
+    env: LoadedEnvironment,
+    images: ImageRefs,
+    only: Collection[str] | None = None,
+    secrets: SecretCatalog | None = None,
 ) -> DesiredState:
-    """The desired state of ``env`` given the images its builds produced.
+    """The desired state of ``env`` given the images its builds produced and the
+    ``secrets`` its files hold (names and versions).
 
     With ``only``, just those services and accessories are described (a deploy
     of part of an environment); plan it with the same ``only``.
     """
+    catalog = secrets if secrets is not None else SecretCatalog()
     ingress = _ingress_in(env, only)
     services = {
-        **_accessories(env, images, only),
-        **_services(env, images, ingress, only),
+        **_accessories(env, images, only, catalog),
+        **_services(env, images, ingress, only, catalog),
     }
     if ingress is not None:
         services.update(_ingress_parts(env, images, ingress, services))
@@ -54,6 +60,7 @@ def desire(
         services=_deploy_order(services),
         labels=dict(env.spec.labels),
         ingress=ingress,
+        helper_image=images.get(SUPERVISOR_SERVICE),
     )
 
 
@@ -68,19 +75,26 @@ def _ingress_in(env: LoadedEnvironment, only: Collection[str] | None) -> Ingress
 
 
 def _accessories(
-    env: LoadedEnvironment, images: ImageRefs, only: Collection[str] | None
+    env: LoadedEnvironment,
+    images: ImageRefs,
+    only: Collection[str] | None,
+    catalog: SecretCatalog,
 ) -> dict[str, ServiceDef]:
-    """The environment's accessories (of ``only``): one replica of one container each."""
+    """The environment's accessories (of ``only``): one replica of one container each.
+    Their secrets are the environment's shared ones."""
     accessories: dict[str, ServiceDef] = {}
     for name, acc in env.spec.accessories.items():
         if only is not None and name not in only:
             continue
         image = acc.image if acc.image is not None else _image(images, name)
+        where = env.locate(("accessories", name, "secrets")) if env.locate else None
+        secrets = catalog.resolve(acc.secrets, [SHARED], where)
         accessories[name] = ServiceDef(
             name=name,
             kind="accessory",
             task=TaskDef(
-                containers=[container_def(env.name, name, acc, image)], restart=acc.restart
+                containers=[container_def(env.name, name, acc, image, secrets)],
+                restart=acc.restart,
             ),
             replicas=1,
             depends_on=list(acc.depends_on),
@@ -93,26 +107,37 @@ def _services(
     images: ImageRefs,
     ingress: IngressDef | None,
     only: Collection[str] | None,
+    catalog: SecretCatalog,
 ) -> dict[str, ServiceDef]:
     """The environment's services (of ``only``), in file order."""
     return {
-        svc.name: _service(env.name, svc, images, ingress)
+        svc.name: _service(env.name, svc, images, ingress, catalog)
         for svc in env.services
         if only is None or svc.name in only
     }
 
 
 def _service(
-    environment: str, svc: LoadedService, images: ImageRefs, ingress: IngressDef | None
+    environment: str,
+    svc: LoadedService,
+    images: ImageRefs,
+    ingress: IngressDef | None,
+    catalog: SecretCatalog,
 ) -> ServiceDef:
     """One service: its containers (main first), one-off tasks and rollout settings.
     A proxied service is reached through the ingress: it has no alias of its own and
-    goes up after the ingress."""
+    goes up after the ingress. Its secrets are its own, then the environment's."""
     spec = svc.spec
-    containers = _service_containers(environment, svc, images)
+    containers = _service_containers(environment, svc, images, catalog)
     by_name = {c.name: c for c in containers}
     tasks = [
-        oneoff_def(svc.name, task_name, t, by_name[t.container or spec.main])
+        oneoff_def(
+            svc.name,
+            task_name,
+            t,
+            by_name[t.container or spec.main],
+            catalog.resolve(t.secrets, [svc.name, SHARED], _where(svc, "tasks", task_name)),
+        )
         for task_name, t in spec.tasks.items()
     ]
     proxied = ingress is not None and ingress.proxy(svc.name) is not None
@@ -135,7 +160,7 @@ def _service(
 
 
 def _service_containers(
-    environment: str, svc: LoadedService, images: ImageRefs
+    environment: str, svc: LoadedService, images: ImageRefs, catalog: SecretCatalog
 ) -> list[ContainerDef]:
     """A service's containers, main first; those without an image of their own run
     the service's built image."""
@@ -146,8 +171,15 @@ def _service_containers(
         container = spec.containers[name]
         ref = container.image if container.image is not None else built
         assert ref is not None  # ServiceSpec guarantees a built image or an explicit one
-        containers.append(container_def(environment, name, container, ref))
+        where = _where(svc, "containers", name)
+        secrets = catalog.resolve(container.secrets, [svc.name, SHARED], where)
+        containers.append(container_def(environment, name, container, ref, secrets))
     return containers
+
+
+def _where(svc: LoadedService, *path: str) -> Location:
+    """Where the ``secrets`` list of ``path`` (a container, a task) is in the spec."""
+    return svc.locate((*path, "secrets"))
 
 
 def _ingress_parts(

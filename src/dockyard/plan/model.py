@@ -19,7 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 LABEL_ENV = "dockyard.env"
 LABEL_SERVICE = "dockyard.service"
 LABEL_KIND = "dockyard.kind"  # service | accessory | task (a one-off)
-LABEL_ROLE = "dockyard.role"  # main | sidecar | task | network | volume
+LABEL_ROLE = "dockyard.role"  # main | sidecar | keeper | task | network | volume | secrets
 LABEL_CONTAINER = "dockyard.container"  # container name within its task
 LABEL_REPLICA = "dockyard.replica"
 LABEL_TASK = "dockyard.task"  # id shared by a task's containers
@@ -77,6 +77,19 @@ class MountDef(Value):
         return data
 
 
+class SecretDef(Value):
+    """A secret a container gets as ``/run/secrets/<name>``: which file holds it
+    (``scope``: the service's own, or the environment's shared one) and its
+    version, a hash of its ciphertext. Never its value."""
+
+    name: str
+    scope: str  # the service whose secrets file holds it, or "" for the environment's
+    version: str
+    uid: int | None = None  # None: the container's user
+    gid: int | None = None
+    mode: int = 0o400
+
+
 class ContainerDef(Value):
     """One container of a task, fully resolved."""
 
@@ -95,6 +108,16 @@ class ContainerDef(Value):
     mounts: list[MountDef] = Field(default_factory=list)
     stop_grace: float = 10.0
     sysctls: dict[str, str] = Field(default_factory=dict)  # namespaced kernel settings
+    secrets: list[SecretDef] = Field(default_factory=list)
+
+    def canonical(self) -> dict[str, Any]:
+        """As JSON data, without the fields added later while they hold their default."""
+        data = self.model_dump(mode="json")
+        for key in ("sysctls", "secrets"):
+            if not data[key]:
+                del data[key]
+        data["mounts"] = [m.canonical() for m in self.mounts]
+        return data
 
     def exclusive_volumes(self) -> list[str]:
         """The named volumes this container writes that no other task may write meanwhile."""
@@ -135,10 +158,7 @@ class TaskDef(Value):
         for key in ("aliases", "joins"):
             if data[key] is None:
                 del data[key]
-        for container, defined in zip(data["containers"], self.containers, strict=True):
-            if not container["sysctls"]:
-                del container["sysctls"]
-            container["mounts"] = [m.canonical() for m in defined.mounts]
+        data["containers"] = [c.canonical() for c in self.containers]
         return json.dumps(data, sort_keys=True, separators=(",", ":"))
 
     def spec_hash(self) -> str:
@@ -158,8 +178,10 @@ class OneOffDef(Value):
     def definition_hash(self) -> str:
         """What makes two runs "the same task" apart from the image: command, env,
         mounts, resources, timeout."""
-        data = self.container.model_dump(mode="json", exclude={"image", "name"})
-        data["mounts"] = [m.canonical() for m in self.container.mounts]
+        data = self.container.canonical()
+        for key in ("image", "name"):
+            del data[key]
+        data.setdefault("sysctls", {})  # as the hash was computed before it could be left out
         data["timeout"] = self.timeout
         text = json.dumps(data, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(text.encode()).hexdigest()[:12]
@@ -232,6 +254,7 @@ class DesiredState(Value):
     services: list[ServiceDef] = Field(default_factory=list)  # in deploy order
     labels: dict[str, str] = Field(default_factory=dict)  # extra labels on every object
     ingress: IngressDef | None = None  # None: services are reached by Docker DNS
+    helper_image: str | None = None  # Dockyard's own small containers run it (secrets keepers)
 
     def service(self, name: str) -> ServiceDef:
         return next(s for s in self.services if s.name == name)
@@ -253,11 +276,15 @@ def task_name(environment: str, service: str, replica: int, spec_hash: str) -> s
 # ---------------------------------------------------------------------- actual
 
 
+Role = Literal["main", "sidecar", "keeper"]
+"""A container's part in its task; a keeper holds the task's secrets in memory."""
+
+
 class ActualContainer(Value):
     id: str
     name: str
     container: str  # name within the task
-    role: Literal["main", "sidecar"]
+    role: Role
     # Docker's state: created | running | restarting | exited | dead | paused; or
     # Dockyard's own reading of a running container that does not run well:
     # crash-looping (restarted by its policy and not up 10 s since) or detached

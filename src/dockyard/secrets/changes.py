@@ -8,7 +8,7 @@ import os
 import shlex
 import subprocess
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -42,6 +42,25 @@ def versions_at(path: Path, revision: str | None) -> dict[str, str]:
     except _Missing:
         return {}
     return _versions(text, path)
+
+
+def history(path: Path, depth: int) -> Iterator[str]:
+    """The text of ``path`` as each of the last ``depth`` commits that changed it left
+    it, newest first; nothing outside a git repository."""
+    folder = path.parent if path.parent.exists() else path.parent.parent
+    if not folder.exists():
+        return
+    try:
+        top = Path(_git(folder, "rev-parse", "--show-toplevel").strip())
+        relative = path.resolve().relative_to(top.resolve()).as_posix()
+        revisions = _git(top, "log", f"-n{depth}", "--format=%H", "--", relative).split()
+    except (SecretsError, _Missing, ValueError):
+        return
+    for revision in revisions:
+        try:
+            yield _git(top, "show", f"{revision}:{relative}")
+        except _Missing:  # the commit removed it
+            continue
 
 
 def compare(before: dict[str, str], after: dict[str, str]) -> NameChanges:

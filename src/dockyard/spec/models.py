@@ -10,6 +10,7 @@ locations for every error) lives in :mod:`dockyard.spec.loader`.
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -195,6 +196,36 @@ class VolumeMount(Model):
         return self
 
 
+SECRET_NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_.-]{0,127}$"
+SECRETS_FOLDER = "/run/secrets"
+"""Where a container finds its secrets, one file per name."""
+
+
+class SecretUse(Model):
+    """A secret a container gets: the file ``/run/secrets/<name>``, in memory.
+
+    It is owned by the container's user (``uid``/``gid`` say otherwise, e.g. for
+    an image that starts as root and reads the file as another user) with the
+    mode ``mode`` (0400: only its owner reads it)."""
+
+    name: Annotated[str, Field(pattern=SECRET_NAME_PATTERN)]
+    uid: int | None = Field(default=None, ge=0, le=2**31 - 1)
+    gid: int | None = Field(default=None, ge=0, le=2**31 - 1)
+    mode: int = Field(default=0o400, ge=0, le=0o777, description='Octal, as a string: "0440".')
+
+    @model_validator(mode="before")
+    @classmethod
+    def _short_form(cls, data: object) -> object:
+        if isinstance(data, str):
+            return {"name": data}
+        if isinstance(data, dict) and isinstance(data.get("mode"), str):
+            text = data["mode"].removeprefix("0o")
+            if not re.fullmatch(r"[0-7]{3,4}", text):
+                raise invalid(f'mode {data["mode"]!r} is not an octal mode like "0440"', "mode")
+            data = {**data, "mode": int(text, 8)}
+        return data
+
+
 RestartPolicy = Literal["no", "always", "unless-stopped", "on-failure"]
 
 
@@ -214,7 +245,29 @@ class Container(Model):
     health: Health | None = None
     resources: Resources | None = None
     volumes: list[VolumeMount] = Field(default_factory=list)
+    secrets: list[SecretUse] = Field(
+        default_factory=list,
+        description="Secrets the container gets as files under /run/secrets, from the "
+        "service's secrets file for the environment or the environment's shared one.",
+    )
     stop_grace: Seconds = 10.0
+
+    @model_validator(mode="after")
+    def _secrets_once(self) -> Container:
+        seen: set[str] = set()
+        for i, use in enumerate(self.secrets):
+            if use.name in seen:
+                raise invalid(f"secret {use.name!r} is listed twice", "secrets", i)
+            seen.add(use.name)
+        for i, v in enumerate(self.volumes):
+            if v.target.rstrip("/") == SECRETS_FOLDER and self.secrets:
+                raise invalid(
+                    f"{SECRETS_FOLDER} holds the container's secrets; mount elsewhere",
+                    "volumes",
+                    i,
+                    "target",
+                )
+        return self
 
 
 class ImageBuild(Model):
@@ -273,6 +326,10 @@ class TaskSpec(Model):
         default=None, description="Whose image, env and volumes to use (default: the main)."
     )
     env: StrMap = Field(default_factory=dict)
+    secrets: list[SecretUse] = Field(
+        default_factory=list,
+        description="Secrets the task gets besides those of its container.",
+    )
     resources: Resources | None = None
     rollback_on_failure: bool = Field(
         default=True,

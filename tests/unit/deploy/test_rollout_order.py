@@ -18,6 +18,7 @@ from dockyard.deploy import rollout
 from dockyard.deploy.apply import apply
 from dockyard.engines.base import Engine
 from dockyard.engines.errors import TaskNotReady
+from dockyard.engines.model import NO_SECRETS, SecretValues
 from dockyard.events import Event
 from dockyard.plan import plan
 from dockyard.plan.model import (
@@ -102,7 +103,12 @@ class Recording:
         return ""
 
     def start_task(
-        self, desired: DesiredState, svc: ServiceDef, replica: int, release: str
+        self,
+        desired: DesiredState,
+        svc: ServiceDef,
+        replica: int,
+        release: str,
+        secrets: SecretValues = NO_SECRETS,
     ) -> ActualTask:
         task = running(svc, replica, release)
         with self.lock:

@@ -14,6 +14,7 @@ import docker
 import docker.errors
 
 from dockyard.engines.docker import execs, images, observe, oneoff, readiness, run, writers
+from dockyard.engines.docker import secrets as delivery
 from dockyard.engines.docker.build import build_image
 from dockyard.engines.docker.connection import (
     connect,
@@ -24,15 +25,18 @@ from dockyard.engines.docker.connection import (
 )
 from dockyard.engines.docker.labels import env_filter, network_labels, task_filter, volume_labels
 from dockyard.engines.model import (
+    NO_SECRETS,
     BuildRequest,
     ImageSelection,
     OneOffResult,
     ProgressFn,
     RegistryAuth,
     RemovedImage,
+    SecretValues,
 )
 from dockyard.errors import EngineError
 from dockyard.plan.model import (
+    LABEL_ROLE,
     ActualState,
     ActualTask,
     DesiredState,
@@ -97,7 +101,11 @@ class DockerEngine:
         return ActualState(
             environment=environment,
             network=network,
-            volumes=sorted(v["Name"] for v in (volumes or {}).get("Volumes") or []),
+            volumes=sorted(
+                v["Name"]
+                for v in (volumes or {}).get("Volumes") or []
+                if (v.get("Labels") or {}).get(LABEL_ROLE) != delivery.VOLUME_ROLE
+            ),
             tasks=found,
         )
 
@@ -140,9 +148,16 @@ class DockerEngine:
                 self.api.create_volume(volume, labels=volume_labels(desired))
 
     def start_task(
-        self, desired: DesiredState, service: ServiceDef, replica: int, release: str
+        self,
+        desired: DesiredState,
+        service: ServiceDef,
+        replica: int,
+        release: str,
+        secrets: SecretValues = NO_SECRETS,
     ) -> ActualTask:
-        """Create and start the main container, then each sidecar.
+        """Create and start the main container, then each sidecar; a task whose
+        containers get secrets starts their keeper first, and each container's
+        files are written before it starts (:mod:`dockyard.engines.docker.secrets`).
 
         When any step fails, the containers this call made are removed again
         before the error is raised, so no half-made task is left behind.
@@ -157,6 +172,7 @@ class DockerEngine:
             writers.check_no_writer(self.api, name, task.exclusive_volumes())
             try:
                 main_id: str | None = None
+                keeper: str | None = None
                 for container in task.containers:
                     args = run.create_args(
                         self.api,
@@ -168,14 +184,25 @@ class DockerEngine:
                         task=name,
                         main_id=main_id,
                     )
+                    if keeper is None and delivery.needs_keeper(task.containers):
+                        labels = delivery.keeper_labels(desired, args["labels"])
+                        keeper = delivery.prepare(
+                            self.api, desired, name, task.containers, secrets, labels
+                        )
+                        made.append(keeper)
+                    delivery.mount_into(args, name, container)
                     container_id = run.create(self.api, args, desired.environment)
                     made.append(container_id)
+                    if keeper is not None:
+                        delivery.fill(self.api, keeper, container, container_id, secrets)
                     self.api.start(container_id)
                     main_id = main_id or container_id
             except BaseException:
                 for container_id in reversed(made):
                     with suppress(Exception):  # the first error is the one to report
                         run.force_remove(self.api, container_id)
+                with suppress(Exception):
+                    delivery.remove_volumes(self.api, name)
                 raise
             summaries = self.api.containers(all=True, filters={"label": task_filter(name)})
         found = observe.tasks_of(summaries)
@@ -184,7 +211,12 @@ class DockerEngine:
         return found[0]
 
     def run_oneoff(
-        self, desired: DesiredState, task: OneOffDef, release: str, output: ProgressFn
+        self,
+        desired: DesiredState,
+        task: OneOffDef,
+        release: str,
+        output: ProgressFn,
+        secrets: SecretValues = NO_SECRETS,
     ) -> OneOffResult:
         self.ensure_network(desired)
         for mount in task.container.mounts:
@@ -193,7 +225,7 @@ class DockerEngine:
         with translate_errors(self.address, f"check the volumes of {task.service}/{task.name}"):
             volumes = task.container.exclusive_volumes()
             writers.check_no_writer(self.api, f"{task.service}/{task.name}", volumes)
-        return oneoff.run_oneoff(self.api, self.address, desired, task, release, output)
+        return oneoff.run_oneoff(self.api, self.address, desired, task, release, output, secrets)
 
     def remove_oneoffs(self, environment: str, deploy_only: bool = False) -> list[str]:
         return oneoff.remove_oneoffs(self.api, self.address, environment, deploy_only)
@@ -208,9 +240,11 @@ class DockerEngine:
 
     def remove_task(self, task: ActualTask) -> None:
         """Stop and remove every container of ``task``, sidecars first; gone already is
-        fine (see :func:`dockyard.engines.docker.run.remove_task`)."""
+        fine (see :func:`dockyard.engines.docker.run.remove_task`); then the volumes
+        of its secrets."""
         with translate_errors(self.address, f"remove {task.task}"):
             run.remove_task(self.api, task)
+            delivery.remove_volumes(self.api, task.task)
 
     def remove_network(self, environment: str) -> None:
         """Remove an environment's network; gone already is fine."""

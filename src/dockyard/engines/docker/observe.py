@@ -43,6 +43,7 @@ from dockyard.plan.model import (
     LABEL_TASK,
     ActualContainer,
     ActualTask,
+    Role,
     TaskDef,
 )
 
@@ -82,7 +83,8 @@ def container_of(summary: ContainerSummary) -> ActualContainer:
     names: list[str] = summary.get("Names") or []
     name = names[0].lstrip("/") if names else summary["Id"][:12]
     status_text = str(summary.get("Status") or "")
-    role: Literal["main", "sidecar"] = "sidecar" if labels.get(LABEL_ROLE) == "sidecar" else "main"
+    found = labels.get(LABEL_ROLE)
+    role: Role = "sidecar" if found == "sidecar" else "keeper" if found == "keeper" else "main"
     return ActualContainer(
         id=summary["Id"],
         name=name,

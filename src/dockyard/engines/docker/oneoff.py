@@ -19,18 +19,27 @@ import secrets
 import threading
 import time
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from contextlib import suppress
 from dataclasses import dataclass, field
+from functools import partial
 
 import docker
 import docker.errors
 
 from dockyard.engines.docker import run
+from dockyard.engines.docker import secrets as delivery
 from dockyard.engines.docker.connection import is_conflict, translate_errors
 from dockyard.engines.docker.labels import oneoff_labels
-from dockyard.engines.model import OneOffResult, ProgressFn
-from dockyard.plan.model import LABEL_ENV, LABEL_ROLE, LABEL_WHEN, DesiredState, OneOffDef
+from dockyard.engines.model import NO_SECRETS, OneOffResult, ProgressFn, SecretValues
+from dockyard.plan.model import (
+    LABEL_ENV,
+    LABEL_KIND,
+    LABEL_ROLE,
+    LABEL_WHEN,
+    DesiredState,
+    OneOffDef,
+)
 
 TAIL_LINES = 50
 """Output lines kept in ``OneOffResult.log_tail``."""
@@ -71,23 +80,39 @@ def run_oneoff(
     task: OneOffDef,
     release: str,
     output: ProgressFn,
+    secrets: SecretValues = NO_SECRETS,
 ) -> OneOffResult:
-    """Run ``task`` to its end (or its timeout) and remove its container.
+    """Run ``task`` to its end (or its timeout) and remove its container (and the
+    keeper of its secrets, which start before it).
 
     The network and the volumes it mounts must exist.
     """
     name = oneoff_name(desired.environment, task.service, task.name)
+    container = task.container
     with translate_errors(address, f"run task {task.name} of {task.service}"):
         args = create_args(api, desired, task, release, name)
+        fill: Callable[[str], None] | None = None
         try:
-            result = _run(api, args, desired.environment, task.timeout, output)
+            if container.secrets:
+                labels = oneoff_labels(desired, task, release)
+                keeper = delivery.prepare(api, desired, name, [container], secrets, labels)
+                delivery.mount_into(args, name, container)
+                fill = partial(delivery.fill, api, keeper, container, values=secrets)
+            result = _run(api, args, desired.environment, task.timeout, output, fill)
         except BaseException:
             # By name: an interrupt may come before the create call returned an id.
             with suppress(Exception):  # the first error is the one to report
-                run.force_remove(api, name)
+                _remove(api, name)
             raise
-        run.force_remove(api, name)
+        _remove(api, name)
     return result
+
+
+def _remove(api: docker.APIClient, name: str) -> None:
+    """Remove a one-off task's container, its secrets' keeper and volumes."""
+    run.force_remove(api, name)
+    run.force_remove(api, delivery.keeper_name(name))
+    delivery.remove_volumes(api, name)
 
 
 # ------------------------------------------------------------------ watching
@@ -123,8 +148,11 @@ def _run(
     environment: str,
     timeout: float,
     output: ProgressFn,
+    fill: Callable[[str], None] | None = None,
 ) -> OneOffResult:
     container_id = run.create(api, args, environment)
+    if fill is not None:
+        fill(container_id)
     api.start(container_id)
     started = time.monotonic()
     events: queue.Queue[_Event] = queue.Queue()
@@ -252,7 +280,7 @@ def remove_oneoffs(
 ) -> list[str]:
     """Remove the one-off task containers of ``environment`` (left by a killed run);
     with ``deploy_only``, just those of before- and after-deploy tasks."""
-    labels = [f"{LABEL_ENV}={environment}", f"{LABEL_ROLE}=task"]
+    labels = [f"{LABEL_ENV}={environment}", f"{LABEL_KIND}=task"]
     filters = {"label": labels}
     removed: list[str] = []
     with translate_errors(address, f"remove the leftover tasks of {environment}"):
@@ -262,5 +290,7 @@ def remove_oneoffs(
             name = str((info.get("Names") or [info["Id"]])[0]).lstrip("/")
             with suppress(docker.errors.NotFound):
                 api.remove_container(info["Id"], force=True, v=True)
-            removed.append(name)
+            if (info.get("Labels") or {}).get(LABEL_ROLE) == "task":
+                removed.append(name)
+                delivery.remove_volumes(api, name)
     return removed

@@ -117,7 +117,9 @@ def wait_ready(
                 last_summary[name] = s.summary
                 progress(f"{name}: {s.summary}")
             # Counted from creation: a task is waited for right after it starts.
-            failure = _failure(s, s.restarts, sidecars=len(seen) > 1)
+            failure = _failure(
+                s, s.restarts, sidecars=any(o.container.role == "sidecar" for o in seen)
+            )
             if failure:
                 raise _not_ready(task, s, failure, logs)
             if s.status != "running":

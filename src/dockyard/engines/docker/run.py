@@ -180,7 +180,8 @@ def remove_task(api: docker.APIClient, task: ActualTask) -> None:
     Every container's restart policy is set to ``no`` before anything stops, so
     neither Docker nor the environment's supervisor starts one again meanwhile.
     The sidecars stop first, at the same time, then the main container: a task
-    takes the longest grace period of its sidecars plus the main's, at most.
+    takes the longest grace period of its sidecars plus the main's, at most. The
+    keeper of its secrets goes last.
     """
     definition = task.definition
     graces = {c.name: c.stop_grace for c in definition.containers} if definition else {}
@@ -197,6 +198,10 @@ def remove_task(api: docker.APIClient, task: ActualTask) -> None:
             for c in containers.values()
             if c.role == role
         )
+    # The keeper of the task's secrets goes last: the files go with it.
+    for c in containers.values():
+        if c.role == "keeper":
+            force_remove(api, c.id)
 
 
 def _stop_and_remove(api: docker.APIClient, container: ActualContainer, grace: float) -> None:

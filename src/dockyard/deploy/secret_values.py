@@ -1,0 +1,161 @@
+"""The secrets a deploy delivers, read from the environment's secrets files.
+
+Planning needs only what the files hold, names and versions, read without
+decrypting (:func:`catalog`): a plan and the release history show versions,
+never values. Right before a release changes anything, :func:`read_values`
+decrypts the versions its desired state names into memory. A version no longer
+in the file as it is (a rollback to a release whose secret was changed since) is
+looked for in the file's git history.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterable, Sequence
+from pathlib import Path
+
+from dockyard.engines.model import NO_SECRETS, SecretKey, SecretValues
+from dockyard.errors import SecretsError
+from dockyard.plan.model import ActualState, DesiredState, SecretDef
+from dockyard.plan.secrets import SHARED, SecretCatalog
+from dockyard.secrets import changes, files, sops
+from dockyard.secrets.age import AgeIdentities
+from dockyard.secrets.keys import Identity
+from dockyard.secrets.kms import KmsAccess
+from dockyard.spec.loaded import LoadedEnvironment
+
+HISTORY_DEPTH = 200
+"""Revisions of a secrets file looked through for a version it no longer holds."""
+
+
+def catalog(env: LoadedEnvironment, only: Collection[str] | None = None) -> SecretCatalog:
+    """What the secrets files that ``env``'s specs (of ``only``) use hold: names and
+    versions. Only those files are read; none when no container gets a secret."""
+    scopes: set[str] = set()
+    for svc in env.services:
+        if only is not None and svc.name not in only:
+            continue
+        spec = svc.spec
+        if any(c.secrets for c in spec.containers.values()) or any(
+            t.secrets for t in spec.tasks.values()
+        ):
+            scopes |= {svc.name, SHARED}
+    for name, acc in env.spec.accessories.items():
+        if acc.secrets and (only is None or name in only):
+            scopes.add(SHARED)
+    paths = {scope: _path(env, scope) for scope in [SHARED, *(s.name for s in env.services)]}
+    versions = {
+        scope: files.listing(paths[scope]).names for scope in scopes if paths[scope].exists()
+    }
+    return SecretCatalog(files=paths, versions=versions)
+
+
+def used(desired: DesiredState) -> list[SecretDef]:
+    """Every secret the tasks and one-off tasks of ``desired`` get."""
+    return [
+        secret
+        for service in desired.services
+        for container in [*service.task.containers, *(t.container for t in service.tasks)]
+        for secret in container.secrets
+    ]
+
+
+def running(actual: ActualState) -> list[SecretDef]:
+    """The secrets of what runs (a failed rollout starts it again)."""
+    return [
+        secret
+        for task in actual.tasks
+        if task.definition is not None
+        for container in task.definition.containers
+        for secret in container.secrets
+    ]
+
+
+def read_values(
+    env: LoadedEnvironment,
+    required: Iterable[SecretDef],
+    optional: Iterable[SecretDef] = (),
+    identities: Sequence[Identity] | None = None,
+) -> SecretValues:
+    """The values of the ``required`` secrets (an error names the file and secret of
+    one that cannot be read) and of those ``optional`` ones that can be."""
+    need = _keys(required)
+    want = _keys(optional) - need
+    if not need and not want:
+        return NO_SECRETS
+    keys = identities if identities is not None else _identities()
+    found: dict[SecretKey, bytes] = {}
+    for scope in sorted({k[0] for k in need | want}):
+        path = _path(env, scope)
+        mine = {k for k in need if k[0] == scope}
+        others = {k for k in want if k[0] == scope}
+        try:
+            found.update(_read_scope(path, mine, others, keys))
+        except SecretsError:
+            if mine:
+                raise
+    return SecretValues(found)
+
+
+def _read_scope(
+    path: Path, need: set[SecretKey], want: set[SecretKey], identities: Sequence[Identity]
+) -> dict[SecretKey, bytes]:
+    """The values of ``need`` (all of them) and ``want`` (those found) in ``path`` as
+    it is, or else in its git history."""
+    found: dict[SecretKey, bytes] = {}
+    left = need | want
+    for file in _revisions(path, bool(need)):
+        here = {k for k in left if k[1] in file.tree and file.version(k[1]) == k[2]}
+        if here:
+            values = sops.decrypt(file, identities)
+            for key in here:
+                found[key] = _bytes(values[key[1]], path, key[1])
+            left -= here
+        if not left:
+            return found
+    missing = sorted(left & need)
+    if missing:
+        _, name, version = missing[0]
+        raise SecretsError(
+            f"{path}: secret {name} at version {version} is neither in the file nor in "
+            "its git history",
+            hint="set it again with `dockyard secrets set`, then release",
+        )
+    return found
+
+
+def _revisions(path: Path, required: bool) -> Iterable[sops.SopsFile]:
+    """The file as it is, then as each commit that changed it left it (newest first)."""
+    if path.exists():
+        yield sops.read(path)
+    elif required:
+        raise SecretsError(
+            f"{path} does not exist", hint="set a secret first: dockyard secrets set"
+        )
+    for text in changes.history(path, HISTORY_DEPTH):
+        yield sops.parse(text, path)
+
+
+def _bytes(value: object, path: Path, name: str) -> bytes:
+    """A secret's value as the bytes of its file."""
+    if isinstance(value, bool):
+        return b"true" if value else b"false"
+    if isinstance(value, str):
+        return value.encode()
+    if isinstance(value, (int, float)):
+        return str(value).encode()
+    raise SecretsError(
+        f"{path}: {name} is not a single value: a secret becomes one file",
+        hint="give each value a name of its own",
+    )
+
+
+def _keys(secrets: Iterable[SecretDef]) -> set[SecretKey]:
+    return {(s.scope, s.name, s.version) for s in secrets}
+
+
+def _path(env: LoadedEnvironment, scope: str) -> Path:
+    return files.secrets_path(env, scope or None)
+
+
+def _identities() -> list[Identity]:
+    return [AgeIdentities.from_environment(), KmsAccess()]
