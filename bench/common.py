@@ -6,6 +6,8 @@ from __future__ import annotations
 import os
 import shutil
 import socket
+import subprocess
+import sys
 import threading
 import time
 import urllib.request
@@ -18,9 +20,12 @@ EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 
 
 def copy_examples(tmp: Path) -> Path:
-    """A copy of examples/ in ``tmp``; the environment repo inside it."""
+    """A copy of examples/ in ``tmp`` with the secrets of ``local``; the environment
+    repo inside it."""
     root = tmp / "examples"
-    shutil.copytree(EXAMPLES, root, ignore=shutil.ignore_patterns("__pycache__", ".dockyard"))
+    made = ("__pycache__", ".dockyard", ".keys", "policies.yaml", "secrets")  # per checkout
+    shutil.copytree(EXAMPLES, root, ignore=shutil.ignore_patterns(*made))
+    give_secrets(root / "platform", "local")
     return root / "platform"
 
 
@@ -35,6 +40,20 @@ def add_environment(repo: Path, name: str, port: int, **settings: Any) -> None:
         params = (repo / "environments" / ref["source"]).resolve() / "params"
         if (params / "local.yaml").exists():
             shutil.copy(params / "local.yaml", params / f"{name}.yaml")
+    give_secrets(repo, name)
+
+
+def give_secrets(repo: Path, environment: str) -> None:
+    """The example's secrets for ``environment``; every dockyard this process starts
+    reads them with the example's key."""
+    script = Path(__file__).resolve().parents[1] / "scripts" / "example_secrets.py"
+    done = subprocess.run(
+        [sys.executable, str(script), str(repo), environment],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    os.environ["SOPS_AGE_KEY_FILE"] = done.stdout.strip()
 
 
 def free_port() -> int:

@@ -59,13 +59,20 @@ class Example:
     web_port: int
     run_id: str
 
-    def dockyard(self, *args: str, check: bool = True, timeout: float = 900) -> Run:
+    def dockyard(
+        self,
+        *args: str,
+        check: bool = True,
+        timeout: float = 900,
+        env: dict[str, str] | None = None,
+    ) -> Run:
+        """Run ``dockyard`` on this copy (``env`` adds to its environment)."""
         proc = subprocess.run(
             [sys.executable, "-m", "dockyard", "-C", str(self.repo), *args],
             capture_output=True,
             text=True,
             timeout=timeout,
-            env={**os.environ, "COLUMNS": "200", "NO_COLOR": "1"},
+            env={**self.environ, **(env or {})},
         )
         run = Run(proc.returncode, proc.stdout, proc.stderr)
         if check and run.code != 0:
@@ -81,7 +88,33 @@ class Example:
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
-            env={**os.environ, "COLUMNS": "200", "NO_COLOR": "1"},
+            env=self.environ,
+        )
+
+    @property
+    def key_file(self) -> Path:
+        """The example's age identity (scripts/example_secrets.py makes it)."""
+        return self.repo / ".keys" / "example.txt"
+
+    @property
+    def environ(self) -> dict[str, str]:
+        """What ``dockyard`` runs with: this copy's age key, no user config."""
+        env = {k: v for k, v in os.environ.items() if not k.startswith("SOPS_AGE")}
+        return {**env, "COLUMNS": "200", "NO_COLOR": "1", "SOPS_AGE_KEY_FILE": str(self.key_file)}
+
+    def give_secrets(self, environment: str | None = None) -> None:
+        """The example's secrets for ``environment`` (this one's by default)."""
+        subprocess.run(
+            [
+                sys.executable,
+                str(ROOT / "scripts" / "example_secrets.py"),
+                str(self.repo),
+                environment or self.env,
+            ],
+            check=True,
+            capture_output=True,
+            env=self.environ,
+            timeout=120,
         )
 
     @property
@@ -131,10 +164,17 @@ def git(folder: Path, *args: str) -> str:
     return proc.stdout.strip()
 
 
-def make_example(tmp: Path, name: str | None = None, *, in_git: bool = False) -> Example:
-    """Copy examples/ and derive a uniquely named environment from ``local``."""
+MADE_HERE = ("__pycache__", ".dockyard", ".keys", "policies.yaml", "secrets")
+"""What a checkout may hold that scripts/example_secrets.py or a deploy made there."""
+
+
+def make_example(
+    tmp: Path, name: str | None = None, *, in_git: bool = False, with_secrets: bool = True
+) -> Example:
+    """Copy examples/ and derive a uniquely named environment from ``local``, with
+    the example's secrets for it (unless not ``with_secrets``)."""
     root = tmp / "examples"
-    shutil.copytree(EXAMPLES, root, ignore=shutil.ignore_patterns("__pycache__", ".dockyard"))
+    shutil.copytree(EXAMPLES, root, ignore=shutil.ignore_patterns(*MADE_HERE))
     run_id = secrets.token_hex(4)
     env = name or f"t{run_id}"
     repo = root / "platform"
@@ -150,8 +190,13 @@ def make_example(tmp: Path, name: str | None = None, *, in_git: bool = False) ->
         source = params / "local.yaml"
         if source.exists():
             shutil.copy(source, params / f"{env}.yaml")
+    if with_secrets:
+        example.give_secrets()
     if in_git:
-        (root / ".gitignore").write_text(".dockyard/\n")
+        # The copy commits its secrets (the example's .gitignore keeps them out of
+        # git, as they are encrypted for one machine's key); never the key.
+        (repo / ".gitignore").unlink()
+        (root / ".gitignore").write_text(".dockyard/\n.keys/\n")
         git(root, "init", "-q")
         example.commit("the example")
     return example
@@ -169,6 +214,7 @@ def add_environment(example: Example, name: str) -> Example:
         params = (example.repo / "environments" / ref["source"]).resolve() / "params"
         if (params / "local.yaml").exists():
             shutil.copy(params / "local.yaml", params / f"{name}.yaml")
+    other.give_secrets()
     return other
 
 

@@ -107,7 +107,9 @@ def test_a_failing_migration_stops_the_release_and_changes_nothing(deployed: Exa
             "--",
             "python3",
             "-c",
-            "import psycopg2; c = psycopg2.connect(''); k = c.cursor(); k.execute("
+            "import os, psycopg2; "
+            "c = psycopg2.connect(password=open(os.environ['PGPASSWORD_FILE']).read()); "
+            "k = c.cursor(); k.execute("
             "\"select count(*) from information_schema.columns where column_name = 'half_done'\"); "
             "print('half_done columns:', k.fetchone()[0])",
         ).out

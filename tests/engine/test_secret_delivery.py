@@ -158,3 +158,37 @@ def test_a_one_off_task_gets_its_files_and_leaves_nothing(
     env = f"dockyard.env={test_run.environment}"
     assert client.api.containers(all=True, filters={"label": env}) == []
     assert not (client.api.volumes(filters={"label": env}) or {}).get("Volumes")
+
+
+def test_a_variable_only_when_the_spec_names_one(
+    engine: DockerEngine, client: docker.DockerClient, test_run: Run
+) -> None:
+    """A program that cannot read a file gets the variable it asks for: at the cost
+    that the value then shows in ``docker inspect``."""
+    named = SecretDef(name="TOKEN", scope="", version="v1", env="LEGACY_TOKEN")
+    api = service("api", sleeper("api", named))
+    desired = test_run.desired(api).model_copy(update={"helper_image": BASE_IMAGE})
+    engine.ensure_network(desired)
+    task = engine.start_task(desired, api, 0, "r1", values((named, CANARY)))
+    main = task.containers[0].id
+    assert shell(client, main, "printenv LEGACY_TOKEN") == CANARY.decode()
+    assert shell(client, main, "cat /run/secrets/TOKEN") == CANARY.decode()
+    assert f"LEGACY_TOKEN={CANARY.decode()}" in client.api.inspect_container(main)["Config"]["Env"]
+
+
+def test_a_start_that_a_killed_run_left_half_done_is_made_again(
+    engine: DockerEngine, client: docker.DockerClient, test_run: Run
+) -> None:
+    """A deploy killed after the keeper started and before the main did leaves the
+    keeper and its volumes: the next start of that task replaces them."""
+    db = secret("DB_PASSWORD")
+    api = service("api", sleeper("api", db))
+    desired = test_run.desired(api).model_copy(update={"helper_image": BASE_IMAGE})
+    engine.ensure_network(desired)
+    first = engine.start_task(desired, api, 0, "r1", values((db, b"old")))
+    client.api.remove_container(first.containers[0].id, force=True)  # the keeper stays
+    again = engine.start_task(desired, api, 0, "r1", values((db, CANARY)))
+    assert shell(client, again.containers[0].id, "cat /run/secrets/DB_PASSWORD") == (
+        CANARY.decode()
+    )
+    assert [c.role for c in again.containers] == ["main", "keeper"]

@@ -57,7 +57,7 @@ def policy(ex: Example, people: list[Person], read: list[str], write: list[str])
 
 @pytest.fixture
 def team(tmp_path: Path) -> tuple[Example, Person, Person]:
-    ex = make_example(tmp_path)
+    ex = make_example(tmp_path, with_secrets=False)
     alice, bob = Person(tmp_path, "alice"), Person(tmp_path, "bob")
     policy(ex, [alice, bob], read=["alice", "bob"], write=["alice"])
     return ex, alice, bob
@@ -183,7 +183,7 @@ def test_edit_changes_what_was_saved_and_leaves_no_copy(
 
 
 def test_diff_names_what_changed_between_revisions_without_a_key(tmp_path: Path) -> None:
-    ex = make_example(tmp_path, in_git=True)
+    ex = make_example(tmp_path, in_git=True, with_secrets=False)
     alice = Person(tmp_path, "alice")
     policy(ex, [alice], read=["alice"], write=["alice"])
     dockyard(ex, alice, "set", ex.env, "a", stdin=CANARY)

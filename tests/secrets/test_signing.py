@@ -73,7 +73,7 @@ def write_policy(
 
 @pytest.fixture
 def setup(tmp_path: Path) -> tuple[Example, Writer, Writer]:
-    ex = make_example(tmp_path)
+    ex = make_example(tmp_path, with_secrets=False)
     alice, bob = Writer(tmp_path, "alice"), Writer(tmp_path, "bob")
     write_policy(ex, [alice, bob], {ex.env: (["alice", "bob"], ["alice"])})
     done = run(ex, alice, "set", ex.env, "api", "db_password", stdin="v1")

@@ -23,7 +23,8 @@ A session advisory lock (``pg_advisory_lock``) makes concurrent runs take
 turns: the second waits, then finds the database up to date.
 
 The database is reached through the usual libpq variables (PGHOST, PGPORT,
-PGUSER, PGPASSWORD, PGDATABASE). Settings, from the environment:
+PGUSER, PGPASSWORD, PGDATABASE), the password read from the file PGPASSWORD_FILE
+names when it is set (a secret under /run/secrets). Settings, from the environment:
 
     MIGRATE_CONNECT_TIMEOUT    seconds to wait for the database to accept connections (60)
     MIGRATE_LOCK_TIMEOUT       Postgres lock_timeout while migrating (5s): a migration that
@@ -424,6 +425,9 @@ def main(argv: list[str] | None = None) -> int:
         "--status", action="store_true", help="list the migrations and change nothing"
     )
     args = parser.parse_args(argv)
+    if os.environ.get("PGPASSWORD_FILE"):
+        with open(os.environ["PGPASSWORD_FILE"], encoding="utf-8") as file:
+            os.environ["PGPASSWORD"] = file.read().strip()  # this process's only
     try:
         migrations = load_migrations(args.dir)
         settings = Settings.from_env()

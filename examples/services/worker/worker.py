@@ -27,13 +27,16 @@ HEARTBEAT_MAX_AGE = float(os.environ.get("HEARTBEAT_MAX_AGE", "10"))
 
 
 class Api:
-    def __init__(self, base_url: str, timeout: float = 5.0) -> None:
+    def __init__(self, base_url: str, timeout: float = 5.0, token: str | None = None) -> None:
         self.base_url = base_url.rstrip("/")
         self.timeout = timeout
+        self.token = token  # the workers' token, which api asks of whoever processes
 
     def call(self, method: str, path: str) -> Any:
         request = urllib.request.Request(self.base_url + path, method=method)
         request.add_header("Accept", "application/json")
+        if self.token:
+            request.add_header("Authorization", f"Bearer {self.token}")
         with urllib.request.urlopen(request, timeout=self.timeout) as response:
             return json.load(response)
 
@@ -94,7 +97,9 @@ def main() -> int:
         level=os.environ.get("LOG_LEVEL", "info").upper(),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
-    api = Api(os.environ.get("API_URL", "http://api:8000"))
+    token_file = os.environ.get("WORKER_TOKEN_FILE")  # a secret under /run/secrets
+    token = Path(token_file).read_text().strip() if token_file else None
+    api = Api(os.environ.get("API_URL", "http://api:8000"), token=token)
     interval = float(os.environ.get("POLL_INTERVAL", "1"))
     delay = float(os.environ.get("PROCESS_DELAY", "0"))
 

@@ -17,10 +17,11 @@ from dockyard.engines.model import NO_SECRETS, SecretKey, SecretValues
 from dockyard.errors import SecretsError
 from dockyard.plan.model import ActualState, DesiredState, SecretDef
 from dockyard.plan.secrets import SHARED, SecretCatalog
-from dockyard.secrets import changes, files, sops
+from dockyard.secrets import changes, files, sops, trust
 from dockyard.secrets.age import AgeIdentities
 from dockyard.secrets.keys import Identity
 from dockyard.secrets.kms import KmsAccess
+from dockyard.secrets.policy import POLICY_FILE, load_policy
 from dockyard.spec.loaded import LoadedEnvironment
 
 HISTORY_DEPTH = 200
@@ -82,6 +83,7 @@ def read_values(
     want = _keys(optional) - need
     if not need and not want:
         return NO_SECRETS
+    check_trusted(env, {k[0] for k in need})
     keys = identities if identities is not None else _identities()
     found: dict[SecretKey, bytes] = {}
     for scope in sorted({k[0] for k in need | want}):
@@ -94,6 +96,36 @@ def read_values(
             if mine:
                 raise
     return SecretValues(found)
+
+
+def check_trusted(env: LoadedEnvironment, scopes: Iterable[str]) -> None:
+    """In a protected environment (the environment's ``protected``, or its policy's),
+    refuse a secrets file of ``scopes`` that was not last written and signed by one of
+    its writers, or whose recipients are not exactly its readers."""
+    paths = [_path(env, scope) for scope in sorted(set(scopes))]
+    if not paths:
+        return
+    if not (env.repo / POLICY_FILE).exists() and not env.spec.protected:
+        return  # nothing says the environment is protected
+    policy, where = load_policy(env.repo)
+    if not (env.spec.protected or policy.access(env.name, where).protected):
+        return
+    for path in paths:
+        if not path.exists():
+            continue  # reading its values says so
+        verdict = trust.verify(path, env.name, policy, where)
+        if verdict.ok:
+            continue
+        scope = next((s.name for s in env.services if _path(env, s.name) == path), None)
+        sign = f"dockyard secrets sign {env.name}{f' {scope}' if scope else ''}"
+        raise SecretsError(
+            f"{env.name} is protected, and {path} does not verify: {'; '.join(verdict.problems)}",
+            hint=f"the policy ({where}) wants every file signed by a writer of {env.name} "
+            f"({', '.join(policy.access(env.name, where).write) or 'nobody'}) and encrypted "
+            f"for its readers; a writer runs `{sign}` (after `dockyard secrets rekey` when "
+            "the recipients differ)",
+            code="DY704",
+        )
 
 
 def _read_scope(

@@ -201,9 +201,24 @@ def _flatten(task: TaskDef) -> dict[str, Any]:
             elif key == "ports":
                 for p in value:
                     flat[f"{prefix}.{p['name']}"] = _port_text(p)
+            elif key == "secrets":
+                for secret in value:
+                    flat[f"{prefix}.{secret['name']}"] = _secret_text(secret)
             elif value is not None and value != [] and value != {}:
                 flat[prefix] = value
     return flat
+
+
+def _secret_text(secret: dict[str, Any]) -> str:
+    """A secret as a plan shows it: where it is, its version, and whose it is."""
+    text = f"{secret['scope'] or 'shared'} version {secret['version']}"
+    if secret.get("uid") is not None or secret.get("gid") is not None:
+        text += f", owner {secret.get('uid')}:{secret.get('gid')}"
+    if secret.get("mode") != 0o400:
+        text += f", mode {secret['mode']:04o}"
+    if secret.get("env"):
+        text += f", also ${secret['env']}"
+    return text
 
 
 def _port_text(p: dict[str, Any]) -> str:

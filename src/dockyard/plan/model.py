@@ -88,6 +88,7 @@ class SecretDef(Value):
     uid: int | None = None  # None: the container's user
     gid: int | None = None
     mode: int = 0o400
+    env: str | None = None  # also this environment variable (the spec asked for it)
 
 
 class ContainerDef(Value):

@@ -47,6 +47,7 @@ class SecretCatalog:
                     uid=use.uid,
                     gid=use.gid,
                     mode=use.mode,
+                    env=use.env,
                 )
         files = [str(self.files[s]) for s in scopes if s in self.files]
         known = [n for s in scopes for n in self.versions.get(s, {})]

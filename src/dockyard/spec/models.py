@@ -197,6 +197,7 @@ class VolumeMount(Model):
 
 
 SECRET_NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_.-]{0,127}$"
+EnvName = Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")]
 SECRETS_FOLDER = "/run/secrets"
 """Where a container finds its secrets, one file per name."""
 
@@ -212,6 +213,12 @@ class SecretUse(Model):
     uid: int | None = Field(default=None, ge=0, le=2**31 - 1)
     gid: int | None = Field(default=None, ge=0, le=2**31 - 1)
     mode: int = Field(default=0o400, ge=0, le=0o777, description='Octal, as a string: "0440".')
+    env: EnvName | None = Field(
+        default=None,
+        description="Also set this environment variable to the value. It then shows in "
+        "`docker inspect` and in every process's environment: only for programs that "
+        "cannot read a file.",
+    )
 
     @model_validator(mode="before")
     @classmethod

@@ -1,12 +1,24 @@
 #!/bin/sh
-# Start Postgres with the role's password taken from POSTGRES_PASSWORD.
+# Start Postgres with the role's password taken from the file named by
+# POSTGRES_PASSWORD_FILE (a secret under /run/secrets), or from POSTGRES_PASSWORD.
 #
 # The password is set in single-user mode before the server listens, so no
 # client can connect while the role still has an old password or none.
 set -eu
 
+# Read as root (the secret's file is root's, mode 0400), then handed on to the
+# postgres user's run of this script in the process environment only.
+if [ -n "${POSTGRES_PASSWORD_FILE:-}" ] && [ "$(id -u)" = 0 ]; then
+    if ! POSTGRES_PASSWORD=$(cat "$POSTGRES_PASSWORD_FILE"); then
+        echo "postgres: cannot read POSTGRES_PASSWORD_FILE ($POSTGRES_PASSWORD_FILE)" >&2
+        exit 2
+    fi
+    export POSTGRES_PASSWORD
+    unset POSTGRES_PASSWORD_FILE
+fi
+
 if [ -z "${POSTGRES_PASSWORD:-}" ]; then
-    echo "postgres: POSTGRES_PASSWORD is empty; set it in the accessory's env" >&2
+    echo "postgres: no password: set POSTGRES_PASSWORD_FILE (or POSTGRES_PASSWORD)" >&2
     exit 2
 fi
 

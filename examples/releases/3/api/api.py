@@ -19,7 +19,9 @@ never refuses them. migrations/0004_items_queue.sql adds an index for the
 queue's ORDER BY, built without blocking writes.
 
 The database is reached through the usual libpq variables (PGHOST, PGUSER,
-PGPASSWORD, PGDATABASE...). The API does not change the schema: the `migrate`
+PGDATABASE...), the password read from the file PGPASSWORD_FILE names (a
+secret under /run/secrets). With WORKER_TOKEN_FILE, marking an item processed
+takes `Authorization: Bearer <the token in that file>`. The API does not change the schema: the `migrate`
 task (migrate.py, migrations/) does, before any replica of a release starts.
 Every query names its columns, so this code keeps working while a later
 release's migration adds columns it does not know (see docs/migrations.md).
@@ -27,6 +29,7 @@ release's migration adds columns it does not know (see docs/migrations.md).
 
 from __future__ import annotations
 
+import hmac
 import json
 import logging
 import os
@@ -195,6 +198,9 @@ class Handler(BaseHTTPRequestHandler):
         self.send_json(201, as_json(row))
 
     def process_item(self, item_id: str, query: dict[str, list[str]]) -> None:
+        if not self.authorized():
+            self.send_json(401, {"error": "a worker's token is needed"})
+            return
         with self.db.cursor() as cur:
             cur.execute(
                 f"UPDATE items SET status = 'processed', processed_at = now() "
@@ -213,6 +219,14 @@ class Handler(BaseHTTPRequestHandler):
             self.send_json(200, as_json(row))
 
     # -- plumbing ------------------------------------------------------------
+
+    def authorized(self) -> bool:
+        """Whether the request carries the workers' token (always, without one)."""
+        token = WORKER_TOKEN
+        if token is None:
+            return True
+        given = self.headers.get("Authorization", "").removeprefix("Bearer ")
+        return hmac.compare_digest(given.encode(), token.encode())
 
     def read_json(self) -> Any:
         length = int(self.headers.get("Content-Length") or 0)
@@ -239,7 +253,26 @@ class Handler(BaseHTTPRequestHandler):
         log.warning("%s - %s", self.address_string(), format % args)
 
 
+def read_secret(variable: str) -> str | None:
+    """The secret in the file the environment variable ``variable`` names."""
+    path = os.environ.get(variable)
+    if not path:
+        return None
+    with open(path, encoding="utf-8") as file:
+        return file.read().strip()
+
+
+WORKER_TOKEN: str | None = None
+
+
 def main() -> int:
+    global WORKER_TOKEN
+    # libpq reads PGPASSWORD from this process's environment; it is never in the
+    # container's (which `docker inspect` shows).
+    password = read_secret("PGPASSWORD_FILE")
+    if password is not None:
+        os.environ["PGPASSWORD"] = password
+    WORKER_TOKEN = read_secret("WORKER_TOKEN_FILE")
     logging.basicConfig(
         stream=sys.stdout,
         level=os.environ.get("LOG_LEVEL", "info").upper(),

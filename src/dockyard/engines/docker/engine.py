@@ -190,7 +190,7 @@ class DockerEngine:
                             self.api, desired, name, task.containers, secrets, labels
                         )
                         made.append(keeper)
-                    delivery.mount_into(args, name, container)
+                    delivery.attach(args, name, container, secrets)
                     container_id = run.create(self.api, args, desired.environment)
                     made.append(container_id)
                     if keeper is not None:

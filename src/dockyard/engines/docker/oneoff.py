@@ -96,7 +96,7 @@ def run_oneoff(
             if container.secrets:
                 labels = oneoff_labels(desired, task, release)
                 keeper = delivery.prepare(api, desired, name, [container], secrets, labels)
-                delivery.mount_into(args, name, container)
+                delivery.attach(args, name, container, secrets)
                 fill = partial(delivery.fill, api, keeper, container, values=secrets)
             result = _run(api, args, desired.environment, task.timeout, output, fill)
         except BaseException:

@@ -86,6 +86,8 @@ def prepare(
     wanted = [c for c in containers if c.secrets]
     sizes = {c.name: _size(values.value(s) for s in c.secrets) for c in wanted}
     own = {**desired.labels, LABEL_ENV: desired.environment, LABEL_TASK: task}
+    # A keeper a killed run left holds the volumes: it goes first (if it is ours).
+    run.remove_stale(api, keeper_name(task), desired.environment)
     mounts = []
     for c in wanted:
         volume = volume_name(task, c.name)
@@ -129,13 +131,17 @@ def keeper_labels(desired: DesiredState, container_labels: Mapping[str, str]) ->
     }
 
 
-def mount_into(args: run.CreateArgs, task: str, container: ContainerDef) -> None:
-    """Mount ``container``'s secrets volume read-only at /run/secrets in ``args``."""
+def attach(args: run.CreateArgs, task: str, container: ContainerDef, values: SecretValues) -> None:
+    """Mount ``container``'s secrets volume read-only at /run/secrets in ``args``, and
+    set the environment variables the spec asked for (which ``docker inspect`` shows)."""
     if not container.secrets:
         return
     mount = Mount(SECRETS_FOLDER, volume_name(task, container.name), type="volume", read_only=True)
     host = args["host_config"]
     host["Mounts"] = [*(host.get("Mounts") or []), mount]
+    named = {s.env: values.value(s).decode("utf-8", "replace") for s in container.secrets if s.env}
+    if named:
+        args["environment"] = {**(args.get("environment") or {}), **named}
 
 
 def fill(
