@@ -260,6 +260,30 @@ def test_a_key_that_cannot_read_stops_the_release_before_anything_changes(
     assert main_ids(shop) == before
 
 
+def test_a_tampered_or_broken_file_stops_the_release_before_anything_changes(
+    shop: Example,
+) -> None:
+    path = shop.repo / SHARED / f"{shop.env}.enc.yaml"
+    good = path.read_text()
+    data = yaml.safe_load(good)
+    # One byte of worker_token's ciphertext changed (base64 "data:" part).
+    value = data["worker_token"]
+    at = value.index("data:") + 5
+    data["worker_token"] = value[:at] + ("A" if value[at] != "A" else "B") + value[at + 1 :]
+    before = main_ids(shop)
+    try:
+        path.write_text(yaml.safe_dump(data, sort_keys=False))
+        run = shop.dockyard("release", shop.env, check=False)
+        assert run.code != 0 and "DY702" in run.err and "worker_token" in run.err, run.err
+        assert str(path.name) in run.err
+        path.write_text("worker_token: [unclosed\n")
+        run = shop.dockyard("release", shop.env, check=False)
+        assert run.code != 0 and path.name in run.err, run.err
+        assert main_ids(shop) == before
+    finally:
+        path.write_text(good)
+
+
 def test_an_unsigned_file_in_a_protected_environment_is_refused(shop: Example) -> None:
     policy_path = shop.repo / "policies.yaml"
     policy = yaml.safe_load(policy_path.read_text())
