@@ -51,6 +51,7 @@ bench: bootstrap ## every benchmark, each against its peer (docker-compose, ...)
 	$(BIN)/python bench/down.py
 	$(BIN)/python bench/ingress.py
 	$(BIN)/python bench/hostile.py
+	$(BIN)/python bench/secret_delivery.py
 
 clean: ## remove caches and build artefacts (keeps .venv)
 	rm -rf .pytest_cache .mypy_cache .ruff_cache build dist src/*.egg-info
