@@ -11,6 +11,7 @@ looked for in the file's git history.
 from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Sequence
+from contextlib import suppress
 from pathlib import Path
 
 from dockyard.engines.model import NO_SECRETS, SecretKey, SecretValues
@@ -86,16 +87,16 @@ def read_values(
     check_trusted(env, {k[0] for k in need})
     keys = identities if identities is not None else _identities()
     found: dict[SecretKey, bytes] = {}
-    for scope in sorted({k[0] for k in need | want}):
-        path = _path(env, scope)
-        mine = {k for k in need if k[0] == scope}
-        others = {k for k in want if k[0] == scope}
-        try:
-            found.update(_read_scope(path, mine, others, keys))
-        except SecretsError:
-            if mine:
-                raise
+    for scope, wanted in _by_scope(need):
+        found.update(_read_scope(_path(env, scope), wanted, keys, required=True))
+    for scope, wanted in _by_scope(want):
+        with suppress(SecretsError):  # what ran before may not be readable any more
+            found.update(_read_scope(_path(env, scope), wanted, keys, required=False))
     return SecretValues(found)
+
+
+def _by_scope(keys: set[SecretKey]) -> list[tuple[str, set[SecretKey]]]:
+    return [(scope, {k for k in keys if k[0] == scope}) for scope in sorted({k[0] for k in keys})]
 
 
 def check_trusted(env: LoadedEnvironment, scopes: Iterable[str]) -> None:
@@ -129,13 +130,13 @@ def check_trusted(env: LoadedEnvironment, scopes: Iterable[str]) -> None:
 
 
 def _read_scope(
-    path: Path, need: set[SecretKey], want: set[SecretKey], identities: Sequence[Identity]
+    path: Path, wanted: set[SecretKey], identities: Sequence[Identity], *, required: bool
 ) -> dict[SecretKey, bytes]:
-    """The values of ``need`` (all of them) and ``want`` (those found) in ``path`` as
-    it is, or else in its git history."""
+    """The values of ``wanted`` in ``path`` as it is, or else in its git history; all
+    of them when ``required``, else those found."""
     found: dict[SecretKey, bytes] = {}
-    left = need | want
-    for file in _revisions(path, bool(need)):
+    left = set(wanted)
+    for file in _revisions(path, required):
         here = {k for k in left if k[1] in file.tree and file.version(k[1]) == k[2]}
         if here:
             values = sops.decrypt(file, identities)
@@ -144,7 +145,7 @@ def _read_scope(
             left -= here
         if not left:
             return found
-    missing = sorted(left & need)
+    missing = sorted(left) if required else []
     if missing:
         _, name, version = missing[0]
         raise SecretsError(

@@ -102,9 +102,6 @@ class SecretValues:
                 "that uses it; set it again with `dockyard secrets set`",
             ) from None
 
-    def __contains__(self, key: object) -> bool:
-        return key in self._values
-
     def __len__(self) -> int:
         return len(self._values)
 

@@ -34,11 +34,9 @@ def versions_at(path: Path, revision: str | None) -> dict[str, str]:
     now); empty when the file did not exist then."""
     if revision is None:
         return _versions(path.read_text(), path) if path.exists() else {}
-    folder = path.parent if path.parent.exists() else path.parent.parent
     try:
-        top = _git(folder, "rev-parse", "--show-toplevel").strip()
-        relative = path.resolve().relative_to(Path(top).resolve())
-        text = _git(Path(top), "show", f"{revision}:{relative.as_posix()}")
+        top, relative = _in_repository(path)
+        text = _git(top, "show", f"{revision}:{relative}")
     except _Missing:
         return {}
     return _versions(text, path)
@@ -47,12 +45,8 @@ def versions_at(path: Path, revision: str | None) -> dict[str, str]:
 def history(path: Path, depth: int) -> Iterator[str]:
     """The text of ``path`` as each of the last ``depth`` commits that changed it left
     it, newest first; nothing outside a git repository."""
-    folder = path.parent if path.parent.exists() else path.parent.parent
-    if not folder.exists():
-        return
     try:
-        top = Path(_git(folder, "rev-parse", "--show-toplevel").strip())
-        relative = path.resolve().relative_to(top.resolve()).as_posix()
+        top, relative = _in_repository(path)
         revisions = _git(top, "log", f"-n{depth}", "--format=%H", "--", relative).split()
     except (SecretsError, _Missing, ValueError):
         return
@@ -61,6 +55,15 @@ def history(path: Path, depth: int) -> Iterator[str]:
             yield _git(top, "show", f"{revision}:{relative}")
         except _Missing:  # the commit removed it
             continue
+
+
+def _in_repository(path: Path) -> tuple[Path, str]:
+    """The top folder of the git repository ``path`` is in, and its path there."""
+    folder = path.parent if path.parent.exists() else path.parent.parent
+    if not folder.exists():
+        raise _Missing
+    top = Path(_git(folder, "rev-parse", "--show-toplevel").strip())
+    return top, path.resolve().relative_to(top.resolve()).as_posix()
 
 
 def compare(before: dict[str, str], after: dict[str, str]) -> NameChanges:

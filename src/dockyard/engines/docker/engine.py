@@ -171,8 +171,14 @@ class DockerEngine:
                     self.ensure_volume(desired, mount.volume)
             writers.check_no_writer(self.api, name, task.exclusive_volumes())
             try:
-                main_id: str | None = None
                 keeper: str | None = None
+                if delivery.needs_keeper(task.containers):
+                    labels = delivery.keeper_labels(desired, service, replica, release, name)
+                    keeper = delivery.prepare(
+                        self.api, desired, name, task.containers, secrets, labels
+                    )
+                    made.append(keeper)
+                main_id: str | None = None
                 for container in task.containers:
                     args = run.create_args(
                         self.api,
@@ -184,12 +190,6 @@ class DockerEngine:
                         task=name,
                         main_id=main_id,
                     )
-                    if keeper is None and delivery.needs_keeper(task.containers):
-                        labels = delivery.keeper_labels(desired, args["labels"])
-                        keeper = delivery.prepare(
-                            self.api, desired, name, task.containers, secrets, labels
-                        )
-                        made.append(keeper)
                     delivery.attach(args, name, container, secrets)
                     container_id = run.create(self.api, args, desired.environment)
                     made.append(container_id)

@@ -28,21 +28,19 @@ import docker.errors
 from docker.types import Mount
 
 from dockyard.engines.docker import run
+from dockyard.engines.docker.labels import container_labels
 from dockyard.engines.model import SecretValues
 from dockyard.errors import EngineError
 from dockyard.plan.model import (
     LABEL_CONTAINER,
+    LABEL_DEFINITION,
     LABEL_ENV,
-    LABEL_KIND,
-    LABEL_RELEASE,
-    LABEL_REPLICA,
     LABEL_ROLE,
-    LABEL_SERVICE,
-    LABEL_SPEC_HASH,
     LABEL_TASK,
     ContainerDef,
     DesiredState,
     SecretDef,
+    ServiceDef,
 )
 from dockyard.spec.models import SECRETS_FOLDER
 
@@ -121,14 +119,15 @@ def prepare(
     return keeper
 
 
-def keeper_labels(desired: DesiredState, container_labels: Mapping[str, str]) -> dict[str, str]:
-    """The labels of a replica's keeper: those of its task (without the definition)."""
-    keys = (LABEL_SERVICE, LABEL_KIND, LABEL_REPLICA, LABEL_TASK, LABEL_RELEASE, LABEL_SPEC_HASH)
-    return {
-        **desired.labels,
-        LABEL_ENV: desired.environment,
-        **{k: container_labels[k] for k in keys if k in container_labels},
-    }
+def keeper_labels(
+    desired: DesiredState, service: ServiceDef, replica: int, release: str, task: str
+) -> dict[str, str]:
+    """The labels of a replica's keeper: those of its task's containers but the
+    definition (``prepare`` sets its role and container name)."""
+    main = service.task.main
+    labels = container_labels(desired, service, main, replica=replica, release=release, task=task)
+    del labels[LABEL_DEFINITION]
+    return labels
 
 
 def attach(args: run.CreateArgs, task: str, container: ContainerDef, values: SecretValues) -> None:
