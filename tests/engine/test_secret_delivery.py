@@ -10,7 +10,9 @@ import json
 import docker
 import pytest
 
-from dockyard.engines.docker import DockerEngine
+from dockyard.engines.docker import DockerEngine, oneoff
+from dockyard.engines.docker import secrets as delivery
+from dockyard.engines.docker.labels import oneoff_labels
 from dockyard.engines.model import SecretValues
 from dockyard.errors import DockyardError
 from dockyard.plan.model import ContainerDef, OneOffDef, SecretDef
@@ -192,3 +194,27 @@ def test_a_start_that_a_killed_run_left_half_done_is_made_again(
         CANARY.decode()
     )
     assert [c.role for c in again.containers] == ["main", "keeper"]
+
+
+def test_what_a_killed_one_off_run_left_is_swept(
+    engine: DockerEngine, client: docker.DockerClient, test_run: Run
+) -> None:
+    """A run killed while its task ran leaves the keeper and the volume of its
+    secrets: the sweep of leftover tasks removes them with the task's container."""
+    db = secret("DB_PASSWORD")
+    container = sleeper("migrate", db)
+    task = OneOffDef(service="api", name="migrate", container=container, timeout=60.0)
+    desired = test_run.desired().model_copy(update={"helper_image": BASE_IMAGE})
+    engine.ensure_network(desired)
+    name = "left-behind-run"
+    labels = oneoff_labels(desired, task, "r1")
+    keeper = delivery.prepare(client.api, desired, name, [container], values((db, CANARY)), labels)
+    args = oneoff.create_args(client.api, desired, task, "r1", name)
+    delivery.attach(args, name, container, values((db, CANARY)))
+    client.api.start(client.api.create_container(**args)["Id"])
+    assert client.api.inspect_container(keeper)["State"]["Running"]
+
+    assert engine.remove_oneoffs(test_run.environment) == [name]  # the keeper is not a task
+    env = f"dockyard.env={test_run.environment}"
+    assert client.api.containers(all=True, filters={"label": env}) == []
+    assert not (client.api.volumes(filters={"label": env}) or {}).get("Volumes")

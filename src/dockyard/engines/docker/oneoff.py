@@ -292,5 +292,6 @@ def remove_oneoffs(
                 api.remove_container(info["Id"], force=True, v=True)
             if (info.get("Labels") or {}).get(LABEL_ROLE) == "task":
                 removed.append(name)
-                delivery.remove_volumes(api, name)
+        for name in removed:  # their keepers are gone too: nothing holds the volumes
+            delivery.remove_volumes(api, name)
     return removed
