@@ -6,8 +6,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
-EventKind = Literal["phase", "build", "output", "start", "ready", "route", "stop", "info", "warn"]
-"""``route``: a replica joined or left the ingress's rotation, or finished draining."""
+EventKind = Literal[
+    "phase", "build", "output", "task", "start", "ready", "route", "stop", "info", "warn"
+]
+"""``output``: a line of build or push output; ``task``: a line a one-off task (a
+migration) wrote; ``route``: a replica joined or left the ingress's rotation, or
+finished draining."""
 
 
 @dataclass(frozen=True)

@@ -148,6 +148,8 @@ def test_the_migration_runs_once_per_release_and_the_new_version_sees_it(deploye
     shutil.copytree(EXAMPLES / "releases" / "2" / "api", _api(deployed), dirs_exist_ok=True)
     run = deployed.dockyard("release", deployed.env)
     assert "api/migrate" in run.out  # the plan showed the task
+    # What the migration writes streams without -v, on standard error.
+    assert "applied 0002_add_priority" in run.err, run.err
     latest = releases(deployed)[0]
     assert latest["status"] == "succeeded"
     migrations = [t for t in latest["tasks"] if t["task"] == "migrate"]  # type: ignore[union-attr,index]

@@ -95,6 +95,15 @@ def test_finishing_records_outcome_plan_and_desired_state(store: StateStore) -> 
     assert (failed.status, failed.error, failed.desired) == ("failed", "api: unhealthy", None)
 
 
+def test_the_work_before_the_record_counts_in_start_and_duration(store: StateStore) -> None:
+    """A release's build and push come before its record: they are part of it."""
+    before = datetime.now(UTC)
+    release = store.start_release("staging", "deploy", "alice@laptop", [API], prepared=40.0)
+    assert (before - release.started_at).total_seconds() == pytest.approx(40.0, abs=5.0)
+    done = store.finish_release("staging", release.number, "succeeded", plan=None, desired=None)
+    assert done.duration is not None and done.duration >= 40.0
+
+
 def test_an_outcome_is_recorded_once(store: StateStore) -> None:
     number = _deploy(store).number
     store.finish_release("staging", number, "failed", plan=None, desired=None, error="boom")

@@ -25,8 +25,9 @@ class Progress:
     """A spinner with the latest line of work, and one line per milestone.
 
     Build output and health polling update the spinner only; phases, builds,
-    starts, readiness and removals are printed so the log of a deploy remains.
-    With ``verbose`` every build line is printed too.
+    starts, readiness, removals and what one-off tasks (migrations) write are
+    printed so the log of a deploy remains. With ``verbose`` every build and push
+    line is printed too.
     """
 
     def __init__(self, console: Console, verbose: bool = False) -> None:
@@ -71,6 +72,10 @@ class Progress:
         if event.kind in ("output", "info"):
             if self.verbose:
                 self.console.print(Text("  ").append_text(_dim(line)))
+            self._show(line)
+            return
+        if event.kind == "task":  # a migration's own output, always shown
+            self.console.print(Text("  │ ", style="dim").append_text(line), highlight=False)
             self._show(line)
             return
         if event.kind == "phase":

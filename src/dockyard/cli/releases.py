@@ -187,7 +187,7 @@ def cmd_run(args: argparse.Namespace, out: Console, err: Console) -> int:
     with Progress(err) as progress:
 
         def report(event: Event) -> None:
-            if event.kind == "output":  # the task's own output, as it comes, on stdout
+            if event.kind == "task":  # the task's own output, as it comes, on stdout
                 with progress.paused():
                     out.out(event.message, highlight=False)
             else:

@@ -64,6 +64,7 @@ def release(
     began = time.monotonic()
     env, engine = target.env, target.engine
     with _locked(target, "release", wait, report) as keeper:
+        since = time.monotonic()  # the build and the release proper, not the wait
         planned = prepare(
             engine,
             env,
@@ -75,7 +76,7 @@ def release(
             check=keeper.check,
         )
         records = _records(env, planned.desired, planned.shipped)
-        rel = _Release("deploy", None, records)
+        rel = _Release("deploy", None, records, since)
         return _converge(target, planned, rel, keeper, report, began, on_plan)
 
 
@@ -95,6 +96,7 @@ def rollback(
     began = time.monotonic()
     env, store = target.env, target.store
     with _locked(target, "rollback", wait, report) as keeper:
+        since = time.monotonic()  # the build and the release proper, not the wait
         chosen = _rollback_target(store, env.name, to)
         if chosen.desired is None:
             raise DeployError(f"release {chosen.label} recorded no desired state to return to")
@@ -116,7 +118,7 @@ def rollback(
         planned = prepare(
             target.engine, env, Recorded(desired), names, report=report, check=keeper.check
         )
-        rel = _Release("rollback", f"#{chosen.number}", records)
+        rel = _Release("rollback", f"#{chosen.number}", records, since)
         return _converge(target, planned, rel, keeper, report, began, on_plan)
 
 
@@ -133,6 +135,7 @@ def promote(
     """Deploy what runs in ``source`` (by digest) to ``dest`` with dest's parameters."""
     began = time.monotonic()
     with _locked(dest, "promote", wait, report) as keeper:
+        since = time.monotonic()  # the build and the release proper, not the wait
         images, records, label = carry_images(source, dest, only, report)
         names = set(images)
         planned = prepare(
@@ -157,7 +160,7 @@ def promote(
             )
             for r in records
         ]
-        rel = _Release("promote", label, records)
+        rel = _Release("promote", label, records, since)
         return _converge(dest, planned, rel, keeper, report, began, on_plan)
 
 
@@ -202,6 +205,7 @@ class _Release:
     kind: ReleaseKind
     source: str | None
     records: Sequence[ReleaseService]
+    since: float  # time.monotonic() when its work began: the lock taken, before the build
 
 
 def _converge(
@@ -224,7 +228,14 @@ def _converge(
     secrets = secret_values.read_values(
         env, secret_values.used(desired), secret_values.running(actual)
     )
-    record = store.start_release(env.name, rel.kind, actor(), list(rel.records), rel.source)
+    record = store.start_release(
+        env.name,
+        rel.kind,
+        actor(),
+        list(rel.records),
+        rel.source,
+        prepared=time.monotonic() - rel.since,
+    )
     number = record.number
     report(Event("phase", "", f"release {record.label}"))
     plan_json = steps.model_dump(mode="json")

@@ -167,11 +167,11 @@ class Runner:
                 raise TaskFailed(task, result)
 
     def run(self, task: OneOffDef, release: int | None) -> OneOffResult:
-        """Run ``task`` once, streaming its output as ``output`` events; record it."""
+        """Run ``task`` once, streaming its output as ``task`` events; record it."""
         self.report(Event("phase", task.service, f"task {task.service}/{task.name}"))
 
         def output(line: str) -> None:
-            self.report(Event("output", task.service, line))
+            self.report(Event("task", task.service, line))
 
         result = self.engine.run_oneoff(
             self.desired, task, str(release or ""), output, self.secrets

@@ -13,6 +13,8 @@ class TaskNotReady(DeployError):
     lines (also quoted in the message).
     """
 
+    code = "DY501"
+
     def __init__(
         self, message: str, *, container: str, logs: str = "", hint: str | None = None
     ) -> None:

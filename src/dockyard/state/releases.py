@@ -43,8 +43,12 @@ class ReleaseLog:
         actor: str,
         services: Sequence[ReleaseService],
         source: str | None = None,
+        prepared: float = 0.0,
     ) -> Release:
-        """Record a release as ``running`` under the environment's next number."""
+        """Record a release as ``running`` under the environment's next number.
+
+        ``prepared`` is how many seconds its work began before now (the build and
+        push that come before the record): its start and duration count them."""
         if kind not in RELEASE_KINDS or kind == "adopt":
             raise ValueError(f"release kind must be one of {RELEASE_KINDS}, not {kind!r}")
         names = [s.name for s in services]
@@ -66,7 +70,7 @@ class ReleaseLog:
                             status="running",
                             actor=actor,
                             source=source,
-                            started_at=db_now(),
+                            started_at=db_now() - max(prepared, 0.0),
                         )
                     )
                     if services:
