@@ -20,7 +20,7 @@ from dockyard.cli.connect import engine_of
 from dockyard.cli.context import load
 from dockyard.deploy.attach import target
 from dockyard.engines.access import Attaching, Terminal
-from dockyard.engines.errors import EngineUnsupported
+from dockyard.engines.capabilities import unsupported
 
 SHELL = ["/bin/sh"]
 """What runs when no command follows ``--``."""
@@ -30,12 +30,7 @@ def cmd_exec(args: argparse.Namespace, out: Console, err: Console) -> int:
     env = load(args)
     engine = engine_of(env)
     if not isinstance(engine, Attaching):
-        raise EngineUnsupported(
-            f"the {engine.name} engine cannot run a command attached to this terminal",
-            engine=engine.name,
-            capability="attached commands",
-            hint="run it through the engine's own tools",
-        )
+        raise unsupported(engine, "attached commands", hint="run it through the engine's own tools")
     task, container = target(engine, env, args.service, args.replica, args.container)
     tty = sys.stdin is not None and sys.stdin.isatty()
     io = Terminal(
