@@ -26,7 +26,7 @@ from dockyard.errors import DockyardError, Location, SpecErrors
 from dockyard.spec.limits import MAX_FILE_BYTES
 
 if TYPE_CHECKING:  # only named in signatures: rendering an error loads no engine or store
-    from dockyard.deploy.ops import EnvironmentStatus
+    from dockyard.deploy.status import ContainerStatus, EnvironmentStatus
     from dockyard.plan.model import Plan, Step
     from dockyard.state import LockInfo, Release, ReleaseService, StoreMissing, TaskRun
 
@@ -251,7 +251,7 @@ def _replicas(st: EnvironmentStatus) -> Table:
                     Text(str(c.restarts) if c.restarts is not None else "-"),
                     Text(_duration(c.uptime)),
                     Text((t.release or "-") if first else ""),
-                    Text(_image(c.digest or c.image or c.image_id)),
+                    Text(_image(c)),
                 )
                 first = False
     return table
@@ -271,8 +271,11 @@ def _duration(seconds: float | None) -> str:
     return f"{s // 86400}d{s % 86400 // 3600}h"
 
 
-def _image(ref: str | None) -> str:
-    """An image as a table shows it: a digest or ID shortened, a name as it is."""
+def _image(c: ContainerStatus) -> str:
+    """A container's image as a table shows it: the digest reference its definition
+    names, or its registry digest, or its image's name or ID; digests shortened."""
+    named = c.image if c.image and "@" in c.image else None
+    ref = named or c.digest or c.image or c.image_id
     if not ref:
         return "-"
     name, at, digest = ref.rpartition("@")
