@@ -15,6 +15,7 @@ from dockyard.cli import render
 from dockyard.cli.connect import engine_of, existing_store, store_of, writable_store
 from dockyard.cli.context import load
 from dockyard.cli.progress import Progress
+from dockyard.cli.statusview import status_view
 from dockyard.deploy import ops
 from dockyard.deploy.history import adopt
 from dockyard.deploy.ship import selection
@@ -60,11 +61,11 @@ def cmd_status(args: argparse.Namespace, out: Console, err: Console) -> int:
 
 def _watch(out: Console, take: Callable[[], ops.EnvironmentStatus]) -> int:
     """Redraw the status every WATCH_INTERVAL seconds until Ctrl-C."""
-    with Live(render.status_view(take()), console=out, auto_refresh=False) as live:
+    with Live(status_view(take()), console=out, auto_refresh=False) as live:
         try:
             while True:
                 time.sleep(WATCH_INTERVAL)
-                live.update(render.status_view(take()), refresh=True)
+                live.update(status_view(take()), refresh=True)
         except KeyboardInterrupt:
             return 0
 

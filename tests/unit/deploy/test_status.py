@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import cast
 
 from dockyard.cli import render
+from dockyard.cli.statusview import status_view
 from dockyard.deploy.status import status
 from dockyard.engines.access import ContainerDetails
 from dockyard.engines.base import Platform
@@ -111,7 +112,7 @@ def test_the_table_shows_each_container_and_what_is_wrong() -> None:
     out = io.StringIO()
     console = render.console(file=out)
     console.width = 200
-    console.print(render.status_view(st))
+    console.print(status_view(st))
     text = out.getvalue()
     for row in ("api/1", "local-api-1-abc1234-stats", "running (unhealthy)", "reg/api@sha256:aaaa"):
         assert row in text
