@@ -55,7 +55,7 @@ def cmd_status(args: argparse.Namespace, out: Console, err: Console) -> int:
     if args.json:
         render.print_json(render.status_json(st))
     else:
-        render.status(out, st)
+        out.print(status_view(st))
     return 0
 
 

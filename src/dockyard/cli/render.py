@@ -180,12 +180,6 @@ def plan_json(plan: Plan) -> dict[str, Any]:
     return data
 
 
-def status(console: Console, st: EnvironmentStatus) -> None:
-    from dockyard.cli.statusview import status_view
-
-    console.print(status_view(st))
-
-
 def status_json(st: EnvironmentStatus) -> dict[str, Any]:
     data = asdict(st)
     for service, s in zip(data["services"], st.services, strict=True):
