@@ -60,8 +60,12 @@ class HealthDef(Value):
     command: list[str] | None = None
 
     def canonical(self) -> dict[str, Any]:
-        """As JSON data, without the spec's fields while they hold their default."""
+        """As JSON data, without the spec's fields while they hold their default, and
+        without a ``command`` that ``test`` already is: a command check hashes as it
+        did before these fields were kept, so an upgrade leaves its task running."""
         data = self.model_dump(mode="json")
+        if self.command is not None and self.test == ["CMD", *self.command]:
+            data["command"] = None
         for key in ("http", "port", "command"):
             if data[key] is None:
                 del data[key]

@@ -133,3 +133,14 @@ def test_a_check_added_or_removed() -> None:
     assert ("containers.api.health.port", None, 8000) in added
     removed = changes(service(health_def(Health(command=["x"]), PORTS)), service(None))
     assert ("containers.api.health.command", ["x"], None) in removed
+
+
+def test_a_command_check_hashes_as_before_its_fields_were_kept() -> None:
+    """Its command is its test: an upgrade does not replace a database for it."""
+    made = health_def(Health(command=["pg_isready", "-q"], interval=1), PORTS)
+    earlier = HealthDef(
+        test=["CMD", "pg_isready", "-q"], interval=1, timeout=2, retries=3, start_period=0
+    )
+    assert service(made).task.spec_hash() == service(earlier).task.spec_hash()
+    read_back = TaskDef.model_validate_json(service(made).task.canonical())
+    assert read_back.spec_hash() == service(made).task.spec_hash()
