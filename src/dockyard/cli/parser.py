@@ -34,7 +34,7 @@ examples:
   dockyard run staging api migrate     run the api's migrate task now
   dockyard run staging api -- python3 -m shop.shell
                                        a one-off command with the api's image and env
-  dockyard exec local api             a shell in a running api replica
+  dockyard exec local api              a shell in a running api replica
   echo x | dockyard exec local api -- cat
                                        a command in it, with input and exit code
   dockyard lock status staging         who holds the deploy lock, and whether it runs
