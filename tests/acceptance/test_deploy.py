@@ -2,6 +2,14 @@
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import sys
+import time
+from datetime import datetime
+from typing import Any
+
 import httpx
 import pytest
 
@@ -36,6 +44,102 @@ def test_status_reports_every_service_healthy(deployed: Example) -> None:
         assert service["ok"], f"{name} is not healthy: {service}"
     assert by_name["db"]["kind"] == "accessory"
     assert by_name["web"]["ports"] == [deployed.url]
+
+
+def test_status_lists_every_replicas_containers(deployed: Example) -> None:
+    data = deployed.dockyard("status", deployed.env, "--json").json()
+    (latest, *_) = deployed.dockyard("history", deployed.env, "--json").json()
+    by_name = {s["name"]: s for s in data["services"]}
+    assert by_name["ingress"]["kind"] == by_name["ingress-holder"]["kind"] == "accessory"
+    for task in by_name["api"]["tasks"]:
+        assert task["release"] == str(latest["number"])
+        containers = {c["container"]: c for c in task["containers"]}
+        assert {"api", "stats"} <= set(containers)
+        main = containers["api"]
+        assert (main["name"], main["role"]) == (task["task"], "main")
+        assert (main["state"], main["health"], main["restarts"]) == ("running", "healthy", 0)
+        assert main["uptime"] > 0 and task["uptime"] == main["uptime"]
+        started = datetime.fromisoformat(main["started"])
+        released = [datetime.fromisoformat(latest[k]) for k in ("started_at", "finished_at")]
+        assert released[0] <= started <= released[1]  # started by the latest release
+        # Built here and never pushed: the image runs by its ID, with no registry digest.
+        assert main["image"] == main["image_id"] and main["image_id"].startswith("sha256:")
+        assert main["digest"] is None
+    text = deployed.dockyard("status", deployed.env).out
+    for task in by_name["api"]["tasks"]:
+        assert f"api/{task['replica']}" in text and f"{task['task']}-stats" in text
+
+
+def test_status_watch_redraws_until_interrupted(deployed: Example) -> None:
+    forced = {**deployed.environ, "FORCE_COLOR": "1"}  # a terminal, as Live redraws on one
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "dockyard",
+            "-C",
+            str(deployed.repo),
+            "status",
+            deployed.env,
+            "--watch",
+        ],
+        stdout=subprocess.PIPE,
+        env=forced,
+    )
+    assert proc.stdout is not None
+    title, seen = f"{deployed.env} (docker)".encode(), b""
+    deadline = time.monotonic() + 60
+    while seen.count(title) < 2 and time.monotonic() < deadline:
+        seen += os.read(proc.stdout.fileno(), 65536)
+    proc.send_signal(signal.SIGINT)
+    assert proc.wait(timeout=30) == 0
+    assert seen.count(title) >= 2, seen.decode()[-2000:]
+
+
+def dockyard_exec(
+    deployed: Example, *args: str, stdin: str = ""
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "dockyard", "-C", str(deployed.repo), "exec", deployed.env, *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=deployed.environ,
+    )
+
+
+def test_exec_runs_a_command_in_a_replica(deployed: Example) -> None:
+    piped = dockyard_exec(deployed, "api", "--", "cat", stdin="through the pipe\n")
+    assert (piped.returncode, piped.stdout) == (0, "through the pipe\n"), piped.stderr
+    failed = dockyard_exec(deployed, "api", "--", "sh", "-c", "echo oops >&2; exit 3")
+    assert (failed.returncode, failed.stdout, failed.stderr) == (3, "", "oops\n")
+    shell = dockyard_exec(deployed, "api", "--replica", "1", stdin="echo $((6 * 7))\n")
+    assert (shell.returncode, shell.stdout) == (0, "42\n"), shell.stderr  # /bin/sh by default
+    password = "PGPASSWORD=$(cat /run/secrets/db_password)"
+    query = f'{password} psql -h 127.0.0.1 -U app -d app -tAc "select 40 + 2"'
+    db = dockyard_exec(deployed, "db", "--", "sh", "-c", query)
+    assert (db.returncode, db.stdout) == (0, "42\n"), db.stderr
+    sidecar = dockyard_exec(deployed, "api", "--container", "stats", "--", "true")
+    assert sidecar.returncode == 0, sidecar.stderr
+
+
+def test_exec_says_what_does_not_exist(deployed: Example) -> None:
+    replicas = [t["replica"] for t in _api_tasks(deployed)]
+    missing = dockyard_exec(deployed, "api", "--replica", "99", "--", "true")
+    assert missing.returncode == 1
+    assert "api has no replica 99" in missing.stderr
+    assert f"its replicas: {', '.join(map(str, replicas))}" in missing.stderr
+    typo = dockyard_exec(deployed, "apj", "--", "true")
+    assert typo.returncode == 1 and "did you mean `api`?" in typo.stderr
+    container = dockyard_exec(deployed, "api", "--container", "stat", "--", "true")
+    assert container.returncode == 1 and "did you mean `stats`?" in container.stderr
+
+
+def _api_tasks(deployed: Example) -> list[dict[str, Any]]:
+    data = deployed.dockyard("status", deployed.env, "--json").json()
+    tasks: list[dict[str, Any]] = next(s for s in data["services"] if s["name"] == "api")["tasks"]
+    return tasks
 
 
 def test_second_deploy_plans_nothing_and_touches_no_container(deployed: Example) -> None:

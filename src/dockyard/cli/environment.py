@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import time
+from collections.abc import Callable
 
 from rich.console import Console
+from rich.live import Live
 from rich.markup import escape
 
 from dockyard.build import cleanup
@@ -12,6 +15,7 @@ from dockyard.cli import render
 from dockyard.cli.connect import engine_of, existing_store, store_of, writable_store
 from dockyard.cli.context import load
 from dockyard.cli.progress import Progress
+from dockyard.cli.statusview import status_view
 from dockyard.deploy import ops
 from dockyard.deploy.history import adopt
 from dockyard.deploy.ship import selection
@@ -38,15 +42,32 @@ def cmd_plan(args: argparse.Namespace, out: Console, err: Console) -> int:
     return 0
 
 
+WATCH_INTERVAL = 1.0
+"""Seconds between two redraws of ``status --watch``."""
+
+
 def cmd_status(args: argparse.Namespace, out: Console, err: Console) -> int:
     env = load(args)
     engine = engine_of(env)
+    if args.watch:
+        return _watch(out, lambda: ops.status(engine, env))
     st = ops.status(engine, env)
     if args.json:
         render.print_json(render.status_json(st))
     else:
-        render.status(out, st)
+        out.print(status_view(st))
     return 0
+
+
+def _watch(out: Console, take: Callable[[], ops.EnvironmentStatus]) -> int:
+    """Redraw the status every WATCH_INTERVAL seconds until Ctrl-C."""
+    with Live(status_view(take()), console=out, auto_refresh=False) as live:
+        try:
+            while True:
+                time.sleep(WATCH_INTERVAL)
+                live.update(status_view(take()), refresh=True)
+        except KeyboardInterrupt:
+            return 0
 
 
 def cmd_down(args: argparse.Namespace, out: Console, err: Console) -> int:

@@ -41,6 +41,7 @@ HANDLERS = {
     "rollback": "dockyard.cli.releases:cmd_rollback",
     "promote": "dockyard.cli.releases:cmd_promote",
     "run": "dockyard.cli.releases:cmd_run",
+    "exec": "dockyard.cli.attach:cmd_exec",
     "history": "dockyard.cli.releases:cmd_history",
     "lock": "dockyard.cli.releases:cmd_lock",
     "secrets": "dockyard.cli.secrets:cmd_secrets",
@@ -56,13 +57,13 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         return complete(parser, words[1:])
     command: list[str] = []
-    if "--" in words:  # `run ENV SERVICE -- CMD…`: everything after -- is the command
+    if "--" in words:  # `run|exec ENV SERVICE -- CMD…`: everything after -- is the command
         at = words.index("--")
         words, command = words[:at], words[at + 1 :]
     args = parser.parse_args(words)
     args.argv = command
-    if command and args.command != "run":
-        parser.error("only `run` takes a command after --")
+    if command and args.command not in ("run", "exec"):
+        parser.error("only `run` and `exec` take a command after --")
 
     from rich.markup import escape  # rich, only now that the command line is parsed
 

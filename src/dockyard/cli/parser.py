@@ -34,6 +34,9 @@ examples:
   dockyard run staging api migrate     run the api's migrate task now
   dockyard run staging api -- python3 -m shop.shell
                                        a one-off command with the api's image and env
+  dockyard exec local api              a shell in a running api replica
+  echo x | dockyard exec local api -- cat
+                                       a command in it, with input and exit code
   dockyard lock status staging         who holds the deploy lock, and whether it runs
   dockyard state adopt staging         a new history after the state store was lost
   dockyard down local --volumes        remove everything, data volumes too
@@ -193,13 +196,28 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--timeout", type=float, metavar="SECONDS", help="kill it after this long")
     waiting(p)
 
+    p = command(
+        "exec",
+        "Run a shell, or a command after --, in a running replica (the first healthy "
+        "one) of a service or accessory; exits with its exit code.",
+    )
+    p.add_argument("service", metavar="SERVICE", help="the service or accessory")
+    p.add_argument(
+        "--replica", type=int, metavar="N", help="replica N (default: the first healthy)"
+    )
+    p.add_argument(
+        "--container", metavar="NAME", help="a sidecar of the replica (default: its main)"
+    )
+
     p = command("history", "List the environment's releases, newest first.")
     p.add_argument("-n", "--limit", type=int, default=20, help="how many (default 20)")
     p.add_argument("--tasks", action="store_true", help="also list each release's task runs")
     p.add_argument("--json", action="store_true", help="print the releases as JSON")
 
-    p = command("status", "Show what runs in the environment.")
-    p.add_argument("--json", action="store_true", help="print the status as JSON")
+    p = command("status", "Show what runs in the environment, replica by replica.")
+    shown = p.add_mutually_exclusive_group()
+    shown.add_argument("--json", action="store_true", help="print the status as JSON")
+    shown.add_argument("--watch", action="store_true", help="redraw it every second until Ctrl-C")
 
     p = command("down", "Remove the environment's containers and network.")
     p.add_argument("--volumes", action="store_true", help="remove its named volumes (data) too")

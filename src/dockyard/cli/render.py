@@ -26,7 +26,7 @@ from dockyard.errors import DockyardError, Location, SpecErrors
 from dockyard.spec.limits import MAX_FILE_BYTES
 
 if TYPE_CHECKING:  # only named in signatures: rendering an error loads no engine or store
-    from dockyard.deploy.ops import EnvironmentStatus
+    from dockyard.deploy.status import EnvironmentStatus
     from dockyard.plan.model import Plan, Step
     from dockyard.state import LockInfo, Release, ReleaseService, StoreMissing, TaskRun
 
@@ -178,41 +178,6 @@ def plan_json(plan: Plan) -> dict[str, Any]:
     data = plan.model_dump(mode="json")
     data["empty"] = plan.empty
     return data
-
-
-def status(console: Console, st: EnvironmentStatus) -> None:
-    table = Table(
-        title=Text(f"{st.environment} ({st.engine})"), title_justify="left", box=box.SIMPLE_HEAD
-    )
-    for col in ("service", "kind", "ready", "release", "ports"):
-        table.add_column(col, overflow="fold")
-    for s in st.services:
-        style = "green" if s.ok else "red" if s.healthy < s.desired else "yellow"
-        releases = sorted({t.release or "-" for t in s.tasks})
-        ready = f"[{style}]{s.healthy}/{s.desired}[/]"
-        if len(s.tasks) != s.desired:
-            ready += f" [dim]({len(s.tasks)} running)[/]"
-        table.add_row(
-            Text(s.name),
-            Text(s.kind),
-            ready,
-            Text(", ".join(releases) or "-"),
-            Text(" ".join(s.ports) or "-"),
-        )
-    console.print(table)
-    for s in st.services:
-        for t in s.tasks:
-            if t.ok:
-                continue
-            restarts = f", restarted {t.restarts} times" if t.restarts else ""
-            console.print(
-                f"[red]✗ {escape(s.name)} replica {t.replica}[/] ({escape(t.task)}): "
-                f"[red]{escape(t.problem or '')}[/]{restarts}"
-            )
-            for line in (t.last_lines or "").splitlines():
-                console.print(f"    [dim]{escape(line)}[/]", highlight=False, emoji=False)
-    if st.network is None:
-        console.print("[dim]Nothing runs in this environment.[/]")
 
 
 def status_json(st: EnvironmentStatus) -> dict[str, Any]:

@@ -7,20 +7,28 @@ prints. Progress goes to the ``report`` callback.
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import partial
 
 from dockyard.deploy.pipeline import Build, Planned, prepare
+from dockyard.deploy.status import EnvironmentStatus, ServiceStatus, TaskStatus, status
 from dockyard.engines.base import Platform
 from dockyard.events import Event, Reporter, silent
 from dockyard.parallel import together
-from dockyard.plan.desired import ingress_of
-from dockyard.plan.ingress import HOLDER_SERVICE
 from dockyard.plan.model import ActualTask
 from dockyard.plan.supervisor import SUPERVISOR_SERVICE
 from dockyard.spec.loaded import LoadedEnvironment
-from dockyard.spec.models import Port
 from dockyard.state import StateStore
+
+__all__ = [
+    "EnvironmentStatus",
+    "Removed",
+    "ServiceStatus",
+    "TaskStatus",
+    "down",
+    "make_plan",
+    "status",
+]
 
 
 def make_plan(
@@ -35,129 +43,6 @@ def make_plan(
     running digest; a new build shows as its local image ID. With the ``store``,
     the plan lists the one-off tasks a release would run or skip."""
     return prepare(engine, env, Build(push=False), only, store=store, report=report)
-
-
-@dataclass(frozen=True)
-class TaskStatus:
-    task: str
-    replica: int
-    state: str
-    health: str | None
-    release: str | None
-    spec_hash: str
-    restarts: int | None = None  # the most any of its containers was restarted
-    problem: str | None = None  # what is wrong, when it does not run well
-    last_lines: str | None = None  # the failing container's last log lines
-
-    @property
-    def ok(self) -> bool:
-        return self.problem is None
-
-
-@dataclass(frozen=True)
-class ServiceStatus:
-    name: str
-    kind: str
-    desired: int
-    running: int
-    healthy: int
-    ports: list[str]
-    tasks: list[TaskStatus] = field(default_factory=list)
-
-    @property
-    def ok(self) -> bool:
-        return (
-            self.healthy == self.desired
-            and len(self.tasks) == self.desired
-            and all(t.ok for t in self.tasks)
-        )
-
-
-@dataclass(frozen=True)
-class EnvironmentStatus:
-    environment: str
-    engine: str
-    network: str | None
-    volumes: list[str]
-    services: list[ServiceStatus]
-
-
-def status(engine: Platform, env: LoadedEnvironment) -> EnvironmentStatus:
-    """What runs, service by service, against the replica counts the specs ask for."""
-    actual = engine.observe(env.name)
-    wanted: dict[str, tuple[str, int, list[str]]] = {}
-    for name, acc in env.spec.accessories.items():
-        wanted[name] = ("accessory", 1, _published(acc.ports))
-    ingress = ingress_of(env)
-    config = env.spec.ingress
-    public = f"http://{config.host_ip}:{config.port}" if ingress and config.port else None
-    for svc in env.services:
-        ports = [p for c in svc.spec.containers.values() for p in _published(c.ports)]
-        if public is not None:
-            ports += [_route_url(public, r.host, r.path) for r in svc.spec.routes]
-        wanted[svc.name] = ("service", svc.spec.deploy.replicas, ports)
-    if ingress is not None:
-        wanted[HOLDER_SERVICE] = ("accessory", 1, [])
-        wanted[ingress.service] = ("accessory", 1, [public] if public else [])
-    wanted[SUPERVISOR_SERVICE] = ("accessory", 1, [])
-    for t in actual.tasks:
-        wanted.setdefault(t.service, (t.kind, 0, []))
-
-    services = []
-    for name, (kind, count, ports) in wanted.items():
-        tasks = actual.tasks_of(name)
-        services.append(
-            ServiceStatus(
-                name=name,
-                kind=kind,
-                desired=count,
-                running=sum(1 for t in tasks if t.running),
-                healthy=sum(1 for t in tasks if t.healthy),
-                ports=ports,
-                tasks=[_task_status(engine, t) for t in tasks],
-            )
-        )
-    return EnvironmentStatus(
-        environment=env.name,
-        engine=engine.name,
-        network=actual.network,
-        volumes=actual.volumes,
-        services=services,
-    )
-
-
-LAST_LINES = 5
-"""Log lines ``status`` shows of a container that does not run well."""
-
-
-def _task_status(engine: Platform, t: ActualTask) -> TaskStatus:
-    bad = next((c for c in t.containers if not c.live), None)
-    counts = [c.restarts for c in t.containers if c.restarts is not None]
-    problem = last = None
-    if bad is not None:
-        problem = f"{bad.container} {bad.condition}"
-        last = engine.logs(bad.id, tail=LAST_LINES).rstrip() or None
-    return TaskStatus(
-        task=t.task,
-        replica=t.replica,
-        state=t.main.status if t.main else "missing",
-        health=t.main.health if t.main else None,
-        release=t.release,
-        spec_hash=t.spec_hash,
-        restarts=max(counts) if counts else None,
-        problem=problem,
-        last_lines=last,
-    )
-
-
-def _route_url(public: str, host: str | None, path: str) -> str:
-    """Where a route answers: the ingress's address, and the host to ask for."""
-    url = public + ("" if path == "/" else path)
-    return url if host is None else f"{url} (Host: {host})"
-
-
-def _published(ports: list[Port]) -> list[str]:
-    return [f"http://{p.host_ip}:{p.publish}" for p in ports if p.publish]
 
 
 @dataclass(frozen=True)

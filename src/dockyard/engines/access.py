@@ -2,11 +2,18 @@
 
 The ingress is driven through it (a program run in Caddy's container talks to
 its admin API), and ``status`` quotes a failing container's last log lines.
+
+``Attaching`` is an optional ability beside it: a command run with the caller's
+input, output and terminal attached (``dockyard exec``), and what one
+container's inspect tells (``dockyard status``: since when it runs, its image).
 """
 
 from __future__ import annotations
 
-from typing import Protocol, runtime_checkable
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import BinaryIO, Protocol, runtime_checkable
 
 
 @runtime_checkable
@@ -21,4 +28,43 @@ class ContainerAccess(Protocol):
 
     def logs(self, container_id: str, tail: int = 20) -> str:
         """The last ``tail`` lines a container wrote (stdout and stderr together)."""
+        ...
+
+
+@dataclass(frozen=True)
+class Terminal:
+    """The caller's side of an attached command. With ``tty``, the command gets a
+    terminal (the caller has put its own in raw mode) of ``size()`` (rows,
+    columns), followed as it changes; without, its output comes as two streams.
+    ``stdin`` is forwarded until its end; None gives the command no input."""
+
+    stdin: BinaryIO | None
+    stdout: BinaryIO
+    stderr: BinaryIO
+    tty: bool = False
+    size: Callable[[], tuple[int, int]] | None = None
+
+
+@dataclass(frozen=True)
+class ContainerDetails:
+    """What an inspect of one container tells beyond the engine's list."""
+
+    started: datetime | None  # when it last started; None when it never did
+    image_id: str  # the image it runs (sha256:...)
+    image_digests: list[str]  # that image's registry digests (repo@sha256:...), if any
+    restarts: int = 0  # restarts by the engine's restart policy
+    health_output: str | None = None  # the last health check's output
+
+
+@runtime_checkable
+class Attaching(Protocol):
+    """Run a command attached to the caller, and inspect one container."""
+
+    def attach(self, container_id: str, argv: list[str], io: Terminal) -> int:
+        """Run ``argv`` in the running container with ``io`` attached, for as long as
+        it runs; returns its exit code."""
+        ...
+
+    def details(self, container_id: str) -> ContainerDetails | None:
+        """What an inspect tells of the container; None when it is gone."""
         ...

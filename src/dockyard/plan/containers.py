@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import shlex
-
 from dockyard.errors import SpecError
 from dockyard.plan.model import (
     ContainerDef,
@@ -14,6 +12,7 @@ from dockyard.plan.model import (
     SecretDef,
     volume_name,
 )
+from dockyard.plan.probes import http_probe, tcp_probe
 from dockyard.spec.models import Container, Health, TaskSpec
 
 
@@ -101,26 +100,21 @@ def oneoff_def(
 
 
 def health_def(health: Health, ports: list[PortDef]) -> HealthDef:
-    """Turn a spec health check into a command run inside the container.
+    """Turn a spec health check into a command run inside the container, keeping
+    what the spec said beside it.
 
-    HTTP and TCP checks try the tools an image is likely to have (curl, wget,
-    then python3), so images without curl still get a real check.
+    HTTP and TCP checks run a probe (:mod:`dockyard.plan.probes`) that uses the
+    first tool the image has, so images without curl still get a real check.
     """
+    port: int | None = None
     if health.command is not None:
         test = ["CMD", *health.command]
     else:
         port = port_number(health.port, ports)
         if health.http is not None:
-            url = f"http://127.0.0.1:{port}{health.http}"
-            probe = f'import urllib.request; urllib.request.urlopen("{url}", timeout=5)'
-            script = (
-                f"curl -fsS -o /dev/null {shlex.quote(url)} "
-                f"|| wget -q -O /dev/null {shlex.quote(url)} "
-                f"|| python3 -c {shlex.quote(probe)}"
-            )
+            script = http_probe(f"http://127.0.0.1:{port}{health.http}", health.timeout)
         else:
-            probe = f'import socket; socket.create_connection(("127.0.0.1", {port}), 5)'
-            script = f"nc -z 127.0.0.1 {port} || python3 -c {shlex.quote(probe)}"
+            script = tcp_probe(port, health.timeout)
         test = ["CMD-SHELL", script]
     return HealthDef(
         test=test,
@@ -128,6 +122,10 @@ def health_def(health: Health, ports: list[PortDef]) -> HealthDef:
         timeout=health.timeout,
         retries=health.retries,
         start_period=health.start_period,
+        http=health.http,
+        tcp=health.tcp,
+        port=port,
+        command=list(health.command) if health.command is not None else None,
     )
 
 

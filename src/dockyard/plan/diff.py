@@ -9,6 +9,7 @@ in one slot (left by an interrupted deploy) keep the good one.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Collection
 from typing import Any, Literal
 
@@ -17,6 +18,7 @@ from dockyard.plan.model import (
     ActualTask,
     DesiredState,
     FieldChange,
+    HealthDef,
     Plan,
     ServiceDef,
     Step,
@@ -176,7 +178,56 @@ def _changes(stale: list[ActualTask], new: TaskDef) -> list[FieldChange]:
     old = next((t.definition for t in stale if t.definition is not None), None)
     if old is None or old.spec_hash() == new.spec_hash():
         return []
-    return diff_fields(_flatten(old), _flatten(new))
+    changes = diff_fields(_flatten(old), _flatten(new))
+    return changes + _probe_changes(old, new, {c.path for c in changes})
+
+
+def _probe_changes(old: TaskDef, new: TaskDef, shown: set[str]) -> list[FieldChange]:
+    """A health check whose spec fields are the same but whose command is not: the
+    probe Dockyard writes for them changed (an upgrade), which replaces the task."""
+    before = {c.name: c.health for c in old.containers}
+    changes = []
+    for c in new.containers:
+        prefix = f"containers.{c.name}.health"
+        was = before.get(c.name)
+        if c.health is None or was is None or was.test == c.health.test:
+            continue
+        if not any(path.startswith(prefix + ".") for path in shown):
+            changes.append(
+                FieldChange(path=f"{prefix}.probe", old="an earlier probe", new="this version's")
+            )
+    return changes
+
+
+_OLD_HTTP = re.compile(r"http://127\.0\.0\.1:(\d+)(/[^'\" ]*)")
+_OLD_TCP = re.compile(r"nc -z 127\.0\.0\.1 (\d+)")
+
+
+def health_fields(health: HealthDef) -> dict[str, Any]:
+    """A health check as the spec wrote it: ``http`` (with ``port``), ``tcp`` (with
+    ``port``) or ``command``, and its timings. A definition made before the spec's
+    fields were kept has them read back from its command."""
+    fields: dict[str, Any] = {}
+    if health.http is not None or health.tcp or health.command is not None:
+        kind = {"http": health.http, "tcp": health.tcp or None, "command": health.command}
+        fields.update({k: v for k, v in kind.items() if v is not None})
+        if health.port is not None:
+            fields["port"] = health.port
+    elif health.test[:1] == ["CMD"]:
+        fields["command"] = health.test[1:]
+    elif (found := _OLD_HTTP.search(" ".join(health.test))) is not None:
+        fields.update(http=found.group(2), port=int(found.group(1)))
+    elif (found := _OLD_TCP.search(" ".join(health.test))) is not None:
+        fields.update(tcp=True, port=int(found.group(1)))
+    else:
+        fields["test"] = health.test
+    fields.update(
+        interval=health.interval,
+        timeout=health.timeout,
+        retries=health.retries,
+        start_period=health.start_period,
+    )
+    return fields
 
 
 def diff_fields(old: dict[str, Any], new: dict[str, Any]) -> list[FieldChange]:
@@ -204,6 +255,9 @@ def _flatten(task: TaskDef) -> dict[str, Any]:
             elif key == "secrets":
                 for secret in value:
                     flat[f"{prefix}.{secret['name']}"] = _secret_text(secret)
+            elif key == "health" and c.health is not None:
+                for k, v in health_fields(c.health).items():
+                    flat[f"{prefix}.{k}"] = v
             elif value is not None and value != [] and value != {}:
                 flat[prefix] = value
     return flat

@@ -45,13 +45,33 @@ class PortDef(Value):
 
 
 class HealthDef(Value):
-    """A health check already turned into a command the container runs."""
+    """A health check turned into the command the container runs (``test``), with
+    what the spec said (``http`` path, ``tcp``, ``port``, ``command``) for plans
+    to show. Definitions made before those fields were kept have none of them."""
 
     test: list[str]  # Docker form: ["CMD", ...] or ["CMD-SHELL", "..."]
     interval: float
     timeout: float
     retries: int
     start_period: float
+    http: str | None = None
+    tcp: bool = False
+    port: int | None = None
+    command: list[str] | None = None
+
+    def canonical(self) -> dict[str, Any]:
+        """As JSON data, without the spec's fields while they hold their default, and
+        without a ``command`` that ``test`` already is: a command check hashes as it
+        did before these fields were kept, so an upgrade leaves its task running."""
+        data = self.model_dump(mode="json")
+        if self.command is not None and self.test == ["CMD", *self.command]:
+            data["command"] = None
+        for key in ("http", "port", "command"):
+            if data[key] is None:
+                del data[key]
+        if not data["tcp"]:
+            del data["tcp"]
+        return data
 
 
 class MountDef(Value):
@@ -118,6 +138,8 @@ class ContainerDef(Value):
             if not data[key]:
                 del data[key]
         data["mounts"] = [m.canonical() for m in self.mounts]
+        if self.health is not None:
+            data["health"] = self.health.canonical()
         return data
 
     def exclusive_volumes(self) -> list[str]:

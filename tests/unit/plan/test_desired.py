@@ -72,7 +72,7 @@ def test_missing_image_is_an_error(env: LoadedEnvironment) -> None:
     [
         (Health(command=["pg_isready"]), ["CMD", "pg_isready"]),
         (Health(http="/healthz", port="http"), "http://127.0.0.1:8000/healthz"),
-        (Health(tcp=True, port=8000), '("127.0.0.1", 8000)'),
+        (Health(tcp=True, port=8000), "nc -z -w 2 127.0.0.1 8000"),
     ],
 )
 def test_health_checks_become_commands(health: Health, expect: object) -> None:

@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 import docker
 import docker.errors
 
+from dockyard.engines.access import ContainerDetails, Terminal
 from dockyard.engines.docker import execs, images, observe, oneoff, readiness, run, writers
 from dockyard.engines.docker import secrets as delivery
 from dockyard.engines.docker.build import build_image
@@ -294,6 +295,26 @@ class DockerEngine:
         with translate_errors(self.address, f"read the logs of {container_id[:12]}"):
             raw = self.api.logs(container_id, stdout=True, stderr=True, tail=tail)
         return raw.decode("utf-8", "replace") if isinstance(raw, bytes) else str(raw)
+
+    def attach(self, container_id: str, argv: list[str], io: Terminal) -> int:
+        command = argv[0] if argv else "a command"
+        with translate_errors(self.address, f"run {command} in {container_id[:12]}"):
+            return execs.attach(self.api, container_id, argv, io)
+
+    def details(self, container_id: str) -> ContainerDetails | None:
+        with translate_errors(self.address, f"inspect container {container_id[:12]}"):
+            try:
+                info = self.api.inspect_container(container_id)
+            except docker.errors.NotFound:
+                return None
+            image = str(info.get("Image") or "")
+            try:
+                digests = [
+                    str(d) for d in self.client.images.get(image).attrs.get("RepoDigests") or []
+                ]
+            except docker.errors.NotFound:  # removed while the container runs
+                digests = []
+        return observe.details_of(info, digests)
 
     # ------------------------------------------------------------------ images
 

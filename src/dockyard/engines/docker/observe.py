@@ -31,6 +31,7 @@ from typing import Any, Literal
 
 from pydantic import ValidationError
 
+from dockyard.engines.access import ContainerDetails
 from dockyard.plan.model import (
     LABEL_CONTAINER,
     LABEL_DEFINITION,
@@ -201,6 +202,20 @@ def settle(task: ActualTask, details: Mapping[str, Inspected], now: datetime) ->
                 update["status"] = DETACHED
         containers.append(c.model_copy(update=update))
     return task.model_copy(update={"containers": containers})
+
+
+def details_of(info: Mapping[str, Any], digests: list[str]) -> ContainerDetails:
+    """A container's inspect (and its image's registry ``digests``) as ``status`` shows it."""
+    state = info.get("State") or {}
+    checks = (state.get("Health") or {}).get("Log") or []
+    output = str(checks[-1].get("Output") or "").strip() if checks else None
+    return ContainerDetails(
+        started=started_at(state.get("StartedAt")) if state.get("Running") else None,
+        image_id=str(info.get("Image") or ""),
+        image_digests=sorted(digests),
+        restarts=int(info.get("RestartCount") or 0),
+        health_output=output or None,
+    )
 
 
 def started_at(text: str | None) -> datetime | None:

@@ -24,6 +24,7 @@ from dockyard.engines.errors import TaskNotReady
 from dockyard.engines.model import ProgressFn
 from dockyard.errors import DockyardError
 from dockyard.plan.model import ActualContainer, ActualTask
+from dockyard.plan.probes import NO_TOOL_EXIT
 
 POLL_INTERVAL = 0.2
 MAX_RESTARTS = 2
@@ -53,7 +54,8 @@ class Seen:
         output = self.health_output or ""
         if self.health_exit == -1:
             return "exec failed" in output or "executable file not found" in output
-        return self.health_exit == 127 and "not found" in output
+        # A shell's "command not found", or a probe that found none of its tools.
+        return self.health_exit == NO_TOOL_EXIT
 
     @property
     def summary(self) -> str:
