@@ -201,6 +201,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = command("status", "Show what runs in the environment.")
     p.add_argument("--json", action="store_true", help="print the status as JSON")
 
+    p = command("catalog", "List every service's healthy endpoints and the routes to them.")
+    p.add_argument("--json", action="store_true", help="print the catalog as JSON")
+
     p = command("down", "Remove the environment's containers and network.")
     p.add_argument("--volumes", action="store_true", help="remove its named volumes (data) too")
     p.add_argument(
