@@ -1,8 +1,8 @@
 """The catalog of an environment: every service's healthy endpoints and the routes
 that reach them.
 
-An endpoint is one port of one replica that is healthy now (every container runs,
-the main container's health check passes or it has none), at the main container's
+An endpoint is one port of one replica that is healthy now (every container of
+it runs, the main container's health check passes or it has none), at the main container's
 address on the environment's network. A replica appears once healthy and is gone
 as soon as it fails its check or stops: the catalog is read from the engine each
 time (``observe``, and the containers' addresses), never cached.
@@ -78,8 +78,14 @@ class Catalog:
 
 
 def serving(task: ActualTask) -> bool:
-    """Whether a replica is in the catalog: every container live, the main healthy."""
-    return task.healthy and all(c.live for c in task.containers)
+    """Whether a replica is in the catalog: every container of its definition there
+    and live, the main one healthy."""
+    return (
+        task.definition is not None
+        and task.complete(task.definition)
+        and task.healthy
+        and all(c.live for c in task.containers)
+    )
 
 
 def catalog_of(

@@ -1,7 +1,7 @@
 """The entries an environment's containers make, read from Docker's container list
 (``GET /containers/json``): what the catalog agent publishes. Standard library only.
 
-A task counts when its main container and its sidecars run and the main's health
+A task counts when every container of its definition runs and the main's health
 check says healthy (or it has none); each port of its definition is one entry, at
 the main container's address on the environment's network. Dockyard's own
 accessories (the ingress, the supervisor, the agent) are not listed.
@@ -66,6 +66,9 @@ def _task_entries(
         return []
     if not address or not isinstance(definition, dict):
         return []
+    present = {(c.get("Labels") or {}).get("dockyard.container") for c in group}
+    if any(c.get("name") not in present for c in definition.get("containers") or []):
+        return []  # a container of the task is missing (stopped: the list shows running ones)
     entries = []
     for container in definition.get("containers") or []:
         for port in container.get("ports") or []:
