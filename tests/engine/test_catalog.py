@@ -24,8 +24,8 @@ from dockyard.engines.docker import DockerEngine
 from dockyard.plan import plan
 from dockyard.plan.discovery import AGENT_SERVICE, agent_service
 from dockyard.plan.model import DesiredState, HealthDef, PortDef, ServiceDef
+from tests.fixtures.etcd import etcd_keys, etcd_server
 
-from .etcd import etcd_keys, etcd_server
 from .support import BASE_IMAGE, TEST_RUN_LABEL, Run, exec_in, service, wait_for, web
 
 pytestmark = [pytest.mark.engine]

@@ -9,8 +9,8 @@ from collections.abc import Iterator
 import pytest
 
 from dockyard.discovery.registrars import Entry, EtcdRegistrar, RegistrarError, registrar_for
+from tests.fixtures.etcd import etcd_keys, etcd_server
 
-from .etcd import etcd_keys, etcd_server
 from .support import wait_for
 
 TTL = 2.0

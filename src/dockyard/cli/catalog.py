@@ -34,6 +34,7 @@ def catalog_json(found: Catalog) -> dict[str, Any]:
             {
                 "name": s.name,
                 "kind": s.kind,
+                "ports": list(s.ports),
                 "endpoints": [dataclasses.asdict(e) for e in s.endpoints],
                 "routes": [dataclasses.asdict(r) for r in s.routes],
             }
@@ -49,7 +50,8 @@ def show(out: Console, found: Catalog) -> None:
     for s in found.services:
         if not s.endpoints:
             routes = "\n".join(r.url for r in s.routes)
-            table.add_row(escape(s.name), "[red]none healthy[/]", "", "", escape(routes))
+            none = "[red]none healthy[/]" if s.ports else "[dim]no ports[/]"
+            table.add_row(escape(s.name), none, "", "", escape(routes))
         for e in s.endpoints:
             routes = "\n".join(r.url for r in s.routes_to(e.port))
             table.add_row(

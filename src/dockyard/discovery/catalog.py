@@ -44,6 +44,7 @@ class ServiceCatalog:
     kind: str  # service | accessory
     endpoints: tuple[Endpoint, ...] = ()
     routes: tuple[Route, ...] = ()
+    ports: tuple[int, ...] = ()  # what its replicas listen on (none: a worker)
 
     def routes_to(self, port: int) -> tuple[Route, ...]:
         return tuple(r for r in self.routes if r.port == port)
@@ -110,7 +111,7 @@ def catalog_of(
         ports = sorted({p.port for t in tasks if t.definition for p in _ports(t)})
         aliases = next((t.definition.aliases for t in tasks if t.definition), None)
         routes = service_routes(name, ports, ingress, public, aliases)
-        listed.append(ServiceCatalog(name, kind, tuple(endpoints), tuple(routes)))
+        listed.append(ServiceCatalog(name, kind, tuple(endpoints), tuple(routes), tuple(ports)))
     return Catalog(actual.environment, network_name(actual.environment), tuple(listed))
 
 
