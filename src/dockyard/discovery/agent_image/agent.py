@@ -1,7 +1,8 @@
 """The catalog agent of one Dockyard environment.
 
-Every DOCKYARD_INTERVAL seconds it lists the environment's containers through the
-engine's socket, works out the healthy endpoints
+At each event of the environment's containers (``GET /events``: a start, a death,
+a health check's verdict), and every DOCKYARD_INTERVAL seconds besides, it lists
+the environment's containers through the engine's socket, works out the healthy endpoints
 (``dockyard.discovery.registrars.containers``) and syncs every registrar the
 environment file lists (DOCKYARD_REGISTRARS): new entries are registered, gone
 ones removed, leases and TTL checks renewed. When it stops, nothing renews them,
@@ -19,6 +20,7 @@ import os
 import signal
 import socket
 import sys
+import threading
 import time
 import urllib.parse
 from pathlib import Path
@@ -28,10 +30,14 @@ from dockyard.discovery.registrars import Registrar, RegistrarError, registrar_f
 from dockyard.discovery.registrars.containers import entries_of
 
 SOCKET = "/var/run/docker.sock"
+EVENTS = ("start", "die", "health_status", "pause", "unpause", "destroy")
+"""What changes an endpoint; not the health checks' own execs, which come every second."""
+FOLLOW_UP = 0.25
+"""Seconds after an event's pass to the next one."""
 
 
 class _UnixConnection(http.client.HTTPConnection):
-    def __init__(self, path: str, timeout: float) -> None:
+    def __init__(self, path: str, timeout: float | None) -> None:
         super().__init__("localhost", timeout=timeout)
         self.path = path
 
@@ -58,6 +64,32 @@ def containers(environment: str) -> list[dict[str, Any]]:
     return found if isinstance(found, list) else []
 
 
+def watch_events(environment: str, wake: threading.Event) -> None:
+    """Set ``wake`` at each event of the environment's containers (a start, a death,
+    a health check's verdict), so that a pass follows at once; the stream is opened
+    again when it drops. The interval's passes go on regardless."""
+    filters = json.dumps(
+        {
+            "type": ["container"],
+            "label": [f"dockyard.env={environment}"],
+            "event": list(EVENTS),
+        }
+    )
+    while True:
+        connection = _UnixConnection(SOCKET, timeout=None)
+        try:
+            connection.request("GET", "/events?filters=" + urllib.parse.quote(filters))
+            response = connection.getresponse()
+            while response.readline():
+                wake.set()
+        except OSError:
+            pass
+        finally:
+            connection.close()
+        wake.set()  # whatever happened meanwhile is looked at
+        time.sleep(1.0)
+
+
 def log(message: str) -> None:
     print(f"catalog-agent: {message}", flush=True)
 
@@ -73,8 +105,11 @@ def main() -> int:
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     log(f"keeping {len(registrars)} registrar(s) in sync for {environment} every {interval:g}s")
     shown: list[str] | None = None
+    wake = threading.Event()
+    woken = False
+    threading.Thread(target=watch_events, args=(environment, wake), daemon=True).start()
     while True:
-        started = time.monotonic()
+        wake.clear()
         try:
             entries = entries_of(containers(environment), environment, routes)
         except (OSError, ValueError) as e:
@@ -96,7 +131,8 @@ def main() -> int:
                     continue
                 if failing.pop(i, None) is not None:
                     log(f"{registrar.kind}: in sync again")
-        time.sleep(max(0.0, interval - (time.monotonic() - started)))
+        # After an event, look again shortly: the list may lag the event a moment.
+        woken = wake.wait(FOLLOW_UP if woken else interval)
 
 
 if __name__ == "__main__":
