@@ -91,3 +91,15 @@ def test_a_killed_replica_goes_and_comes_back(deployed: Example, etcd: str) -> N
     wait_for(lambda: in_etcd(etcd, deployed, "api") == rest, timeout=GONE, what="out of etcd")
     wait_for(lambda: listed(deployed, "api") == API, timeout=WAIT, what="back in the catalog")
     wait_for(lambda: in_etcd(etcd, deployed, "api") == API, timeout=WAIT, what="back in etcd")
+
+
+def test_status_counts_the_agent_as_wanted(deployed: Example) -> None:
+    def agent() -> dict[str, Any]:
+        data = deployed.dockyard("status", deployed.env, "--json").json()
+        found: dict[str, Any] = next(s for s in data["services"] if s["name"] == "catalog-agent")
+        return found
+
+    assert (agent()["kind"], agent()["desired"]) == ("accessory", 1)
+    wait_for(lambda: agent()["ok"], timeout=WAIT, what="the agent healthy in status")
+    plan = deployed.dockyard("plan", deployed.env).out
+    assert "catalog-agent" not in plan  # deployed and unchanged: nothing to do

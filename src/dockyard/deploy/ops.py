@@ -15,6 +15,7 @@ from dockyard.engines.base import Platform
 from dockyard.events import Event, Reporter, silent
 from dockyard.parallel import together
 from dockyard.plan.desired import ingress_of
+from dockyard.plan.discovery import AGENT_SERVICE
 from dockyard.plan.ingress import HOLDER_SERVICE
 from dockyard.plan.model import ActualTask
 from dockyard.plan.supervisor import SUPERVISOR_SERVICE
@@ -100,6 +101,8 @@ def status(engine: Platform, env: LoadedEnvironment) -> EnvironmentStatus:
         wanted[HOLDER_SERVICE] = ("accessory", 1, [])
         wanted[ingress.service] = ("accessory", 1, [public] if public else [])
     wanted[SUPERVISOR_SERVICE] = ("accessory", 1, [])
+    if env.spec.discovery.registrars:
+        wanted[AGENT_SERVICE] = ("accessory", 1, [])
     for t in actual.tasks:
         wanted.setdefault(t.service, (t.kind, 0, []))
 
