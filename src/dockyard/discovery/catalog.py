@@ -12,7 +12,7 @@ time (``observe``, and the containers' addresses), never cached.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from dockyard.discovery.registrars.base import Entry
@@ -20,7 +20,7 @@ from dockyard.discovery.registrars.containers import OWN
 from dockyard.engines.addresses import Addresses
 from dockyard.engines.environment import Environments
 from dockyard.plan.desired import ingress_of
-from dockyard.plan.discovery import Route, public_url, service_routes
+from dockyard.plan.discovery import Route, declared_ports, public_url, service_routes
 from dockyard.plan.model import ActualState, ActualTask, IngressDef, PortDef, network_name
 from dockyard.spec.loaded import LoadedEnvironment
 
@@ -95,10 +95,13 @@ def catalog_of(
     services: Iterable[tuple[str, str]] = (),
     ingress: IngressDef | None = None,
     public: str | None = None,
+    ports: Mapping[str, Sequence[int]] | None = None,
 ) -> Catalog:
     """The catalog of what runs (``actual``): ``addresses`` maps container IDs to their
     address on the network; ``services`` (name, kind) are listed even when none of
-    their replicas is healthy; ``ingress`` and its ``public`` address give the routes."""
+    their replicas is healthy; ``ingress`` and its ``public`` address give the routes,
+    to the ports the replicas' definitions declare and to the ``ports`` the spec
+    declares (service -> numbers), which nothing running may tell."""
     kinds = dict(services)
     for t in actual.tasks:
         kinds.setdefault(t.service, t.kind)
@@ -108,10 +111,11 @@ def catalog_of(
             continue
         tasks = actual.tasks_of(name)
         endpoints = [e for t in tasks if serving(t) for e in _endpoints(t, addresses)]
-        ports = sorted({p.port for t in tasks if t.definition for p in _ports(t)})
+        running = {p.port for t in tasks if t.definition for p in _ports(t)}
+        numbers = sorted(running | set((ports or {}).get(name, ())))
         aliases = next((t.definition.aliases for t in tasks if t.definition), None)
-        routes = service_routes(name, ports, ingress, public, aliases)
-        listed.append(ServiceCatalog(name, kind, tuple(endpoints), tuple(routes), tuple(ports)))
+        routes = service_routes(name, numbers, ingress, public, aliases)
+        listed.append(ServiceCatalog(name, kind, tuple(endpoints), tuple(routes), tuple(numbers)))
     return Catalog(actual.environment, network_name(actual.environment), tuple(listed))
 
 
@@ -145,4 +149,5 @@ def catalog(engine: Environments, env: LoadedEnvironment) -> Catalog:
     declared = [(name, "accessory") for name in env.spec.accessories]
     declared += [(svc.name, "service") for svc in env.services]
     ingress = ingress_of(env)
-    return catalog_of(actual, addresses, declared, ingress, public_url(env, ingress))
+    public = public_url(env, ingress)
+    return catalog_of(actual, addresses, declared, ingress, public, declared_ports(env))

@@ -131,18 +131,23 @@ def public_url(env: LoadedEnvironment, ingress: IngressDef | None) -> str | None
     return f"http://{config.host_ip}:{config.port}" if ingress and config.port else None
 
 
-def environment_routes(
-    env: LoadedEnvironment, ingress: IngressDef | None
-) -> dict[str, dict[int, list[str]]]:
-    """Service or accessory -> port -> the URLs of the routes to it."""
-    public = public_url(env, ingress)
+def declared_ports(env: LoadedEnvironment) -> dict[str, list[int]]:
+    """Accessory or service -> the port numbers its containers declare."""
     ports: dict[str, list[int]] = {
         name: [p.port for p in acc.ports] for name, acc in env.spec.accessories.items()
     }
     for svc in env.services:
         ports[svc.name] = [p.port for c in svc.spec.containers.values() for p in c.ports]
+    return ports
+
+
+def environment_routes(
+    env: LoadedEnvironment, ingress: IngressDef | None
+) -> dict[str, dict[int, list[str]]]:
+    """Service or accessory -> port -> the URLs of the routes to it."""
+    public = public_url(env, ingress)
     found: dict[str, dict[int, list[str]]] = {}
-    for name, numbers in ports.items():
+    for name, numbers in declared_ports(env).items():
         by_port: dict[int, list[str]] = {}
         for route in service_routes(name, numbers, ingress, public):
             by_port.setdefault(route.port, []).append(route.url)

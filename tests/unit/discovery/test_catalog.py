@@ -213,3 +213,14 @@ def test_health_from_the_status_text() -> None:
     assert not healthy("Up 3 seconds (unhealthy)")
     assert not healthy("Up Less than a second (health: starting)")
     assert not healthy("Exited (0) 2 seconds ago")
+
+
+def test_a_service_nothing_runs_of_has_the_routes_its_spec_declares() -> None:
+    found = catalog_of(
+        state(), {}, [("api", "service"), ("db", "accessory")], INGRESS, PUBLIC, {"db": [5432]}
+    )
+    assert [r.url for r in found.service("db").routes] == ["db:5432"]
+    assert found.service("db").ports == (5432,) and found.service("db").endpoints == ()
+    assert [r.url for r in found.service("api").routes] == [
+        "http://127.0.0.1:8080/v1 (Host: api.local)"
+    ]
