@@ -65,7 +65,7 @@ CHECK = HealthDef(
         "urllib.request.urlopen('http://127.0.0.1:8000/healthz', timeout=1)\"",
     ],
     interval=INTERVAL,
-    timeout=1.0,
+    timeout=2.0,  # python3 may take a while to start on a loaded machine
     retries=RETRIES,
     start_period=0.0,
 )

@@ -45,7 +45,7 @@ CHECK = HealthDef(
         f"urllib.request.urlopen('http://127.0.0.1:{PORT}/healthz', timeout=1)\"",
     ],
     interval=INTERVAL,
-    timeout=1.0,
+    timeout=2.0,  # python3 may take a while to start on a loaded machine
     retries=RETRIES,
     start_period=0.0,
 )
