@@ -338,6 +338,7 @@ TEST_TOOLS=(
     "htpasswd:apache2-utils"
     "zsh:zsh"
     "age-keygen:age"
+    "etcd:etcd-server"
 )
 
 # and what the benchmarks measure Dockyard against.

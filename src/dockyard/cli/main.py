@@ -33,6 +33,7 @@ HANDLERS = {
     "plan": "dockyard.cli.environment:cmd_plan",
     "status": "dockyard.cli.environment:cmd_status",
     "down": "dockyard.cli.environment:cmd_down",
+    "catalog": "dockyard.cli.catalog:cmd_catalog",
     "state": "dockyard.cli.environment:cmd_state",
     "build": "dockyard.cli.releases:cmd_build",
     "push": "dockyard.cli.releases:cmd_push",

@@ -219,6 +219,9 @@ def build_parser() -> argparse.ArgumentParser:
     shown.add_argument("--json", action="store_true", help="print the status as JSON")
     shown.add_argument("--watch", action="store_true", help="redraw it every second until Ctrl-C")
 
+    p = command("catalog", "List every service's healthy endpoints and the routes to them.")
+    p.add_argument("--json", action="store_true", help="print the catalog as JSON")
+
     p = command("down", "Remove the environment's containers and network.")
     p.add_argument("--volumes", action="store_true", help="remove its named volumes (data) too")
     p.add_argument(

@@ -17,6 +17,7 @@ from typing import Any
 
 from dockyard.deploy.observed import Observed
 from dockyard.deploy.routing import routing_table
+from dockyard.discovery.agent import agent_images
 from dockyard.discovery.caddy import caddy_config
 from dockyard.discovery.ingress import ingress_build
 from dockyard.engines.images import Images
@@ -41,7 +42,7 @@ def ingress_images(
     that image: a new ingress image replaces Caddy alone, which loses no request,
     and not the holder, whose replacement closes the public port for a moment
     (``actual``: what runs)."""
-    supervisor = supervisor_images(engine, env, report)
+    supervisor = {**supervisor_images(engine, env, report), **agent_images(engine, env, report)}
     if ingress_of(env) is None:
         return supervisor
     holder = _holder_image(engine, actual)

@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from dockyard.engines.access import Attaching, ContainerDetails
 from dockyard.engines.base import Platform
 from dockyard.plan.desired import ingress_of
+from dockyard.plan.discovery import AGENT_SERVICE
 from dockyard.plan.ingress import HOLDER_SERVICE
 from dockyard.plan.model import ActualContainer, ActualTask
 from dockyard.plan.supervisor import SUPERVISOR_SERVICE
@@ -108,6 +109,8 @@ def status(engine: Platform, env: LoadedEnvironment) -> EnvironmentStatus:
         wanted[HOLDER_SERVICE] = ("accessory", 1, [])
         wanted[ingress.service] = ("accessory", 1, [public] if public else [])
     wanted[SUPERVISOR_SERVICE] = ("accessory", 1, [])
+    if env.spec.discovery.registrars:
+        wanted[AGENT_SERVICE] = ("accessory", 1, [])
     for t in actual.tasks:
         wanted.setdefault(t.service, (t.kind, 0, []))
 

@@ -9,9 +9,13 @@ alias) and forwards to that service's healthy replicas only.
 
 - ``caddy``: the routing table (a value) and the Caddy config made from it (pure);
 - ``ingress``: the ingress image, its service definition, and the admin API
-  client that loads configs and watches requests in flight.
+  client that loads configs and watches requests in flight;
+- ``catalog``: every service's healthy endpoints and the routes to them;
+- ``registrars``: external catalogs (etcd, Consul) kept in sync with it;
+- ``agent``: the image of the catalog agent, the accessory that keeps the
+  registrars in sync between deploys (its program: ``agent_image/agent.py``).
 
-See docs/ingress.md.
+See docs/ingress.md and docs/catalog.md.
 """
 
 from dockyard.discovery.caddy import HealthProbe, ProxiedService, RoutingTable, caddy_config

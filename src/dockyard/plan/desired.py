@@ -6,6 +6,7 @@ from collections.abc import Collection, Iterable, Mapping
 
 from dockyard.errors import Location, SpecError
 from dockyard.plan.containers import container_def, oneoff_def, port_number
+from dockyard.plan.discovery import add_agent
 from dockyard.plan.ingress import (
     HOLDER_SERVICE,
     INGRESS_SERVICE,
@@ -53,6 +54,7 @@ def desire(
     if ingress is not None:
         services.update(_ingress_parts(env, images, ingress, services))
     add_supervisor(services, env.name, images, only)
+    add_agent(services, env, images, ingress_of(env), only)
     return DesiredState(
         environment=env.name,
         network=network_name(env.name),

@@ -165,6 +165,7 @@ class TaskDef(Value):
     restart: str = "unless-stopped"
     aliases: list[str] | None = None
     joins: str | None = None
+    host_network: bool = False  # the engine host's network namespace (Dockyard's own agent)
 
     @property
     def main(self) -> ContainerDef:
@@ -181,6 +182,8 @@ class TaskDef(Value):
         for key in ("aliases", "joins"):
             if data[key] is None:
                 del data[key]
+        if not data["host_network"]:
+            del data["host_network"]
         data["containers"] = [c.canonical() for c in self.containers]
         return json.dumps(data, sort_keys=True, separators=(",", ":"))
 

@@ -110,6 +110,73 @@ class IngressConfig(Model):
     )
 
 
+RegistrarKind = Literal["etcd", "consul"]
+CONSUL_AGENT = "http://127.0.0.1:8500"
+_ONLY = {"prefix": "etcd", "deregister_after": "consul"}
+
+
+class RegistrarConfig(Model):
+    """An external catalog the environment's catalog agent keeps in sync: ``etcd``
+    (v3, through its JSON gateway; keys under a lease) or ``consul`` (the agent
+    HTTP API; a TTL check per instance). See docs/catalog.md."""
+
+    kind: RegistrarKind
+    endpoints: list[str] = Field(
+        default_factory=list,
+        description="Client URLs (http://host:port), tried in order; consul: the "
+        f"agent's address, {CONSUL_AGENT} when omitted.",
+    )
+    prefix: str = Field(
+        default="/dockyard",
+        pattern=r"^/[A-Za-z0-9._/-]*$",
+        description="etcd: keys are <prefix>/<environment>/<service>/<replica>/<port>.",
+    )
+    ttl: Seconds = Field(
+        default=5.0,
+        ge=2,
+        le=3600,
+        description="etcd: the lease's TTL; consul: the check's. Entries of a replica "
+        "(or an agent) that is gone expire after it.",
+    )
+    deregister_after: Seconds = Field(
+        default=60.0,
+        ge=60,
+        description="consul: the agent removes an instance whose check stayed critical "
+        "this long (Consul's minimum is 1m).",
+    )
+
+    @field_validator("endpoints")
+    @classmethod
+    def _urls(cls, v: list[str]) -> list[str]:
+        for i, url in enumerate(v):
+            if not re.match(r"^https?://[A-Za-z0-9.\[\]:-]+(:[0-9]+)?/?$", url):
+                raise invalid(f"{url!r} is not an http(s)://host[:port] address", i)
+        return [u.rstrip("/") for u in v]
+
+    @model_validator(mode="after")
+    def _kind(self) -> RegistrarConfig:
+        for key, kind in _ONLY.items():
+            if key in self.model_fields_set and self.kind != kind:
+                raise invalid(f"{key} is a setting of {kind} registrars", key)
+        if not self.endpoints:
+            if self.kind == "etcd":
+                raise invalid("an etcd registrar needs endpoints (http://host:2379)")
+            object.__setattr__(self, "endpoints", [CONSUL_AGENT])
+        return self
+
+
+class DiscoveryConfig(Model):
+    """Who else learns the environment's healthy endpoints (see docs/catalog.md)."""
+
+    registrars: list[RegistrarConfig] = Field(
+        default_factory=list,
+        description="External catalogs kept in sync by the environment's catalog agent.",
+    )
+    interval: Seconds = Field(
+        default=1.0, gt=0, le=60, description="How often the agent looks at the engine."
+    )
+
+
 class ServiceRef(Model):
     name: Name
     source: str = Field(description="Path to the service repo, relative to this file.")
@@ -140,6 +207,7 @@ class EnvironmentSpec(Model):
     accessories: dict[Name, Accessory] = Field(default_factory=dict)
     services: list[ServiceRef] = Field(default_factory=list)
     ingress: IngressConfig = Field(default_factory=IngressConfig)
+    discovery: DiscoveryConfig = Field(default_factory=DiscoveryConfig)
 
     @field_validator("labels")
     @classmethod

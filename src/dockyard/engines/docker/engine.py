@@ -110,6 +110,18 @@ class DockerEngine:
             tasks=found,
         )
 
+    def addresses(self, environment: str) -> dict[str, str]:
+        network = network_name(environment)
+        with translate_errors(self.address, f"list the addresses of {environment}"):
+            summaries = self.api.containers(filters={"label": env_filter(environment)})
+        found = {}
+        for c in summaries:
+            networks = (c.get("NetworkSettings") or {}).get("Networks") or {}
+            ip = (networks.get(network) or {}).get("IPAddress")
+            if ip:
+                found[str(c["Id"])] = str(ip)
+        return found
+
     def _engine_time(self) -> datetime:
         """The engine's clock (a remote engine's may differ from this machine's)."""
         text = self.api.info().get("SystemTime")

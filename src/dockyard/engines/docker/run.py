@@ -61,6 +61,7 @@ def create_args(
     network namespace, as a sidecar does."""
     sidecar = main_id is not None
     joined = main_id if sidecar else service.task.joins
+    host = service.task.host_network and not sidecar
     args = container_args(
         api,
         container,
@@ -68,13 +69,13 @@ def create_args(
         labels=container_labels(
             desired, service, container, replica=replica, release=release, task=task
         ),
-        network_mode=f"container:{joined}" if joined else desired.network,
-        port_bindings=None if joined else _port_bindings(container.ports),
+        network_mode=f"container:{joined}" if joined else "host" if host else desired.network,
+        port_bindings=None if joined or host else _port_bindings(container.ports),
         restart_policy={"Name": service.task.restart, "MaximumRetryCount": 0},
     )
     args["healthcheck"] = _healthcheck(container.health) if container.health else None
     args["stop_timeout"] = math.ceil(container.stop_grace)
-    if not joined:
+    if not joined and not host:
         aliases = network_aliases(service)
         # Docker's DNS answers to a container's hostname too: a service that gives up
         # its name keeps the engine's default hostname (the short container id).
