@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from dockyard.engines.access import ContainerAccess
+from dockyard.engines.access import ContainerAccess, ContainerLogs
 from dockyard.engines.converge import ConvergesServices
 from dockyard.engines.environment import Environments
 from dockyard.engines.errors import EngineUnsupported
@@ -18,7 +18,7 @@ from dockyard.engines.oneoff import OneOffs
 from dockyard.engines.replicas import Replicas
 
 Capability = Literal[
-    "environments", "replicas", "services", "images", "one-off tasks", "container access"
+    "environments", "replicas", "services", "images", "one-off tasks", "container access", "logs"
 ]
 
 SEAMS: dict[Capability, tuple[type, str]] = {
@@ -28,6 +28,7 @@ SEAMS: dict[Capability, tuple[type, str]] = {
     "images": (Images, "build, pull, push and remove images"),
     "one-off tasks": (OneOffs, "run one-off tasks"),
     "container access": (ContainerAccess, "run commands in containers and read their logs"),
+    "logs": (ContainerLogs, "read its containers' output with timestamps, and follow it"),
 }
 """Each capability: the protocol that makes it, and what it lets an engine do."""
 
