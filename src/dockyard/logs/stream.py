@@ -131,10 +131,11 @@ def follow_logs(
     query: LogQuery,
     known: Sequence[str],
     now: Callable[[], int] = time.time_ns,
+    stop: threading.Event | None = None,
 ) -> Iterator[Entry]:
     """What ``read_logs`` gives up to a moment ago, then every line the selected
     sources write from then on, and those of containers that start meanwhile,
-    until the caller stops reading (see the module's docstring)."""
+    until the caller stops reading or sets ``stop`` (see the module's docstring)."""
     cut = now() - CUT_BACK
     sources = sources_of(engine, environment, query, known)
     yield from read_logs(engine, sources, replace(query, until=cut))
@@ -144,7 +145,7 @@ def follow_logs(
         for source in sources:
             follower.start(source, cut)
         threading.Thread(target=follower.watch, args=(watch,), daemon=True).start()
-        yield from follower.entries()
+        yield from follower.entries(stop or threading.Event())
     finally:
         watch.close()
 
@@ -186,13 +187,14 @@ class _Follower:
         name = prefix(source)
         try:
             while True:
-                after = self.last[source.id]
-                window = LogWindow(since=after)
-                for line in self.engine.read_log(source, window, True):
+                after = self.last[source.id]  # lines up to it were read before
+                newest = after
+                for line in self.engine.read_log(source, LogWindow(since=after), True):
                     if after is not None and line.time <= after:
                         continue
-                    after = line.time
-                    self.last[source.id] = after
+                    if newest is None or line.time > newest:
+                        newest = line.time
+                        self.last[source.id] = newest
                     if self.keep(line):
                         self.lines.put(Entry(source, name, line))
                 with self.lock:
@@ -205,9 +207,9 @@ class _Follower:
                 self.active.discard(source.id)
             self.lines.put(e)
 
-    def entries(self) -> Iterator[Entry]:
+    def entries(self, stop: threading.Event) -> Iterator[Entry]:
         held: HoldBack[Entry] = HoldBack(HOLD)
-        while True:
+        while not stop.is_set():
             due = held.due()
             wait = WAKE if due is None else max(0.0, due - time.monotonic())
             try:

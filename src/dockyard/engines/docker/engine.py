@@ -316,8 +316,11 @@ class DockerEngine:
                 raise
             if res is None:
                 return
+            until = window.until
             try:
-                yield from container_logs.lines_of(container_logs.chunks(res, follow))
+                for line in container_logs.lines_of(container_logs.chunks(res, follow)):
+                    if until is None or line.time <= until:
+                        yield line
             except (OSError, ValueError, AttributeError):
                 return  # the connection closed under a follow (the container went)
             finally:

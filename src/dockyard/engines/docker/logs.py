@@ -33,6 +33,11 @@ from dockyard.plan.model import (
 
 READ_SIZE = 1 << 16
 """Bytes asked for at a time when the whole answer is wanted (no follow)."""
+UNTIL_SLACK = 1_000_000_000
+"""Nanoseconds past ``until`` that the engine is asked for, the lines after it
+being dropped here: the engine stops at the first line stamped after ``until``
+in its file, and a line of one stream may follow there a later-stamped line of
+the other (each is stamped as it is read from its own pipe)."""
 _HEADER = struct.Struct(">BxxxL")
 _STREAMS = {1: "stdout", 2: "stderr", 0: "stdout"}
 _QUIET_ROLES = frozenset({"keeper", "network", "volume", "secrets"})
@@ -85,18 +90,19 @@ def seconds(ns: int) -> str:
 def open_log(
     api: docker.APIClient, container_id: str, window: LogWindow, follow: bool
 ) -> requests.Response | None:
-    """The open answer of the logs API; None when the container is gone."""
+    """The open answer of the logs API; None when the container is gone or going
+    (a conflict: its removal is in progress)."""
     params: dict[str, str | int] = {"stdout": 1, "stderr": 1, "timestamps": 1}
     if follow:
         params["follow"] = 1
     if window.since is not None:
         params["since"] = seconds(window.since)
     if window.until is not None:
-        params["until"] = seconds(window.until)
+        params["until"] = seconds(window.until + UNTIL_SLACK)
     params["tail"] = "all" if window.tail is None else window.tail
     url = f"{api.base_url}/v{api.api_version}/containers/{container_id}/logs"
     res = api.get(url, params=params, stream=True, timeout=None if follow else api.timeout)
-    if res.status_code == 404:
+    if res.status_code in (404, 409):
         res.close()
         return None
     if res.status_code >= 400:
