@@ -25,10 +25,11 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
+from typing import NamedTuple
 
 from dockyard.engines.access import ContainerLogs
 from dockyard.engines.model import LogLine, LogSource, LogWindow
-from dockyard.logs.merge import HoldBack, merge_sorted
+from dockyard.logs.merge import HoldBack, merge_batches
 from dockyard.logs.sources import prefix, select
 
 BATCH = 512
@@ -58,9 +59,9 @@ class LogQuery:
         return LogWindow(since=self.since, until=self.until, tail=self.tail)
 
 
-@dataclass(frozen=True)
-class Entry:
-    """A line, with the source that wrote it and that source's prefix."""
+class Entry(NamedTuple):
+    """A line, with the source that wrote it and that source's prefix (a named
+    tuple, as :class:`~dockyard.engines.model.LogLine` is: one per line)."""
 
     source: LogSource
     prefix: str
@@ -82,28 +83,33 @@ def read_logs(
 ) -> Iterator[Entry]:
     """Every line of ``sources`` in ``query``, oldest first, read all at once."""
     streams = [_pumped(engine, s, query) for s in sources]
-    for _, entry in merge_sorted(streams):
-        yield entry
+    for batch in merge_batches(streams):
+        for _, entry in batch:
+            yield entry
 
 
 def _pumped(
     engine: ContainerLogs, source: LogSource, query: LogQuery
-) -> Iterator[tuple[int, Entry]]:
-    """One source's lines, read by a thread of its own; errors reach the reader."""
+) -> Iterator[list[tuple[int, Entry]]]:
+    """One source's lines in batches, read by a thread of its own; its errors
+    are raised to the reader."""
     handover: queue.Queue[object] = queue.Queue(maxsize=8)
     name = prefix(source)
     keep = _filter(query.grep)
 
     def pump() -> None:
         batch: list[tuple[int, Entry]] = []
+        append = batch.append
         try:
             for line in engine.read_log(source, query.window, False):
-                if keep(line):
-                    batch.append((line.time, Entry(source, name, line)))
+                if keep is None or keep(line):
+                    append((line.time, Entry(source, name, line)))
                     if len(batch) >= BATCH:
                         handover.put(batch)
                         batch = []
-            handover.put(batch)
+                        append = batch.append
+            if batch:
+                handover.put(batch)
             handover.put(_END)
         except BaseException as e:  # handed to the reading side, which raises it
             handover.put(e)
@@ -115,12 +121,12 @@ def _pumped(
             return
         if isinstance(item, BaseException):
             raise item
-        yield from item  # type: ignore[misc]
+        yield item  # type: ignore[misc]
 
 
-def _filter(grep: re.Pattern[str] | None) -> Callable[[LogLine], bool]:
+def _filter(grep: re.Pattern[str] | None) -> Callable[[LogLine], bool] | None:
     if grep is None:
-        return lambda line: True
+        return None
     search = grep.search
     return lambda line: search(line.text) is not None
 
@@ -195,7 +201,7 @@ class _Follower:
                     if newest is None or line.time > newest:
                         newest = line.time
                         self.last[source.id] = newest
-                    if self.keep(line):
+                    if self.keep is None or self.keep(line):
                         self.lines.put(Entry(source, name, line))
                 with self.lock:
                     if source.id not in self.again:

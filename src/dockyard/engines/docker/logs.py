@@ -138,16 +138,19 @@ def lines_of(data: Iterator[bytes], tty: bool = False) -> Iterator[LogLine]:
             yield clock.line(1, rest)
         return
     buf = b""
+    unpack = _HEADER.unpack_from
+    line = clock.line
     for chunk in data:
         buf = buf + chunk if buf else chunk
         at, end = 0, len(buf)
         while end - at >= 8:
-            stream, size = _HEADER.unpack_from(buf, at)
-            if end - at - 8 < size:
+            stream, size = unpack(buf, at)
+            stop = at + 8 + size
+            if stop > end:
                 break
-            payload = buf[at + 8 : at + 8 + size]
-            at += 8 + size
-            yield clock.line(stream, payload[:-1] if payload.endswith(b"\n") else payload)
+            # the payload without its newline (a long line's parts have none)
+            yield line(stream, buf[at + 8 : stop - 1 if buf[stop - 1] == 10 else stop])
+            at = stop
         buf = buf[at:]
 
 
@@ -163,11 +166,12 @@ class _Clock:
 
     def line(self, stream: int, payload: bytes) -> LogLine:
         space = payload.find(b" ")
-        stamp = payload[:space] if space > 0 else payload
+        if space == 30 and payload[29] == 90 and payload[19] == 46 and payload[:19] == self._prefix:
+            when = self._base + int(payload[20:29])  # ...:SS.nnnnnnnnnZ in the same second
+        else:
+            when = self.ns(payload[:space] if space > 0 else payload)
         text = payload[space + 1 :] if space > 0 else b""
-        return LogLine(
-            self.ns(stamp), _STREAMS.get(stream, "stdout"), text.decode("utf-8", "replace")
-        )
+        return LogLine(when, _STREAMS.get(stream, "stdout"), text.decode("utf-8", "replace"))
 
     def ns(self, stamp: bytes) -> int:
         """``2026-12-04T02:05:06.821276935Z`` (fraction of any length, or none, and
