@@ -17,6 +17,7 @@ from dockyard.plan.model import (
     ContainerDef,
     DesiredState,
     IngressDef,
+    LogDef,
     PortDef,
     ProxyDef,
     PublicRoute,
@@ -27,6 +28,7 @@ from dockyard.plan.model import (
 from dockyard.plan.secrets import SHARED, SecretCatalog
 from dockyard.plan.supervisor import SUPERVISOR_SERVICE, add_supervisor
 from dockyard.spec.loaded import LoadedEnvironment, LoadedService
+from dockyard.spec.logconfig import LoggingConfig
 
 ImageRefs = Mapping[str, str]
 """Service or accessory name → the image reference its built image resolved to."""
@@ -53,6 +55,7 @@ def desire(
     if ingress is not None:
         services.update(_ingress_parts(env, images, ingress, services))
     add_supervisor(services, env.name, images, only)
+    services = with_logging(services, env.spec.logging)
     return DesiredState(
         environment=env.name,
         network=network_name(env.name),
@@ -180,6 +183,31 @@ def _service_containers(
 def _where(svc: LoadedService, *path: str) -> Location:
     """Where the ``secrets`` list of ``path`` (a container, a task) is in the spec."""
     return svc.locate((*path, "secrets"))
+
+
+def with_logging(
+    services: Mapping[str, ServiceDef], logging: LoggingConfig | None
+) -> dict[str, ServiceDef]:
+    """``services`` with the environment's log driver on every container (their
+    tasks' too); as they are when it sets none, so that their hashes stay."""
+    if logging is None:
+        return dict(services)
+    log = LogDef(driver=logging.driver, options=dict(sorted(logging.options.items())))
+
+    def logged(c: ContainerDef) -> ContainerDef:
+        return c.model_copy(update={"log": log})
+
+    return {
+        name: s.model_copy(
+            update={
+                "task": s.task.model_copy(
+                    update={"containers": [logged(c) for c in s.task.containers]}
+                ),
+                "tasks": [t.model_copy(update={"container": logged(t.container)}) for t in s.tasks],
+            }
+        )
+        for name, s in services.items()
+    }
 
 
 def _ingress_parts(
