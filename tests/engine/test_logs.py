@@ -9,6 +9,7 @@ SIGTERM; the lines shown are counted against those.
 from __future__ import annotations
 
 import re
+import socket
 import threading
 from collections import defaultdict
 from collections.abc import Iterator
@@ -18,8 +19,9 @@ import pytest
 from dockyard.engines.docker import DockerEngine
 from dockyard.engines.model import LogSource
 from dockyard.logs import Entry, LogQuery, follow_logs, read_logs
+from dockyard.logs.drivers import unread_drivers
 from dockyard.logs.stream import sources_of
-from dockyard.plan.model import ContainerDef, OneOffDef
+from dockyard.plan.model import ContainerDef, LogDef, OneOffDef
 
 from .support import BASE_IMAGE, Run, service, wait_for
 
@@ -238,3 +240,46 @@ def test_a_source_is_named_by_its_labels_and_its_driver_read(
     ]
     info = engine.log_driver(found[0])
     assert (info.driver, info.readable) == ("json-file", True)
+
+
+def test_a_driver_that_sends_lines_away_is_read_from_the_engines_cache_or_said_to_keep_none(
+    engine: DockerEngine, test_run: Run
+) -> None:
+    """Docker 20.10 keeps a local copy of what syslog (and the other remote
+    drivers) send ("dual logging"), unless ``cache-disabled``; a UDP socket on
+    127.0.0.1 stands in for the syslog server, and gets the line too."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as server:
+        server.bind(("127.0.0.1", 0))
+        server.settimeout(30)
+        address = f"udp://127.0.0.1:{server.getsockname()[1]}"
+        kept = writer("kept", 3).model_copy(
+            update={"log": LogDef(driver="syslog", options={"syslog-address": address})}
+        )
+        gone = writer("gone", 3).model_copy(
+            update={
+                "log": LogDef(
+                    driver="syslog", options={"syslog-address": address, "cache-disabled": "true"}
+                )
+            }
+        )
+        desired = test_run.desired(service("kept", kept), service("gone", gone))
+        engine.ensure_network(desired)
+        for svc in desired.services:
+            engine.start_task(desired, svc, 1, "r1")
+        sources = {s.service: s for s in engine.log_sources(test_run.environment)}
+        q = LogQuery()
+        wait_for(
+            lambda: any(
+                e.line.text.endswith(" done") for e in read_logs(engine, [sources["kept"]], q)
+            ),
+            30,
+            "the cached lines",
+        )
+        assert list(read_logs(engine, [sources["gone"]], q)) == []
+        assert engine.log_driver(sources["kept"]).readable
+        assert not engine.log_driver(sources["gone"]).readable
+        notes = unread_drivers(engine, list(sources.values()))
+        assert any(n.startswith("gone.1: the syslog driver keeps nothing") for n in notes), notes
+        assert any(n.startswith("kept.1: the syslog driver sends these lines away") for n in notes)
+        received = server.recv(4096).decode()  # the first line, "<token> 0", on stderr
+        assert received.startswith("<") and received.rstrip().endswith(" 0"), received

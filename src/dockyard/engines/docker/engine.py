@@ -308,12 +308,7 @@ class DockerEngine:
 
     def read_log(self, source: LogSource, window: LogWindow, follow: bool) -> Iterator[LogLine]:
         with translate_errors(self.address, f"read the logs of {source.name}"):
-            try:
-                res = container_logs.open_log(self.api, source.id, window, follow)
-            except docker.errors.APIError as e:
-                if container_logs.not_readable(e):
-                    return
-                raise
+            res = container_logs.open_log(self.api, source.id, window, follow)
             if res is None:
                 return
             until = window.until

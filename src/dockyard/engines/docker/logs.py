@@ -90,8 +90,9 @@ def seconds(ns: int) -> str:
 def open_log(
     api: docker.APIClient, container_id: str, window: LogWindow, follow: bool
 ) -> requests.Response | None:
-    """The open answer of the logs API; None when the container is gone or going
-    (a conflict: its removal is in progress)."""
+    """The open answer of the logs API; None when there is nothing to read: the
+    container is gone or going (a conflict: its removal is in progress), or its
+    log driver keeps no lines the engine can read (Not Implemented)."""
     params: dict[str, str | int] = {"stdout": 1, "stderr": 1, "timestamps": 1}
     if follow:
         params["follow"] = 1
@@ -102,13 +103,13 @@ def open_log(
     params["tail"] = "all" if window.tail is None else window.tail
     url = f"{api.base_url}/v{api.api_version}/containers/{container_id}/logs"
     res = api.get(url, params=params, stream=True, timeout=None if follow else api.timeout)
-    if res.status_code in (404, 409):
+    if res.status_code in (404, 409, 501):
         res.close()
         return None
     if res.status_code >= 400:
         detail = res.text
         res.close()
-        raise docker.errors.APIError(detail, response=res)
+        raise docker.errors.APIError(detail, response=res, explanation=detail)
     return res
 
 
@@ -210,8 +211,8 @@ def driver_info(info: Mapping[str, Any]) -> LogDriverInfo:
     """A container's log driver from its inspect, and whether the engine can read
     its lines back: those of its own drivers always; of the others through its
     local cache (Docker 20.10's "dual logging"), unless the container turned it
-    off (``cache-disabled``). A daemon that turned it off for all makes
-    :func:`open_log` fail instead (see :func:`not_readable`)."""
+    off (``cache-disabled``). Where the daemon turned it off for all, reading
+    finds nothing (:func:`open_log`)."""
     config = (info.get("HostConfig") or {}).get("LogConfig") or {}
     driver = str(config.get("Type") or "json-file")
     options = {str(k): str(v) for k, v in (config.get("Config") or {}).items()}
@@ -220,12 +221,6 @@ def driver_info(info: Mapping[str, Any]) -> LogDriverInfo:
     if driver in LOCAL_DRIVERS:
         return LogDriverInfo(driver, options, True)
     return LogDriverInfo(driver, options, options.get("cache-disabled", "false") != "true")
-
-
-def not_readable(error: docker.errors.APIError) -> bool:
-    """Whether the engine refused to read a log because its driver keeps none."""
-    text = str(getattr(error, "explanation", None) or error)
-    return "does not support reading" in text
 
 
 class StartWatch:
