@@ -55,7 +55,7 @@ def desire(
     if ingress is not None:
         services.update(_ingress_parts(env, images, ingress, services))
     add_supervisor(services, env.name, images, only)
-    services = with_logging(services, env.spec.logging)
+    services = with_logging(services, env.spec.logging)  # the holder's was set already
     return DesiredState(
         environment=env.name,
         network=network_name(env.name),
@@ -231,6 +231,8 @@ def _ingress_parts(
     holder = holder_service(
         env.name, images.get(HOLDER_SERVICE, image), config.port, config.host_ip, ports
     )
+    # Caddy joins the holder's task by its name, made from its definition's hash.
+    holder = with_logging({HOLDER_SERVICE: holder}, env.spec.logging)[HOLDER_SERVICE]
     return {HOLDER_SERVICE: holder, INGRESS_SERVICE: ingress_service(env.name, image, holder)}
 
 
