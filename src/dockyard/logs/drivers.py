@@ -29,7 +29,8 @@ def unread_drivers(engine: ContainerLogs, sources: Sequence[LogSource]) -> list[
             notes.append(
                 f"{who}: the {driver} driver sends these lines away; what is shown is the "
                 "engine's local cache of them (Docker's dual logging), which keeps the "
-                "latest only"
+                "latest only: 5 files of 20 MB per container unless cache-max-file and "
+                "cache-max-size say otherwise"
             )
         else:
             notes.append(
