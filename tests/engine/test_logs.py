@@ -14,15 +14,19 @@ import threading
 from collections import defaultdict
 from collections.abc import Iterator
 
+import docker
 import pytest
 
 from dockyard.engines.docker import DockerEngine
-from dockyard.engines.model import LogSource
+from dockyard.engines.model import BuildRequest, LogSource
 from dockyard.logs import Entry, LogQuery, follow_logs, read_logs
 from dockyard.logs.drivers import unread_drivers
 from dockyard.logs.stream import sources_of
-from dockyard.plan.model import ContainerDef, LogDef, OneOffDef
+from dockyard.plan.desired import with_logging
+from dockyard.plan.model import ContainerDef, LogDef, OneOffDef, PortDef, ServiceDef, TaskDef
+from dockyard.spec.logconfig import LoggingConfig
 
+from .conftest import IMAGES
 from .support import BASE_IMAGE, Run, service, wait_for
 
 pytestmark = pytest.mark.engine
@@ -54,6 +58,12 @@ def writer(name: str, count: int, *, sidecar: bool = False, version: str = "1") 
         env=env,
         stop_grace=5.0,
     )
+
+
+def free_udp_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
 
 
 def by_token(entries: list[Entry]) -> dict[str, list[Entry]]:
@@ -283,3 +293,94 @@ def test_a_driver_that_sends_lines_away_is_read_from_the_engines_cache_or_said_t
         assert any(n.startswith("kept.1: the syslog driver sends these lines away") for n in notes)
         received = server.recv(4096).decode()  # the first line, "<token> 0", on stderr
         assert received.startswith("<") and received.rstrip().endswith(" 0"), received
+
+
+def test_every_line_reaches_a_central_rsyslog_once(
+    engine: DockerEngine, test_run: Run, client: docker.DockerClient
+) -> None:
+    """The environment's ``logging:`` sends every container's output through the
+    engine's syslog driver to an rsyslog accessory (Debian's, in an image built
+    FROM the base), whose port is published on 127.0.0.1: the driver connects
+    from the engine's host. Each line services and a one-off task write is
+    counted there."""
+    image = f"dockyard-test/rsyslog:{test_run.id}"
+    engine.build(
+        BuildRequest(
+            service="central",
+            context=IMAGES / "rsyslog",
+            dockerfile="Dockerfile",
+            tag=image,
+            args={"BASE_IMAGE": BASE_IMAGE},
+            labels=test_run.labels,
+        ),
+        lambda line: None,
+    )
+    port = free_udp_port()
+    central = ServiceDef(
+        name="central",
+        kind="accessory",
+        task=TaskDef(
+            containers=[
+                ContainerDef(
+                    name="central",
+                    image=image,
+                    ports=[PortDef(name="syslog", port=5514, protocol="udp", publish=port)],
+                    stop_grace=1.0,
+                )
+            ]
+        ),
+    )
+    migrate = OneOffDef(
+        service="app",
+        name="migrate",
+        container=writer("migrate", 30).model_copy(
+            update={"env": {"COUNT": "30", "PAUSE": "0.01"}}
+        ),
+    )
+    app = service("app", writer("app", 50), writer("side", 50, sidecar=True), tasks=[migrate])
+    logging = LoggingConfig(
+        driver="syslog",
+        options={"syslog-address": f"udp://127.0.0.1:{port}", "tag": "{{.Name}}"},
+    )
+    services = with_logging({"central": central, "app": app}, logging)
+    desired = test_run.desired(*services.values())
+    engine.ensure_network(desired)
+    server = engine.start_task(desired, services["central"], 1, "r1")
+    assert server.main is not None
+    server_id = server.main.id
+
+    def received() -> list[str]:
+        code, text = engine.exec(server_id, ["cat", "/var/log/central/all.log"])
+        return text.splitlines() if code == 0 else []
+
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+
+        def listening() -> bool:
+            probe.sendto(b"<14>probe: ready", ("127.0.0.1", port))
+            return any(line == "probe ready" for line in received())
+
+        wait_for(listening, 60, "rsyslog to listen")
+    engine.start_task(desired, services["app"], 1, "r1")
+    logged_task = services["app"].tasks[0]  # the environment's logging reaches tasks too
+    assert logged_task.container.log is not None
+    assert engine.run_oneoff(desired, logged_task, "r1", lambda line: None).exit_code == 0
+
+    def lines_of_app() -> dict[str, list[str]]:
+        found: dict[str, list[str]] = defaultdict(list)
+        for line in received():
+            tag, _, message = line.partition(" ")
+            if tag.startswith(f"{test_run.environment}-app"):
+                found[tag].append(message)
+        return found
+
+    wait_for(
+        lambda: sum(m[-1].endswith(" done") for m in lines_of_app().values() if m) == 3,
+        60,
+        "every container's last line at rsyslog",
+    )
+    got = lines_of_app()
+    assert len(got) == 3, sorted(got)  # the main, the sidecar, the task
+    for tag, messages in got.items():
+        count = 30 if "migrate" in tag else 50
+        numbers = [m.split(" ")[1] for m in messages]
+        assert sorted(numbers) == sorted([*map(str, range(count)), "done"]), (tag, messages)
