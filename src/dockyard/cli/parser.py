@@ -33,6 +33,7 @@ examples:
   dockyard promote --from staging --to prod
                                        run in prod exactly what runs in staging
   dockyard run staging api migrate     run the api's migrate task now
+  dockyard logs staging api -f         follow the output of every api replica
   dockyard run staging api -- python3 -m shop.shell
                                        a one-off command with the api's image and env
   dockyard lock status staging         who holds the deploy lock, and whether it runs
