@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
 import sys
 import time
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -140,6 +141,59 @@ def _api_tasks(deployed: Example) -> list[dict[str, Any]]:
     data = deployed.dockyard("status", deployed.env, "--json").json()
     tasks: list[dict[str, Any]] = next(s for s in data["services"] if s["name"] == "api")["tasks"]
     return tasks
+
+
+def test_logs_show_every_source_as_json_lines(deployed: Example) -> None:
+    shown = deployed.dockyard("logs", deployed.env, "--json")
+    lines = [json.loads(line) for line in shown.out.splitlines()]
+    assert lines and all(
+        set(line)
+        == {"time", "source", "service", "replica", "container", "name", "stream", "message"}
+        for line in lines
+    )
+    sources = {line["source"] for line in lines}
+    assert {"db", "api.1", "api.1/stats", "web.1", "worker.1", "ingress"} <= sources, sources
+    assert not any(line["name"].endswith(".secrets") for line in lines)  # keepers print nothing
+    assert [line["time"] for line in lines] == sorted(line["time"] for line in lines)
+
+
+def test_logs_select_a_time_window_and_a_pattern(deployed: Example) -> None:
+    start = datetime.now(UTC).isoformat()
+    for _ in range(5):
+        assert httpx.get(f"{deployed.url}/api/items", timeout=10).status_code == 200
+    pattern = "GET /api/items 200"
+
+    def shown(*args: str) -> list[dict[str, str]]:
+        run = deployed.dockyard("logs", deployed.env, "web", "--grep", pattern, "--json", *args)
+        return [json.loads(line) for line in run.out.splitlines()]
+
+    wait_for(lambda: len(shown("--since", start)) == 5, 60, "web's lines of the requests")
+    lines = shown("--since", start)
+    assert all(line["source"] == "web.1" and pattern in line["message"] for line in lines)
+    third = lines[2]["time"]  # both ends of a window are included
+    assert shown("--since", start, "--until", third) == lines[:3]
+    assert shown("--since", third) == lines[2:]
+    assert shown("--since", start, "--tail", "2") == lines[3:]
+    text = deployed.dockyard("logs", deployed.env, "web", "--grep", pattern, "--since", third)
+    assert [x.partition(" | ")[::2] for x in text.out.splitlines()] == [
+        ("web.1", line["message"]) for line in lines[2:]
+    ]
+    missing = deployed.dockyard("logs", deployed.env, "wbe", check=False)
+    assert missing.code == 1 and "did you mean 'web'?" in missing.err
+
+
+def test_logs_follow_shows_new_lines_and_ends_at_ctrl_c(deployed: Example) -> None:
+    follow = deployed.popen("logs", deployed.env, "web", "-f", "--tail", "0", "--json")
+    assert follow.stdout is not None
+    try:
+        marker = f"/api/items?follow={time.time_ns()}"
+        wait_for(lambda: httpx.get(deployed.url + marker, timeout=10).status_code == 200)
+        line = json.loads(follow.stdout.readline())
+        assert line["source"] == "web.1" and marker in line["message"], line
+    finally:
+        follow.send_signal(signal.SIGINT)
+        _, err = follow.communicate(timeout=20)
+    assert follow.returncode == 130, err
 
 
 def test_second_deploy_plans_nothing_and_touches_no_container(deployed: Example) -> None:

@@ -10,7 +10,8 @@ lowest first; packages of one layer may not import each other:
 - ``spec``: what the files say
 - ``plan``, ``state``, ``secrets``: pure planning; the state store; encrypted files
 - ``engines``: what runs, on one engine
-- ``build``, ``discovery``, ``supervise``: images; the ingress; the supervisor
+- ``build``, ``discovery``, ``logs``, ``supervise``: images; the ingress; log streams;
+  the supervisor
 - ``deploy``: the releases, built from all of the above
 - ``cli``: the command line
 """
@@ -27,7 +28,7 @@ LAYERS: list[set[str]] = [
     {"spec"},
     {"plan", "state", "secrets"},
     {"engines"},
-    {"build", "discovery", "supervise"},
+    {"build", "discovery", "logs", "supervise"},
     {"deploy"},
     {"cli"},
     {"__main__"},

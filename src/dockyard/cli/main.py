@@ -32,6 +32,7 @@ HANDLERS = {
     "schema": "dockyard.cli.specs:cmd_schema",
     "plan": "dockyard.cli.environment:cmd_plan",
     "status": "dockyard.cli.environment:cmd_status",
+    "logs": "dockyard.cli.logs:cmd_logs",
     "down": "dockyard.cli.environment:cmd_down",
     "catalog": "dockyard.cli.catalog:cmd_catalog",
     "state": "dockyard.cli.environment:cmd_state",

@@ -8,6 +8,7 @@ that runs each command, imported once the command line is parsed.
 from __future__ import annotations
 
 import argparse
+import re
 from pathlib import Path
 
 from dockyard import __version__
@@ -32,6 +33,7 @@ examples:
   dockyard promote --from staging --to prod
                                        run in prod exactly what runs in staging
   dockyard run staging api migrate     run the api's migrate task now
+  dockyard logs staging api -f         follow the output of every api replica
   dockyard run staging api -- python3 -m shop.shell
                                        a one-off command with the api's image and env
   dockyard exec local api              a shell in a running api replica
@@ -71,6 +73,32 @@ loading the script:
   environments of the environment repo, their services and the services' tasks.
   It needs no update when dockyard is upgraded.
 """
+
+LOGS = """\
+sources:
+  api.1 (replica 1 of api), api.1/stats (its sidecar), db (an accessory),
+  ingress (the ingress's access log), api/migrate (a one-off task). Secrets
+  keepers print nothing and are left out. --tail counts per container, before
+  --grep. See docs/logs.md.
+"""
+
+
+def _count(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of lines (0 or more)")
+    return value
+
+
+def _pattern(text: str) -> re.Pattern[str]:
+    try:
+        return re.compile(text)
+    except re.error as e:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a regular expression: {e}") from None
+
 
 #: The word the completion scripts call ``dockyard`` with, on every TAB; not a
 #: command of the grammar (see :mod:`dockyard.cli.complete`).
@@ -221,6 +249,18 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = command("catalog", "List every service's healthy endpoints and the routes to them.")
     p.add_argument("--json", action="store_true", help="print the catalog as JSON")
+
+    p = command("logs", "Show what the environment's containers print, merged in time order.")
+    p.epilog = LOGS
+    services(p, "services or accessories whose output to show")
+    p.add_argument("-f", "--follow", action="store_true", help="keep printing new lines")
+    p.add_argument(
+        "--since", metavar="WHEN", help="lines from WHEN on: 10m, 1h or an RFC 3339 time"
+    )
+    p.add_argument("--until", metavar="WHEN", help="lines up to WHEN (not with -f)")
+    p.add_argument("--tail", metavar="N", type=_count, help="the last N lines of each container")
+    p.add_argument("--grep", metavar="RE", type=_pattern, help="lines whose text matches RE")
+    p.add_argument("--json", action="store_true", help="one JSON object per line")
 
     p = command("down", "Remove the environment's containers and network.")
     p.add_argument("--volumes", action="store_true", help="remove its named volumes (data) too")

@@ -6,14 +6,19 @@ its admin API), and ``status`` quotes a failing container's last log lines.
 ``Attaching`` is an optional ability beside it: a command run with the caller's
 input, output and terminal attached (``dockyard exec``), and what one
 container's inspect tells (``dockyard status``: since when it runs, its image).
+
+``ContainerLogs``: every container's output with the engine's timestamps, for
+``dockyard logs``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from typing import BinaryIO, Protocol, runtime_checkable
+
+from dockyard.engines.model import LogDriverInfo, LogLine, LogSource, LogWindow
 
 
 @runtime_checkable
@@ -68,3 +73,38 @@ class Attaching(Protocol):
     def details(self, container_id: str) -> ContainerDetails | None:
         """What an inspect tells of the container; None when it is gone."""
         ...
+
+
+@runtime_checkable
+class ContainerLogs(Protocol):
+    """The output of an environment's containers, line by line with the engine's
+    timestamps, and the containers that start while it is read."""
+
+    def log_sources(self, environment: str) -> list[LogSource]:
+        """Every container of ``environment`` that writes output (secrets keepers,
+        which print nothing, are left out), running or exited."""
+        ...
+
+    def read_log(self, source: LogSource, window: LogWindow, follow: bool) -> Iterator[LogLine]:
+        """The lines ``source`` wrote in ``window``, oldest first, stdout and stderr
+        apart. ``follow`` goes on with the lines it writes until it stops; a
+        container removed meanwhile ends the lines, never an error."""
+        ...
+
+    def started_sources(self, environment: str, since: int) -> SourceWatch:
+        """The containers of ``environment`` that start from ``since`` (nanoseconds
+        since the epoch) on, as the engine reports them, until closed."""
+        ...
+
+    def log_driver(self, source: LogSource) -> LogDriverInfo:
+        """The log driver ``source`` writes through, and whether the engine keeps
+        its lines locally, where :meth:`read_log` reads them."""
+        ...
+
+
+class SourceWatch(Protocol):
+    """An open stream of starting containers; ``close`` ends it from any thread."""
+
+    def __iter__(self) -> Iterator[LogSource]: ...
+
+    def close(self) -> None: ...

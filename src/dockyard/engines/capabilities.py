@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from dockyard.engines.access import Attaching, ContainerAccess
+from dockyard.engines.access import Attaching, ContainerAccess, ContainerLogs
 from dockyard.engines.converge import ConvergesServices
 from dockyard.engines.environment import Environments
 from dockyard.engines.errors import EngineUnsupported
@@ -25,6 +25,7 @@ Capability = Literal[
     "one-off tasks",
     "container access",
     "attached commands",
+    "logs",
 ]
 
 SEAMS: dict[Capability, tuple[type, str]] = {
@@ -35,6 +36,7 @@ SEAMS: dict[Capability, tuple[type, str]] = {
     "one-off tasks": (OneOffs, "run one-off tasks"),
     "container access": (ContainerAccess, "run commands in containers and read their logs"),
     "attached commands": (Attaching, "run a command attached to this terminal"),
+    "logs": (ContainerLogs, "read its containers' output with timestamps, and follow it"),
 }
 """Each capability: the protocol that makes it, and what it lets an engine do."""
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from dockyard.errors import SecretsError
 from dockyard.plan.model import SecretDef
@@ -118,3 +118,49 @@ class SecretValues:
 
 
 NO_SECRETS = SecretValues()
+
+
+@dataclass(frozen=True)
+class LogSource:
+    """One container whose output ``dockyard logs`` reads, as its labels describe it.
+
+    ``kind`` is ``service``, ``accessory`` or ``task`` (a one-off task, whose
+    ``container`` is the task's name); ``replica`` is None for one-off tasks."""
+
+    id: str
+    name: str  # the engine's name of the container
+    service: str
+    kind: str
+    container: str  # its name within its task (a one-off: the task's name)
+    role: str  # main | sidecar | task
+    replica: int | None = None
+
+
+class LogLine(NamedTuple):
+    """One line a container wrote: when (the engine's timestamp, nanoseconds since
+    the epoch), on which stream, and the text without its newline. A named tuple,
+    not a dataclass: one is made for every line read, and this is the cheapest."""
+
+    time: int
+    stream: str  # stdout | stderr
+    text: str
+
+
+@dataclass(frozen=True)
+class LogWindow:
+    """Which lines of a container's log to read: written at or after ``since``, at
+    or before ``until`` (nanoseconds since the epoch), the last ``tail`` of them."""
+
+    since: int | None = None
+    until: int | None = None
+    tail: int | None = None
+
+
+@dataclass(frozen=True)
+class LogDriverInfo:
+    """How a container's output is kept: the engine's log driver and its options,
+    and whether the engine also keeps the lines where it can read them back."""
+
+    driver: str
+    options: dict[str, str] = field(default_factory=dict)
+    readable: bool = True

@@ -18,6 +18,7 @@ from dockyard.plan.model import (
     ContainerDef,
     DesiredState,
     IngressDef,
+    LogDef,
     PortDef,
     ProxyDef,
     PublicRoute,
@@ -28,6 +29,7 @@ from dockyard.plan.model import (
 from dockyard.plan.secrets import SHARED, SecretCatalog
 from dockyard.plan.supervisor import SUPERVISOR_SERVICE, add_supervisor
 from dockyard.spec.loaded import LoadedEnvironment, LoadedService
+from dockyard.spec.logconfig import LoggingConfig
 
 ImageRefs = Mapping[str, str]
 """Service or accessory name → the image reference its built image resolved to."""
@@ -55,6 +57,7 @@ def desire(
         services.update(_ingress_parts(env, images, ingress, services))
     add_supervisor(services, env.name, images, only)
     add_agent(services, env, images, ingress_of(env), only)
+    services = with_logging(services, env.spec.logging)  # the holder's was set already
     return DesiredState(
         environment=env.name,
         network=network_name(env.name),
@@ -184,6 +187,31 @@ def _where(svc: LoadedService, *path: str) -> Location:
     return svc.locate((*path, "secrets"))
 
 
+def with_logging(
+    services: Mapping[str, ServiceDef], logging: LoggingConfig | None
+) -> dict[str, ServiceDef]:
+    """``services`` with the environment's log driver on every container (their
+    tasks' too); as they are when it sets none, so that their hashes stay."""
+    if logging is None:
+        return dict(services)
+    log = LogDef(driver=logging.driver, options=dict(sorted(logging.options.items())))
+
+    def logged(c: ContainerDef) -> ContainerDef:
+        return c.model_copy(update={"log": log})
+
+    return {
+        name: s.model_copy(
+            update={
+                "task": s.task.model_copy(
+                    update={"containers": [logged(c) for c in s.task.containers]}
+                ),
+                "tasks": [t.model_copy(update={"container": logged(t.container)}) for t in s.tasks],
+            }
+        )
+        for name, s in services.items()
+    }
+
+
 def _ingress_parts(
     env: LoadedEnvironment,
     images: ImageRefs,
@@ -205,6 +233,8 @@ def _ingress_parts(
     holder = holder_service(
         env.name, images.get(HOLDER_SERVICE, image), config.port, config.host_ip, ports
     )
+    # Caddy joins the holder's task by its name, made from its definition's hash.
+    holder = with_logging({HOLDER_SERVICE: holder}, env.spec.logging)[HOLDER_SERVICE]
     return {HOLDER_SERVICE: holder, INGRESS_SERVICE: ingress_service(env.name, image, holder)}
 
 

@@ -111,8 +111,16 @@ class SecretDef(Value):
     env: str | None = None  # also this environment variable (the spec asked for it)
 
 
+class LogDef(Value):
+    """The engine's log driver for a container, and its options."""
+
+    driver: str
+    options: dict[str, str] = Field(default_factory=dict)
+
+
 class ContainerDef(Value):
-    """One container of a task, fully resolved."""
+    """One container of a task, fully resolved. ``log`` is None where the
+    environment sets no ``logging:`` (the engine's default for Dockyard applies)."""
 
     name: str
     image: str
@@ -130,11 +138,12 @@ class ContainerDef(Value):
     stop_grace: float = 10.0
     sysctls: dict[str, str] = Field(default_factory=dict)  # namespaced kernel settings
     secrets: list[SecretDef] = Field(default_factory=list)
+    log: LogDef | None = None
 
     def canonical(self) -> dict[str, Any]:
         """As JSON data, without the fields added later while they hold their default."""
         data = self.model_dump(mode="json")
-        for key in ("sysctls", "secrets"):
+        for key in ("sysctls", "secrets", "log"):
             if not data[key]:
                 del data[key]
         data["mounts"] = [m.canonical() for m in self.mounts]
@@ -207,6 +216,7 @@ class OneOffDef(Value):
         data = self.container.canonical()
         for key in ("image", "name"):
             del data[key]
+        data.pop("log", None)  # where its output goes does not make it another task
         data.setdefault("sysctls", {})  # as the hash was computed before it could be left out
         data["timeout"] = self.timeout
         text = json.dumps(data, sort_keys=True, separators=(",", ":"))

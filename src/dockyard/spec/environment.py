@@ -9,6 +9,7 @@ from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 
+from dockyard.spec.logconfig import LoggingConfig
 from dockyard.spec.models import (
     Container,
     ImageBuild,
@@ -208,6 +209,10 @@ class EnvironmentSpec(Model):
     services: list[ServiceRef] = Field(default_factory=list)
     ingress: IngressConfig = Field(default_factory=IngressConfig)
     discovery: DiscoveryConfig = Field(default_factory=DiscoveryConfig)
+    logging: LoggingConfig | None = Field(
+        default=None,
+        description="The log driver of every container; json-file, 10 MB x 3, when omitted.",
+    )
 
     @field_validator("labels")
     @classmethod

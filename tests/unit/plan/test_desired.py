@@ -124,3 +124,23 @@ def test_fields_added_later_leave_old_hashes_alone() -> None:
     assert task.spec_hash() != TaskDef(containers=[container], aliases=[]).spec_hash()
     tuned = container.model_copy(update={"sysctls": {"net.core.somaxconn": "1024"}})
     assert task.spec_hash() != TaskDef(containers=[tuned]).spec_hash()
+
+
+def test_logging_reaches_every_container_and_the_ingress_joins_its_holder_as_made(
+    env: LoadedEnvironment,
+) -> None:
+    from dockyard.plan.ingress import holder_task
+    from dockyard.plan.model import LogDef
+    from dockyard.spec.logconfig import LoggingConfig
+
+    plain = desire(env, IMAGES)
+    logging = LoggingConfig(driver="local", options={"max-size": "5m"})
+    logged = desire(replace(env, spec=env.spec.model_copy(update={"logging": logging})), IMAGES)
+    log = LogDef(driver="local", options={"max-size": "5m"})
+    for service in logged.services:
+        assert all(c.log == log for c in service.task.containers), service.name
+        assert all(t.container.log == log for t in service.tasks), service.name
+    assert all(c.log is None for s in plain.services for c in s.task.containers)
+    holder = logged.service("ingress-holder")
+    assert logged.service("ingress").task.joins == holder_task(logged.environment, holder)
+    assert holder.task.spec_hash() != plain.service("ingress-holder").task.spec_hash()

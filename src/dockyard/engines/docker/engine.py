@@ -7,6 +7,7 @@ operations idempotent where the protocols say so.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from contextlib import suppress
 from datetime import UTC, datetime
 
@@ -15,6 +16,7 @@ import docker.errors
 
 from dockyard.engines.access import ContainerDetails, Terminal
 from dockyard.engines.docker import execs, images, observe, oneoff, readiness, run, writers
+from dockyard.engines.docker import logs as container_logs
 from dockyard.engines.docker import secrets as delivery
 from dockyard.engines.docker.build import build_image
 from dockyard.engines.docker.connection import (
@@ -29,6 +31,10 @@ from dockyard.engines.model import (
     NO_SECRETS,
     BuildRequest,
     ImageSelection,
+    LogDriverInfo,
+    LogLine,
+    LogSource,
+    LogWindow,
     OneOffResult,
     ProgressFn,
     RegistryAuth,
@@ -327,6 +333,38 @@ class DockerEngine:
             except docker.errors.NotFound:  # removed while the container runs
                 digests = []
         return observe.details_of(info, digests)
+
+    def log_sources(self, environment: str) -> list[LogSource]:
+        with translate_errors(self.address, f"list the containers of {environment}"):
+            summaries = self.api.containers(all=True, filters={"label": env_filter(environment)})
+        return container_logs.sources(summaries)
+
+    def read_log(self, source: LogSource, window: LogWindow, follow: bool) -> Iterator[LogLine]:
+        with translate_errors(self.address, f"read the logs of {source.name}"):
+            res = container_logs.open_log(self.api, source.id, window, follow)
+            if res is None:
+                return
+            until = window.until
+            try:
+                for line in container_logs.lines_of(container_logs.chunks(res, follow)):
+                    if until is None or line.time <= until:
+                        yield line
+            except (OSError, ValueError, AttributeError):
+                return  # the connection closed under a follow (the container went)
+            finally:
+                res.close()
+
+    def started_sources(self, environment: str, since: int) -> container_logs.StartWatch:
+        with translate_errors(self.address, f"watch the containers of {environment} start"):
+            return container_logs.StartWatch(self.api, env_filter(environment), since)
+
+    def log_driver(self, source: LogSource) -> LogDriverInfo:
+        with translate_errors(self.address, f"inspect {source.name}"):
+            try:
+                info = self.api.inspect_container(source.id)
+            except docker.errors.NotFound:
+                return LogDriverInfo("json-file")
+        return container_logs.driver_info(info)
 
     # ------------------------------------------------------------------ images
 

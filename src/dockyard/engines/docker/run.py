@@ -17,7 +17,7 @@ from typing import Any
 
 import docker
 import docker.errors
-from docker.types import Mount
+from docker.types import LogConfig, Mount
 
 from dockyard.engines.docker import observe
 from dockyard.engines.docker.connection import is_conflict
@@ -32,6 +32,7 @@ from dockyard.plan.model import (
     ContainerDef,
     DesiredState,
     HealthDef,
+    LogDef,
     MountDef,
     PortDef,
     ServiceDef,
@@ -119,10 +120,22 @@ def container_args(
             mem_limit=container.memory,
             mounts=[_mount(m) for m in container.mounts] or None,
             sysctls=dict(container.sysctls) or None,
+            log_config=log_config(container.log),
             **host_config,
         ),
         "detach": True,
     }
+
+
+DEFAULT_LOG = LogDef(driver="json-file", options={"max-size": "10m", "max-file": "3"})
+"""Where a container's output goes when the environment's ``logging:`` says nothing:
+files the engine rotates, so that a chatty container does not fill its disk."""
+
+
+def log_config(log: LogDef | None) -> LogConfig:
+    """The engine's ``LogConfig`` of a container."""
+    chosen = log or DEFAULT_LOG
+    return LogConfig(type=chosen.driver, config=dict(chosen.options))
 
 
 def create(api: docker.APIClient, args: CreateArgs, environment: str) -> str:
