@@ -4,12 +4,12 @@ supervisor's. Its definition is in ``dockyard.plan.discovery``."""
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 
 from dockyard.engines.images import Images
 from dockyard.engines.model import BuildRequest
-from dockyard.events import Event, Reporter
+from dockyard.engines.own_images import ensure_built, own_build
+from dockyard.events import Reporter
 from dockyard.plan.discovery import AGENT_SERVICE
 from dockyard.spec.loaded import LoadedEnvironment
 
@@ -35,16 +35,8 @@ def _files() -> list[Path]:
 def agent_build(base_image: str) -> BuildRequest:
     """How to build the agent image ``FROM base_image``; the tag changes with the
     files it takes and the base image."""
-    digest = hashlib.sha256(base_image.encode())
-    for path in _files():
-        digest.update(f"\0{path.relative_to(PACKAGE)}\0".encode())
-        digest.update(path.read_bytes())
-    return BuildRequest(
-        service=AGENT_SERVICE,
-        context=PACKAGE,
-        dockerfile=DOCKERFILE,
-        tag=f"{IMAGE_REPOSITORY}:{digest.hexdigest()[:12]}",
-        args={"BASE_IMAGE": base_image},
+    return own_build(
+        AGENT_SERVICE, IMAGE_REPOSITORY, PACKAGE, _files(), base_image, dockerfile=DOCKERFILE
     )
 
 
@@ -55,11 +47,4 @@ def agent_images(engine: Images, env: LoadedEnvironment, report: Reporter) -> di
     if not env.spec.discovery.registrars:
         return {}
     request = agent_build(env.spec.ingress.base_image)
-    if not engine.image_present(request.tag):
-        report(Event("build", request.service, f"building {request.tag}"))
-
-        def progress(line: str) -> None:
-            report(Event("output", request.service, line))
-
-        engine.build(request, progress)
-    return {AGENT_SERVICE: request.tag}
+    return {AGENT_SERVICE: ensure_built(engine, request, report)}

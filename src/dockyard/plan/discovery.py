@@ -16,9 +16,8 @@ from collections.abc import Collection, Iterable, Mapping, MutableMapping, Seque
 from dataclasses import dataclass
 from typing import Literal
 
-from dockyard.errors import SpecError
 from dockyard.plan.model import ContainerDef, HealthDef, IngressDef, MountDef, ServiceDef, TaskDef
-from dockyard.plan.supervisor import DOCKER_SOCKET
+from dockyard.plan.supervisor import DOCKER_SOCKET, own_image
 from dockyard.spec.loaded import LoadedEnvironment
 
 AGENT_SERVICE = "catalog-agent"
@@ -168,18 +167,7 @@ def add_agent(
     discovery = env.spec.discovery
     if not discovery.registrars or (only is not None and AGENT_SERVICE not in only):
         return
-    if AGENT_SERVICE in services:
-        raise SpecError(
-            f"a service or accessory cannot be called {AGENT_SERVICE}: "
-            "the environment's catalog agent has that name",
-            hint="Rename it.",
-        )
-    image = images.get(AGENT_SERVICE)
-    if image is None:
-        raise SpecError(
-            f"no image was built for {AGENT_SERVICE!r}",
-            hint="build the environment's images first",
-        )
+    image = own_image(services, images, AGENT_SERVICE, "the environment's catalog agent")
     registrars = [r.model_dump(mode="json") for r in discovery.registrars]
     routes = environment_routes(env, ingress)
     services[AGENT_SERVICE] = agent_service(env.name, image, registrars, routes, discovery.interval)

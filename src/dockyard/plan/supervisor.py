@@ -77,16 +77,23 @@ def add_supervisor(
     that names it in ``only``). ``images`` must hold its image under its name."""
     if only is not None and SUPERVISOR_SERVICE not in only:
         return
-    if SUPERVISOR_SERVICE in services:
+    image = own_image(services, images, SUPERVISOR_SERVICE, "the environment's supervisor")
+    services[SUPERVISOR_SERVICE] = supervisor_service(environment, image)
+
+
+def own_image(
+    services: Mapping[str, ServiceDef], images: Mapping[str, str], name: str, what: str
+) -> str:
+    """The image of Dockyard's own accessory ``name`` (``what`` it is), which no
+    service or accessory of the spec may be called."""
+    if name in services:
         raise SpecError(
-            f"a service or accessory cannot be called {SUPERVISOR_SERVICE}: "
-            "the environment's supervisor has that name",
+            f"a service or accessory cannot be called {name}: {what} has that name",
             hint="Rename it.",
         )
-    image = images.get(SUPERVISOR_SERVICE)
+    image = images.get(name)
     if image is None:
         raise SpecError(
-            f"no image was built for {SUPERVISOR_SERVICE!r}",
-            hint="build the environment's images first",
+            f"no image was built for {name!r}", hint="build the environment's images first"
         )
-    services[SUPERVISOR_SERVICE] = supervisor_service(environment, image)
+    return image
