@@ -18,6 +18,7 @@ from functools import partial
 from typing import Protocol
 
 from dockyard.deploy.routing import Router
+from dockyard.deploy.watch import TrafficWatch, summary
 from dockyard.engines.converge import ApplyResult
 from dockyard.engines.environment import Environments
 from dockyard.engines.model import NO_SECRETS, SecretValues
@@ -74,6 +75,7 @@ class Rollout:
         self.previous = any(t.service == service.name for t in ctx.tasks.values())
         self._retiring = Background()  # old replicas stopping while the rollout goes on
         self._lock = threading.Lock()
+        self.traffic: TrafficWatch | None = None  # the ingress's figures, once begun
 
     def guarded(self, work: Callable[..., None], *args: object) -> None:
         """Do ``work``; if it fails and the service says ``rollback: auto``, revert."""
@@ -87,6 +89,7 @@ class Rollout:
     def run(self, step: Step) -> None:
         service, ctx = self.service, self.ctx
         ctx.report(Event("phase", step.name, describe(step)))
+        self._begin_traffic([ctx.tasks[t] for t in (*step.replace, *step.stop)])
         self._start_batch(step.start)
         olds = [ctx.tasks[t] for t in step.replace]
         stop_first = self._stop_first(olds)
@@ -159,19 +162,47 @@ class Rollout:
             )
 
     def _check_fresh(self) -> None:
+        """The new replicas are still healthy, and their figures at the ingress pass."""
         for task, _ in self.fresh:
             self.ctx.engine.check_task(task)
+        if self.traffic is not None and self.router is not None:
+            router = self.router
+            self.traffic.check(
+                [(t.replica, router.dials(self.service.name, t)) for t, _ in self.fresh]
+            )
+
+    def _begin_traffic(self, olds: Sequence[ActualTask]) -> None:
+        """Judge the new replicas by the ingress's figures too, against ``olds``'."""
+        rules, router = self.service.watch, self.router
+        if router is None or not self.previous or rules.seconds <= 0 or self.traffic is not None:
+            return
+        if rules.max_error_rate >= 1.0 and rules.max_latency_p95 is None:
+            return
+        dials = [d for old in olds for d in router.dials(self.service.name, old)]
+        traffic = TrafficWatch(self.service.name, router.traffic(), rules, dials, self.ctx.report)
+        traffic.begin()
+        self.traffic = traffic
+
+    def _summary(self) -> None:
+        if self.traffic is None or self.router is None:
+            return
+        router = self.router
+        every = [d for t, _ in self.fresh for d in router.dials(self.service.name, t)]
+        new, old = self.traffic.figures([(0, every)])
+        if new:
+            self.ctx.report(Event("info", self.service.name, summary(new[0].figures, old)))
 
     def watch(self) -> None:
-        """Each new replica must stay healthy ``watch`` seconds after it was ready,
-        while the last old replicas stop; a failure to stop one is raised. A service
-        created from nothing has nothing to go back to: its new replicas are
-        checked once, not watched."""
+        """Each new replica must stay healthy ``watch.seconds`` after it was ready,
+        and pass the ingress's figures (``TrafficWatch``), while the last old
+        replicas stop; a failure to stop one is raised. A service created from
+        nothing has nothing to go back to: its new replicas are checked once, not
+        watched."""
         self._watch()
         self._retiring.join()
 
     def _watch(self) -> None:
-        watch = self.service.watch
+        watch = self.service.watch.seconds
         if watch <= 0 or not self.fresh or not self.previous:
             self._check_fresh()
             return
@@ -187,6 +218,7 @@ class Rollout:
             watched = [task for task, ready in self.fresh if now < ready + watch]
             self._check_fresh()
             if not watched:
+                self._summary()
                 return
             end = min(ready + watch for task, ready in self.fresh if now < ready + watch)
             time.sleep(max(0.0, min(WATCH_POLL, end - now)))

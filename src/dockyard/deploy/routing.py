@@ -20,6 +20,7 @@ from typing import Protocol
 
 from dockyard.discovery.caddy import HealthProbe, ProxiedService, RoutingTable, caddy_config
 from dockyard.discovery.ingress import IngressClient, IngressUnavailable
+from dockyard.discovery.traffic import TrafficLog
 from dockyard.engines.access import ContainerAccess
 from dockyard.engines.environment import Environments
 from dockyard.errors import DeployError
@@ -59,10 +60,26 @@ class Router:
         self.report = report
         self.client: IngressClient | None = None
         self.table = RoutingTable()
+        self._traffic: TrafficLog | None = None
         self._lock = threading.RLock()
 
     def proxies(self, service: str) -> bool:
         return self.ingress.proxy(service) is not None
+
+    def dials(self, service: str, task: ActualTask) -> list[str]:
+        """Where the ingress reaches ``task`` of ``service``, on each proxied port."""
+        proxy = self.ingress.proxy(service)
+        return [dial(task, port) for port in proxy.ports] if proxy is not None else []
+
+    def traffic(self) -> TrafficLog:
+        """The traffic log of the ingress this router drives (attaching first); a
+        new one once a new Caddy took over."""
+        self._ensure()
+        client = self._client()
+        with self._lock:
+            if self._traffic is None or self._traffic.container_id != client.container_id:
+                self._traffic = TrafficLog(self.engine, client.container_id)
+            return self._traffic
 
     # ------------------------------------------------------------- connecting
 
