@@ -18,7 +18,7 @@ from functools import partial
 from typing import Protocol
 
 from dockyard.deploy.routing import Router
-from dockyard.deploy.watch import TrafficWatch, summary
+from dockyard.deploy.watch import TrafficWatch, WatchFailed, summary
 from dockyard.engines.converge import ApplyResult
 from dockyard.engines.environment import Environments
 from dockyard.engines.model import NO_SECRETS, SecretValues
@@ -81,9 +81,9 @@ class Rollout:
         """Do ``work``; if it fails and the service says ``rollback: auto``, revert."""
         try:
             work(*args)
-        except DeployError:
+        except DeployError as e:
             if self.service.rollback == "auto":
-                self.revert()
+                self.revert(eject=isinstance(e, WatchFailed))
             raise
 
     def run(self, step: Step) -> None:
@@ -102,6 +102,8 @@ class Rollout:
                 self._start_batch([old.replica for old in batch])
             else:
                 started = self._start_batch([old.replica for old in batch], admit=False)
+                if self.traffic is not None:
+                    self.traffic.raise_failure()  # not into rotation after all
                 self._retire(batch, admit=started, wait=False)
                 self.replaced += batch
         self._retire([ctx.tasks[t] for t in step.stop], wait=False)
@@ -165,11 +167,16 @@ class Rollout:
         """The new replicas are still healthy, and their figures at the ingress pass."""
         for task, _ in self.fresh:
             self.ctx.engine.check_task(task)
-        if self.traffic is not None and self.router is not None:
-            router = self.router
-            self.traffic.check(
-                [(t.replica, router.dials(self.service.name, t)) for t, _ in self.fresh]
-            )
+        if self.traffic is not None:
+            self.traffic.check(self._fresh_dials())
+
+    def _fresh_dials(self) -> list[tuple[int, list[str]]]:
+        router = self.router
+        if router is None:
+            return []
+        with self._lock:
+            fresh = [task for task, _ in self.fresh]
+        return [(t.replica, router.dials(self.service.name, t)) for t in fresh]
 
     def _begin_traffic(self, olds: Sequence[ActualTask]) -> None:
         """Judge the new replicas by the ingress's figures too, against ``olds``'."""
@@ -182,6 +189,7 @@ class Rollout:
         traffic = TrafficWatch(self.service.name, router.traffic(), rules, dials, self.ctx.report)
         traffic.begin()
         self.traffic = traffic
+        traffic.monitor(self._fresh_dials, lambda: self._eject([t for t, _ in self.fresh]))
 
     def _summary(self) -> None:
         if self.traffic is None or self.router is None:
@@ -198,7 +206,11 @@ class Rollout:
         replicas stop; a failure to stop one is raised. A service created from
         nothing has nothing to go back to: its new replicas are checked once, not
         watched."""
-        self._watch()
+        try:
+            self._watch()
+        finally:
+            if self.traffic is not None:
+                self.traffic.stop()
         self._retiring.join()
 
     def _watch(self) -> None:
@@ -223,17 +235,23 @@ class Rollout:
             end = min(ready + watch for task, ready in self.fresh if now < ready + watch)
             time.sleep(max(0.0, min(WATCH_POLL, end - now)))
 
-    def revert(self) -> None:
-        """Put the replaced replicas back and remove the new ones."""
+    def revert(self, *, eject: bool = False) -> None:
+        """Put the replaced replicas back and remove the new ones. With ``eject``
+        (they answer, but badly) the new ones leave the rotation first, when
+        replicas of the previous version are still in it."""
         ctx, service = self.ctx, self.service
         ctx.report(Event("phase", service.name, f"rolling {service.name} back"))
-        self.settle()  # the replaced replicas are gone before they start again
         fresh = [task for task, _ in self.fresh]
+        if self.traffic is not None:
+            self.traffic.stop()
+        if eject:
+            self._eject(fresh)
+        self.settle()  # the replaced replicas are gone before they start again
         if self._stop_first(self.replaced):
             self._retire(fresh)
             self._restore()
         else:
-            self._restore()
+            self._restore(eject=eject)
             self._retire(fresh)
         previous = sum(1 for t in ctx.tasks.values() if t.service == service.name)
         what = "the new replicas are removed"
@@ -241,7 +259,19 @@ class Rollout:
             what += f"; {previous} replica(s) of the previous version serve"
         ctx.report(Event("warn", service.name, f"rolled back: {what}"))
 
-    def _restore(self) -> None:
+    def _eject(self, fresh: Sequence[ActualTask]) -> None:
+        router, name = self.router, self.service.name
+        if router is None or not fresh:
+            return
+        bad = {d for task in fresh for d in router.dials(name, task)}
+        proxy = router.ingress.proxy(name)
+        ports = proxy.ports if proxy is not None else []
+        live = {d for port in ports for d in router.table.upstreams(name, port)}
+        inside = [t for t in fresh if set(router.dials(name, t)) & live]
+        if inside and all(set(router.table.upstreams(name, port)) - bad for port in ports):
+            router.rotate(name, retire=inside)
+
+    def _restore(self, *, eject: bool = False) -> None:
         ctx, service = self.ctx, self.service
         for old in self.replaced:
             if old.definition is None:
@@ -257,6 +287,8 @@ class Rollout:
                 continue
             if self.router is not None:
                 self.router.rotate(service.name, admit=[task])
+                if eject:  # a previous replica serves: the bad ones leave at once
+                    self._eject([t for t, _ in self.fresh])
 
 
 def start(ctx: Context, service: ServiceDef, slot: int, release: str | None = None) -> ActualTask:

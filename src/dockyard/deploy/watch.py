@@ -12,13 +12,19 @@ rollout reverts as for a replica that turned unhealthy (``rollback: auto``).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import threading
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from dockyard.discovery.traffic import Figures, TrafficLog
 from dockyard.errors import DeployError, EngineError, EngineUnreachable
 from dockyard.events import Event, Reporter
 from dockyard.plan.model import WatchDef
+
+POLL = 0.5
+"""Seconds between two looks at the ingress's figures while replicas start."""
+Fresh = Sequence[tuple[int, Sequence[str]]]
+"""New replicas: their slot and the ingress's dial addresses of each."""
 
 
 class WatchFailed(DeployError):
@@ -116,6 +122,9 @@ class TrafficWatch:
         self.report = report
         self.began: float | None = None  # the ingress's clock when the rollout began
         self.broken = False
+        self.failure: WatchFailed | None = None  # what the monitor found
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
 
     @property
     def active(self) -> bool:
@@ -127,8 +136,39 @@ class TrafficWatch:
         if now is not None:
             self.began = now
 
-    def check(self, fresh: Sequence[tuple[int, Sequence[str]]]) -> None:
+    def monitor(self, fresh: Callable[[], Fresh], failed: Callable[[], None]) -> None:
+        """Judge ``fresh()`` every POLL seconds in a thread of its own, while the
+        rollout waits for replicas to start; on a failure, keep it for the next
+        ``check`` and call ``failed`` (which takes the bad replicas out of rotation
+        when others serve)."""
+
+        def loop() -> None:
+            while not self._stop.wait(POLL):
+                try:
+                    self.check(fresh())
+                except WatchFailed as e:
+                    self.failure = e
+                    failed()
+                    return
+                except EngineError:
+                    return  # the rollout's own next look meets it
+
+        self._thread = threading.Thread(target=loop, name=f"watch-{self.service}", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None and self._thread is not threading.current_thread():
+            self._thread.join()
+
+    def raise_failure(self) -> None:
+        """Raise what the monitor found, if anything."""
+        if self.failure is not None:
+            raise self.failure
+
+    def check(self, fresh: Fresh) -> None:
         """Judge the new replicas (slot, dial addresses); raises WatchFailed."""
+        self.raise_failure()
         if not fresh:
             return
         new, old = self.figures(fresh)
@@ -142,7 +182,7 @@ class TrafficWatch:
                 "what the new version answered, and docs/watch.md for deploy.watch.",
             )
 
-    def figures(self, fresh: Sequence[tuple[int, Sequence[str]]]) -> tuple[list[Watched], Figures]:
+    def figures(self, fresh: Fresh) -> tuple[list[Watched], Figures]:
         """Each new replica's figures (and, for several, all of them together),
         and those of the replicas they replace."""
         if self.broken or self.began is None or self._read() is None:
