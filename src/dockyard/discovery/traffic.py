@@ -43,8 +43,11 @@ HEALTH_LOGGER = "http.handlers.reverse_proxy.health_checker"
 ACCESS_LOGGER = "http.log.access"
 FIRST_READ_BYTES = 2_000_000
 """How far back the first read of a log goes: the recent past, for a baseline."""
-READ_BYTES = 4_000_000
-"""At most this much of the log is read by one exec; the rest by the next."""
+READ_BYTES = 6_000_000
+"""At most this much of the log is read by one exec (more than a rolled file
+holds); the rest by the next."""
+READS = 8
+"""Execs one :meth:`TrafficLog.read` may take to catch up."""
 KEEP = 200_000
 """Samples a :class:`TrafficLog` keeps in memory (the oldest go first)."""
 CONNECTION_ERROR = 0
@@ -72,7 +75,7 @@ def scan(name, start):
         status = 0 if error else int(r.get("status") or 0)
         out.append([round(r.get("ts", 0), 4), r.get("upstream", ""), status,
                     round(float(r.get("duration") or 0), 5)])
-    return start + end, end < len(data) or len(data) == limit
+    return start + end, len(data) == limit and end > 0
 now = time.time()
 try:
     st = os.stat(path)
@@ -199,9 +202,10 @@ class TrafficLog:
     """The traffic log of the ingress container ``container_id``, read as it grows.
     Thread-safe: the rollouts of one deploy share it."""
 
-    def __init__(self, engine: ContainerAccess, container_id: str) -> None:
+    def __init__(self, engine: ContainerAccess, container_id: str, path: str = TRAFFIC_LOG) -> None:
         self.engine = engine
         self.container_id = container_id
+        self.path = path
         self.now: float | None = None  # the ingress's clock at the last read
         self._samples: deque[Sample] = deque(maxlen=KEEP)
         self._inode = 0
@@ -213,18 +217,19 @@ class TrafficLog:
         bytes the first time); returns the ingress's clock. Raises IngressError
         when the log cannot be read."""
         with self._lock:
-            while True:
+            for _ in range(READS):
                 answer = self._read_once(first)
                 self.now = float(answer["now"])
                 if not answer.get("more"):
-                    return self.now
+                    break
+            return self.now
 
     def _read_once(self, first: int) -> dict[str, Any]:
         argv = [
             "python3",
             "-c",
             _READ_PROGRAM,
-            TRAFFIC_LOG,
+            self.path,
             str(self._inode),
             str(self._offset),
             str(first),
