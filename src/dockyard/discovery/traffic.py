@@ -219,10 +219,11 @@ class TrafficLog:
         with self._lock:
             for _ in range(READS):
                 answer = self._read_once(first)
-                self.now = float(answer["now"])
+                now = float(answer["now"])
                 if not answer.get("more"):
                     break
-            return self.now
+            self.now = now
+            return now
 
     def _read_once(self, first: int) -> dict[str, Any]:
         argv = [
