@@ -26,6 +26,7 @@ from dockyard.discovery import (
     holder_service,
     ingress_build,
     ingress_service,
+    service_rates,
 )
 from dockyard.engines.docker import DockerEngine
 from dockyard.events import Event
@@ -146,6 +147,10 @@ def test_a_version_that_fails_half_its_requests_is_reverted_and_the_old_one_serv
     assert set(after) == {"v1"}  # the old version serves again, and only it
     assert shop.versions() == before
     assert any(e.message.startswith("rolled back") for e in events)
+    # The ingress counted exactly the 500s the load got, and every request.
+    rates = service_rates(shop.engine, shop.run.environment, seconds=600)["web"]
+    assert rates.figures.server_errors == len(bad)
+    assert rates.requests == load.served + len(load.failures)
 
 
 def test_a_healthy_version_under_load_passes_the_watch(shop: Shop) -> None:
@@ -160,6 +165,8 @@ def test_a_healthy_version_under_load_passes_the_watch(shop: Shop) -> None:
     assert load.failures == []
     assert set(load.bodies[mark:]) == {"v2"}
     assert shop.versions() == sorted([shop.desired("v2").service("web").task.spec_hash()] * 2)
+    rates = service_rates(shop.engine, shop.run.environment, seconds=600)["web"]
+    assert (rates.requests, rates.error_rate) == (load.served, 0.0)
     (summary,) = [e.message for e in events if e.message.startswith("new replicas:")]
     print(f"\n{summary}")
     assert re.match(r"new replicas: \d+ requests, 0 failed \(0%\), p95 \d+ms; ", summary)

@@ -9,7 +9,9 @@ alias) and forwards to that service's healthy replicas only.
 
 - ``caddy``: the routing table (a value) and the Caddy config made from it (pure);
 - ``ingress``: the ingress image, its service definition, and the admin API
-  client that loads configs and watches requests in flight.
+  client that loads configs and watches requests in flight;
+- ``traffic``: what the ingress saw of each replica (its log of proxied
+  attempts), as figures; ``rates``: per-service request and error rates.
 
 See docs/ingress.md.
 """
@@ -21,12 +23,15 @@ from dockyard.discovery.ingress import (
     IngressUnavailable,
     ingress_build,
 )
+from dockyard.discovery.rates import ServiceRates, service_rates
+from dockyard.discovery.traffic import Figures, TrafficLog
 from dockyard.plan.ingress import HOLDER_SERVICE, INGRESS_SERVICE, holder_service, ingress_service
 from dockyard.plan.model import PublicRoute
 
 __all__ = [
     "HOLDER_SERVICE",
     "INGRESS_SERVICE",
+    "Figures",
     "HealthProbe",
     "IngressClient",
     "IngressError",
@@ -34,8 +39,11 @@ __all__ = [
     "ProxiedService",
     "PublicRoute",
     "RoutingTable",
+    "ServiceRates",
+    "TrafficLog",
     "caddy_config",
     "holder_service",
     "ingress_build",
     "ingress_service",
+    "service_rates",
 ]

@@ -261,5 +261,10 @@ class TrafficLog:
                 if s.upstream in wanted and (since is None or s.at >= since)
             ]
 
+    def samples_since(self, since: float) -> list[Sample]:
+        """Every sample taken in so far, of any upstream, from ``since`` on."""
+        with self._lock:
+            return [s for s in self._samples if s.at >= since]
+
     def figures(self, upstreams: Iterable[str], since: float | None = None) -> Figures:
         return Figures.of(self.samples(upstreams, since))
