@@ -9,9 +9,11 @@ sends GET / to the holder's published port on 127.0.0.1.
 
 revert   a new version that answers every second request with a 500 (its health
          check passes) is deployed under load, --runs times. Figures: seconds
-         from the first 500 the load got to the revert decision (the "rolling
-         web back" event), and the requests the bad version answered in all
-         (200s and 500s) before it was out of rotation. The peer, docker-compose
+         from the first 500 the load got to the bad replica's leaving the
+         rotation (the decision: it leaves as soon as it is judged, while an
+         old replica serves) and to the revert's start (once the rollout's own
+         thread sees it), and the requests the bad version answered in all
+         (200s and 500s). The peer, docker-compose
          or Swarm (`update_config.failure_action: rollback`), reverts on a
          failed health check or a task that exits, never on the answers a
          healthy container gives: its figure is "never", and every request the
@@ -157,7 +159,8 @@ class Bench:
 
 @dataclasses.dataclass
 class Revert:
-    decided_after: float  # seconds from the first 500 to the decision
+    ejected_after: float  # seconds from the first 500 to the bad replica out of rotation
+    decided_after: float  # seconds from the first 500 to the revert's start
     bad_answers: int  # requests the bad version answered (200 and 500)
     bad_500s: int
     other_failures: int
@@ -178,9 +181,16 @@ def revert_once(bench: Bench, n: int) -> Revert:
             raise SystemExit("the bad version passed its watch")
         served_since(load, load.served, BEFORE)
     decided = next(at for at, e in events if e.message == "rolling web back")
+    marker = bad.service("web").task.spec_hash()[:7]
+    ejected = next(
+        at
+        for at, e in events
+        if e.kind == "route" and "out of rotation" in e.message and marker in e.message
+    )
     failed = [f for f in load.failures if f"bad{n} failed" in f.what]
     first = min(f.at for f in failed)
     return Revert(
+        ejected_after=ejected - first,
         decided_after=decided - first,
         bad_answers=load.replicas.get(f"bad{n}", 0) + len(failed),
         bad_500s=len(failed),
@@ -289,14 +299,18 @@ def main() -> None:
             if n == 1:
                 print(f"  message: {r.message}")
             print(
-                f"  run {n}: decision {r.decided_after:.2f}s after the first 500; the bad "
-                f"version answered {r.bad_answers} requests ({r.bad_500s} of them 500s); "
-                f"other failed requests: {r.other_failures}",
+                f"  run {n}: out of rotation {r.ejected_after:.2f}s after the first 500, revert "
+                f"begun after {r.decided_after:.2f}s; the bad version answered "
+                f"{r.bad_answers} requests ({r.bad_500s} of them 500s); other failed "
+                f"requests: {r.other_failures}",
                 flush=True,
             )
-        decided = statistics.median(r.decided_after for r in reverts)
+        ejected = statistics.median(r.ejected_after for r in reverts)
         answered = statistics.median(r.bad_answers for r in reverts)
-        print(f"  dockyard: median {decided:.2f}s to the decision, {answered:g} requests answered")
+        print(
+            f"  dockyard: median {ejected:.2f}s from the first 500 to out of rotation, "
+            f"{answered:g} requests answered by the bad version"
+        )
         print("  peer (docker-compose, Swarm rollback): never; the bad version keeps serving")
         found = latency(bench, args.rounds, args.requests)
     on, off = found[True], found[False]

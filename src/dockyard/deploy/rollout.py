@@ -158,6 +158,8 @@ class Rollout:
     def settle(self) -> None:
         """Wait for the old replicas that are still stopping. What went wrong with
         them is reported, not raised: for when the deploy has failed already."""
+        if self.traffic is not None:
+            self.traffic.stop()
         for failure in self._retiring.wait():
             self.ctx.report(
                 Event("warn", self.service.name, f"an old replica did not go: {failure}")

@@ -12,12 +12,13 @@ rollout reverts as for a replica that turned unhealthy (``rollback: auto``).
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from dockyard.discovery.traffic import Figures, TrafficLog
-from dockyard.errors import DeployError, EngineError, EngineUnreachable
+from dockyard.errors import DeployError, DockyardError, EngineError, EngineUnreachable
 from dockyard.events import Event, Reporter
 from dockyard.plan.model import WatchDef
 
@@ -148,7 +149,8 @@ class TrafficWatch:
                     self.check(fresh())
                 except WatchFailed as e:
                     self.failure = e
-                    failed()
+                    with contextlib.suppress(DockyardError):  # the revert takes them out too
+                        failed()
                     return
                 except EngineError:
                     return  # the rollout's own next look meets it
