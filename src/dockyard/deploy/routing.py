@@ -72,13 +72,16 @@ class Router:
         return [dial(task, port) for port in proxy.ports] if proxy is not None else []
 
     def traffic(self) -> TrafficLog:
-        """The traffic log of the ingress this router drives (attaching first); a
-        new one once a new Caddy took over."""
-        self._ensure()
-        client = self._client()
+        """The traffic log of the ingress this router drives; a new one once a new
+        Caddy took over. Nothing is loaded: the routes change at the first
+        rotation, not before (a new health probe would reach the old replicas)."""
         with self._lock:
-            if self._traffic is None or self._traffic.container_id != client.container_id:
-                self._traffic = TrafficLog(self.engine, client.container_id)
+            if self.client is not None:
+                container = self.client.container_id
+            else:
+                container = self._find(self.engine.observe(self.desired.environment))
+            if self._traffic is None or self._traffic.container_id != container:
+                self._traffic = TrafficLog(self.engine, container)
             return self._traffic
 
     # ------------------------------------------------------------- connecting
@@ -86,6 +89,12 @@ class Router:
     def attach(self, actual: ActualState, *, wait: bool = True) -> None:
         """Find the running ingress in ``actual`` and (with ``wait``) wait for its
         admin API to answer."""
+        self.client = IngressClient(self.engine, self._find(actual))
+        if wait:
+            self.client.wait_ready(READY_TIMEOUT)
+
+    def _find(self, actual: ActualState) -> str:
+        """The container of the Caddy to drive in ``actual``."""
         caddy = next((s for s in self.desired.services if s.name == self.ingress.service), None)
         wanted = caddy.task.spec_hash() if caddy is not None else None
         found = [t for t in actual.tasks_of(self.ingress.service) if t.main is not None]
@@ -97,9 +106,7 @@ class Router:
                 f"the ingress of {self.desired.environment} is not running",
                 hint="Deploy the whole environment (without --only) to start it.",
             )
-        self.client = IngressClient(self.engine, ingress.main.id)
-        if wait:
-            self.client.wait_ready(READY_TIMEOUT)
+        return ingress.main.id
 
     def started(self, service: str, task: ActualTask) -> None:
         """A task of ``service`` became ready. When it is a new Caddy, it gets the
