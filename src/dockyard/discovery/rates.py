@@ -19,8 +19,8 @@ from dockyard.engines.environment import Environments
 from dockyard.plan.ingress import INGRESS_SERVICE
 
 RATES_BYTES = 6_000_000
-"""How much of the traffic log a look at the rates reads: about 10,000 requests.
-Past that many requests in the window, the oldest of them are not counted."""
+"""How much of the traffic log a look at the rates reads: about 20,000 attempts.
+Past that many in the window, the oldest of them are not counted."""
 
 
 class RatesEngine(Environments, ContainerAccess, Protocol):

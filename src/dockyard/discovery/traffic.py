@@ -13,8 +13,9 @@ is a line of its own, so a refusal counts against the replica that refused, not
 the one that answered in the end.
 
 The ingress writes those lines (and only those, with the proxy's "selected
-upstream" lines that come with them) to :data:`TRAFFIC_LOG` inside its
-container, rolled at :data:`ROLL_MB`; nothing is written while no request comes.
+upstream" lines that come with them, without headers) to :data:`TRAFFIC_LOG`
+inside its container, rolled at :data:`ROLL_MB`; nothing is written while no
+request comes.
 The public servers' access log goes to the container's output (see
 :func:`logging_config`). :class:`TrafficLog` reads the new lines through the
 engine (an exec, like the admin API client), with a small program that keeps
@@ -35,15 +36,16 @@ from dockyard.discovery.ingress import IngressError, exec_printing
 from dockyard.engines.access import ContainerAccess
 
 TRAFFIC_LOG = "/run/dockyard-ingress/roundtrips.log"
-ROLL_MB = 5
-"""The traffic log is rolled at this many megabytes (about 8,000 requests); one
-rolled file is kept."""
+ROLL_MB = 10
+"""The traffic log is rolled at this many megabytes (about 30,000 attempts, at
+~300 bytes each with the "selected upstream" line); one rolled file is kept."""
 PROXY_LOGGER = "http.handlers.reverse_proxy"
 HEALTH_LOGGER = "http.handlers.reverse_proxy.health_checker"
 ACCESS_LOGGER = "http.log.access"
 FIRST_READ_BYTES = 2_000_000
-"""How far back the first read of a log goes: the recent past, for a baseline."""
-READ_BYTES = 6_000_000
+"""How far back the first read of a log goes (about 6,000 attempts): the recent
+past, for a baseline."""
+READ_BYTES = 12_000_000
 """At most this much of the log is read by one exec (more than a rolled file
 holds); the rest by the next."""
 READS = 8
@@ -89,11 +91,18 @@ if inode and st.st_ino != inode:
             scan(name, offset)
     offset = 0
 elif not inode:
-    offset = max(0, st.st_size - first)
-    if offset:
-        with open(path, "rb") as f:
-            f.seek(offset)
-            offset += len(f.readline())
+    def after(name, start):
+        if not start:
+            return 0
+        with open(name, "rb") as f:
+            f.seek(start)
+            return start + len(f.readline())
+    stem, ext = os.path.splitext(path)
+    rolled = sorted(glob.glob(stem + "-*" + ext), key=os.path.getmtime)
+    if st.st_size < first and rolled:
+        size = os.path.getsize(rolled[-1])
+        scan(rolled[-1], after(rolled[-1], max(0, size - (first - st.st_size))))
+    offset = after(path, max(0, st.st_size - first))
 if st.st_size < offset:
     offset = 0
 offset, more = scan(path, offset)
@@ -102,7 +111,8 @@ print(json.dumps({"now": now, "inode": st.st_ino, "offset": offset, "more": more
 """
 """Prints the roundtrips logged since ``offset`` of the file ``inode`` (the rest of
 a rolled file first), as ``[ts, upstream, status, duration]``; the first read
-(inode 0) starts ``first`` bytes before the end."""
+(inode 0) starts ``first`` bytes before the end (in the rolled file, if the
+current one is shorter)."""
 
 
 def logging_config(*, traffic: bool = True) -> dict[str, Any]:
@@ -125,6 +135,12 @@ def logging_config(*, traffic: bool = True) -> dict[str, Any]:
                 "filename": TRAFFIC_LOG,
                 "roll_size_mb": ROLL_MB,
                 "roll_keep": 1,
+            },
+            # Without the request's and the answer's headers: a line is ~170 bytes.
+            "encoder": {
+                "format": "filter",
+                "wrap": {"format": "json"},
+                "fields": {"request": {"filter": "delete"}, "headers": {"filter": "delete"}},
             },
         }
         logs["proxy"] = {"level": "WARN", "include": [PROXY_LOGGER]}

@@ -78,3 +78,15 @@ def test_the_first_read_starts_near_the_end_of_a_long_log(tmp_path: Path) -> Non
     log.read(first=10_000)
     found = log.samples(["a:1"])
     assert 0 < len(found) < 100 and found[-1].at == 999.0
+
+
+def test_the_first_read_reaches_into_the_rolled_file_when_the_current_one_is_short(
+    tmp_path: Path,
+) -> None:
+    rolled = tmp_path / "roundtrips-2026-12-04T02-00-00.000.log"
+    rolled.write_text("".join(line(float(i), "a:1", 200) for i in range(100)))
+    (tmp_path / "roundtrips.log").write_text(line(100.0, "a:1", 500))
+    log = TrafficLog(Here(), "here", str(tmp_path / "roundtrips.log"))
+    log.read(first=len(line(1.0, "a:1", 200)) * 10)
+    found = [s.at for s in log.samples(["a:1"])]
+    assert 5 < len(found) < 20 and found[-1] == 100.0 and found == sorted(found)
