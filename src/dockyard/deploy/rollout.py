@@ -18,6 +18,7 @@ from functools import partial
 from typing import Protocol
 
 from dockyard.deploy.routing import Router
+from dockyard.deploy.watch import TrafficWatch, WatchFailed, summary
 from dockyard.engines.converge import ApplyResult
 from dockyard.engines.environment import Environments
 from dockyard.engines.model import NO_SECRETS, SecretValues
@@ -74,19 +75,21 @@ class Rollout:
         self.previous = any(t.service == service.name for t in ctx.tasks.values())
         self._retiring = Background()  # old replicas stopping while the rollout goes on
         self._lock = threading.Lock()
+        self.traffic: TrafficWatch | None = None  # the ingress's figures, once begun
 
     def guarded(self, work: Callable[..., None], *args: object) -> None:
         """Do ``work``; if it fails and the service says ``rollback: auto``, revert."""
         try:
             work(*args)
-        except DeployError:
+        except DeployError as e:
             if self.service.rollback == "auto":
-                self.revert()
+                self.revert(eject=isinstance(e, WatchFailed))
             raise
 
     def run(self, step: Step) -> None:
         service, ctx = self.service, self.ctx
         ctx.report(Event("phase", step.name, describe(step)))
+        self._begin_traffic([ctx.tasks[t] for t in (*step.replace, *step.stop)])
         self._start_batch(step.start)
         olds = [ctx.tasks[t] for t in step.replace]
         stop_first = self._stop_first(olds)
@@ -99,6 +102,8 @@ class Rollout:
                 self._start_batch([old.replica for old in batch])
             else:
                 started = self._start_batch([old.replica for old in batch], admit=False)
+                if self.traffic is not None:
+                    self.traffic.raise_failure()  # not into rotation after all
                 self._retire(batch, admit=started, wait=False)
                 self.replaced += batch
         self._retire([ctx.tasks[t] for t in step.stop], wait=False)
@@ -153,25 +158,65 @@ class Rollout:
     def settle(self) -> None:
         """Wait for the old replicas that are still stopping. What went wrong with
         them is reported, not raised: for when the deploy has failed already."""
+        if self.traffic is not None:
+            self.traffic.stop()
         for failure in self._retiring.wait():
             self.ctx.report(
                 Event("warn", self.service.name, f"an old replica did not go: {failure}")
             )
 
     def _check_fresh(self) -> None:
+        """The new replicas are still healthy, and their figures at the ingress pass."""
         for task, _ in self.fresh:
             self.ctx.engine.check_task(task)
+        if self.traffic is not None:
+            self.traffic.check(self._fresh_dials())
+
+    def _fresh_dials(self) -> list[tuple[int, list[str]]]:
+        router = self.router
+        if router is None:
+            return []
+        with self._lock:
+            fresh = [task for task, _ in self.fresh]
+        return [(t.replica, router.dials(self.service.name, t)) for t in fresh]
+
+    def _begin_traffic(self, olds: Sequence[ActualTask]) -> None:
+        """Judge the new replicas by the ingress's figures too, against ``olds``'."""
+        rules, router = self.service.watch, self.router
+        if router is None or not self.previous or rules.seconds <= 0 or self.traffic is not None:
+            return
+        if rules.max_error_rate >= 1.0 and rules.max_latency_p95 is None:
+            return
+        dials = [d for old in olds for d in router.dials(self.service.name, old)]
+        traffic = TrafficWatch(self.service.name, router.traffic(), rules, dials, self.ctx.report)
+        traffic.begin()
+        self.traffic = traffic
+        traffic.monitor(self._fresh_dials, lambda: self._eject([t for t, _ in self.fresh]))
+
+    def _summary(self) -> None:
+        if self.traffic is None or self.router is None:
+            return
+        router = self.router
+        every = [d for t, _ in self.fresh for d in router.dials(self.service.name, t)]
+        new, old = self.traffic.figures([(0, every)])
+        if new:
+            self.ctx.report(Event("info", self.service.name, summary(new[0].figures, old)))
 
     def watch(self) -> None:
-        """Each new replica must stay healthy ``watch`` seconds after it was ready,
-        while the last old replicas stop; a failure to stop one is raised. A service
-        created from nothing has nothing to go back to: its new replicas are
-        checked once, not watched."""
-        self._watch()
+        """Each new replica must stay healthy ``watch.seconds`` after it was ready,
+        and pass the ingress's figures (``TrafficWatch``), while the last old
+        replicas stop; a failure to stop one is raised. A service created from
+        nothing has nothing to go back to: its new replicas are checked once, not
+        watched."""
+        try:
+            self._watch()
+        finally:
+            if self.traffic is not None:
+                self.traffic.stop()
         self._retiring.join()
 
     def _watch(self) -> None:
-        watch = self.service.watch
+        watch = self.service.watch.seconds
         if watch <= 0 or not self.fresh or not self.previous:
             self._check_fresh()
             return
@@ -187,21 +232,28 @@ class Rollout:
             watched = [task for task, ready in self.fresh if now < ready + watch]
             self._check_fresh()
             if not watched:
+                self._summary()
                 return
             end = min(ready + watch for task, ready in self.fresh if now < ready + watch)
             time.sleep(max(0.0, min(WATCH_POLL, end - now)))
 
-    def revert(self) -> None:
-        """Put the replaced replicas back and remove the new ones."""
+    def revert(self, *, eject: bool = False) -> None:
+        """Put the replaced replicas back and remove the new ones. With ``eject``
+        (they answer, but badly) the new ones leave the rotation first, when
+        replicas of the previous version are still in it."""
         ctx, service = self.ctx, self.service
         ctx.report(Event("phase", service.name, f"rolling {service.name} back"))
-        self.settle()  # the replaced replicas are gone before they start again
         fresh = [task for task, _ in self.fresh]
+        if self.traffic is not None:
+            self.traffic.stop()
+        if eject:
+            self._eject(fresh)
+        self.settle()  # the replaced replicas are gone before they start again
         if self._stop_first(self.replaced):
             self._retire(fresh)
             self._restore()
         else:
-            self._restore()
+            self._restore(eject=eject)
             self._retire(fresh)
         previous = sum(1 for t in ctx.tasks.values() if t.service == service.name)
         what = "the new replicas are removed"
@@ -209,7 +261,19 @@ class Rollout:
             what += f"; {previous} replica(s) of the previous version serve"
         ctx.report(Event("warn", service.name, f"rolled back: {what}"))
 
-    def _restore(self) -> None:
+    def _eject(self, fresh: Sequence[ActualTask]) -> None:
+        router, name = self.router, self.service.name
+        if router is None or not fresh:
+            return
+        bad = {d for task in fresh for d in router.dials(name, task)}
+        proxy = router.ingress.proxy(name)
+        ports = proxy.ports if proxy is not None else []
+        live = {d for port in ports for d in router.table.upstreams(name, port)}
+        inside = [t for t in fresh if set(router.dials(name, t)) & live]
+        if inside and all(set(router.table.upstreams(name, port)) - bad for port in ports):
+            router.rotate(name, retire=inside)
+
+    def _restore(self, *, eject: bool = False) -> None:
         ctx, service = self.ctx, self.service
         for old in self.replaced:
             if old.definition is None:
@@ -225,6 +289,8 @@ class Rollout:
                 continue
             if self.router is not None:
                 self.router.rotate(service.name, admit=[task])
+                if eject:  # a previous replica serves: the bad ones leave at once
+                    self._eject([t for t, _ in self.fresh])
 
 
 def start(ctx: Context, service: ServiceDef, slot: int, release: str | None = None) -> ActualTask:

@@ -20,6 +20,7 @@ from typing import Protocol
 
 from dockyard.discovery.caddy import HealthProbe, ProxiedService, RoutingTable, caddy_config
 from dockyard.discovery.ingress import IngressClient, IngressUnavailable
+from dockyard.discovery.traffic import TrafficLog
 from dockyard.engines.access import ContainerAccess
 from dockyard.engines.environment import Environments
 from dockyard.errors import DeployError
@@ -59,16 +60,41 @@ class Router:
         self.report = report
         self.client: IngressClient | None = None
         self.table = RoutingTable()
+        self._traffic: TrafficLog | None = None
         self._lock = threading.RLock()
 
     def proxies(self, service: str) -> bool:
         return self.ingress.proxy(service) is not None
+
+    def dials(self, service: str, task: ActualTask) -> list[str]:
+        """Where the ingress reaches ``task`` of ``service``, on each proxied port."""
+        proxy = self.ingress.proxy(service)
+        return [dial(task, port) for port in proxy.ports] if proxy is not None else []
+
+    def traffic(self) -> TrafficLog:
+        """The traffic log of the ingress this router drives; a new one once a new
+        Caddy took over. Nothing is loaded: the routes change at the first
+        rotation, not before (a new health probe would reach the old replicas)."""
+        with self._lock:
+            if self.client is not None:
+                container = self.client.container_id
+            else:
+                container = self._find(self.engine.observe(self.desired.environment))
+            if self._traffic is None or self._traffic.container_id != container:
+                self._traffic = TrafficLog(self.engine, container)
+            return self._traffic
 
     # ------------------------------------------------------------- connecting
 
     def attach(self, actual: ActualState, *, wait: bool = True) -> None:
         """Find the running ingress in ``actual`` and (with ``wait``) wait for its
         admin API to answer."""
+        self.client = IngressClient(self.engine, self._find(actual))
+        if wait:
+            self.client.wait_ready(READY_TIMEOUT)
+
+    def _find(self, actual: ActualState) -> str:
+        """The container of the Caddy to drive in ``actual``."""
         caddy = next((s for s in self.desired.services if s.name == self.ingress.service), None)
         wanted = caddy.task.spec_hash() if caddy is not None else None
         found = [t for t in actual.tasks_of(self.ingress.service) if t.main is not None]
@@ -80,9 +106,7 @@ class Router:
                 f"the ingress of {self.desired.environment} is not running",
                 hint="Deploy the whole environment (without --only) to start it.",
             )
-        self.client = IngressClient(self.engine, ingress.main.id)
-        if wait:
-            self.client.wait_ready(READY_TIMEOUT)
+        return ingress.main.id
 
     def started(self, service: str, task: ActualTask) -> None:
         """A task of ``service`` became ready. When it is a new Caddy, it gets the

@@ -14,8 +14,10 @@ alias) and forwards to that service's healthy replicas only.
 - ``registrars``: external catalogs (etcd, Consul) kept in sync with it;
 - ``agent``: the image of the catalog agent, the accessory that keeps the
   registrars in sync between deploys (its program: ``agent_image/agent.py``).
+- ``traffic``: what the ingress saw of each replica (its log of proxied
+  attempts), as figures; ``rates``: per-service request and error rates.
 
-See docs/ingress.md and docs/catalog.md.
+See docs/ingress.md, docs/catalog.md and docs/watch.md.
 """
 
 from dockyard.discovery.caddy import HealthProbe, ProxiedService, RoutingTable, caddy_config
@@ -25,12 +27,15 @@ from dockyard.discovery.ingress import (
     IngressUnavailable,
     ingress_build,
 )
+from dockyard.discovery.rates import ServiceRates, service_rates
+from dockyard.discovery.traffic import Figures, TrafficLog
 from dockyard.plan.ingress import HOLDER_SERVICE, INGRESS_SERVICE, holder_service, ingress_service
 from dockyard.plan.model import PublicRoute
 
 __all__ = [
     "HOLDER_SERVICE",
     "INGRESS_SERVICE",
+    "Figures",
     "HealthProbe",
     "IngressClient",
     "IngressError",
@@ -38,8 +43,11 @@ __all__ = [
     "ProxiedService",
     "PublicRoute",
     "RoutingTable",
+    "ServiceRates",
+    "TrafficLog",
     "caddy_config",
     "holder_service",
     "ingress_build",
     "ingress_service",
+    "service_rates",
 ]

@@ -42,6 +42,7 @@ from typing import Any
 
 from pydantic import Field, model_validator
 
+from dockyard.discovery.traffic import logging_config
 from dockyard.plan.ingress import ADMIN_LISTEN, PUBLIC_PORT
 from dockyard.plan.model import PublicRoute, Value
 
@@ -168,32 +169,35 @@ class RoutingTable(Value):
         return self.model_copy(update={"draining": [d for d in self.draining if d not in gone]})
 
 
-def caddy_config(table: RoutingTable, *, public_port: int = PUBLIC_PORT) -> dict[str, Any]:
+def caddy_config(
+    table: RoutingTable, *, public_port: int = PUBLIC_PORT, traffic: bool = True
+) -> dict[str, Any]:
     """The Caddy JSON config for ``table``.
 
     Servers are named ``public`` and ``port-<n>``. When a proxied port is also the
     public port, one server listens there: the services' Host routes come
-    first, then the public routes.
+    first, then the public routes. The public server writes an access log; with
+    ``traffic`` the proxy logs every attempt for the figures of
+    :mod:`dockyard.discovery.traffic`.
     """
     servers: dict[str, dict[str, Any]] = {}
     for port in table.ports():
         if port != public_port:
             servers[f"port-{port}"] = _server(port, _service_routes(table, port))
     public = _service_routes(table, public_port) + _public_routes(table) + _draining(table)
-    servers[PUBLIC_SERVER] = _server(public_port, public)
+    servers[PUBLIC_SERVER] = {**_server(public_port, public), "logs": {}}
     return {
-        **bootstrap_config(),
+        **bootstrap_config(traffic=traffic),
         "apps": {"http": {"servers": dict(sorted(servers.items()))}},
     }
 
 
-def bootstrap_config() -> dict[str, Any]:
+def bootstrap_config(*, traffic: bool = True) -> dict[str, Any]:
     """What a fresh ingress starts with (the image's ``bootstrap.json``): the admin
-    API, no servers. Caddy logs warnings and errors only: it logs every admin API
-    request at info level, and the health check makes one a second."""
+    API, no servers, and the logs of :func:`~dockyard.discovery.traffic.logging_config`."""
     return {
         "admin": {"listen": ADMIN_LISTEN, "config": {"persist": True}},
-        "logging": {"logs": {"default": {"level": "WARN"}}},
+        "logging": logging_config(traffic=traffic),
     }
 
 

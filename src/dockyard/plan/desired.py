@@ -24,6 +24,7 @@ from dockyard.plan.model import (
     PublicRoute,
     ServiceDef,
     TaskDef,
+    WatchDef,
     network_name,
 )
 from dockyard.plan.secrets import SHARED, SecretCatalog
@@ -159,7 +160,12 @@ def _service(
         max_surge=deploy.max_surge,
         max_unavailable=deploy.max_unavailable,
         drain=deploy.drain,
-        watch=deploy.watch,
+        watch=WatchDef(
+            seconds=deploy.watch.seconds,
+            max_error_rate=deploy.watch.max_error_rate,
+            min_requests=deploy.watch.min_requests,
+            max_latency_p95=deploy.watch.max_latency_p95,
+        ),
         rollback=deploy.rollback,
     )
 

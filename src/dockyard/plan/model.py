@@ -223,6 +223,28 @@ class OneOffDef(Value):
         return hashlib.sha256(text.encode()).hexdigest()[:12]
 
 
+class WatchDef(Value):
+    """How a rollout watches its new replicas (``deploy.watch``): each must stay
+    healthy ``seconds`` after it was ready, and — for a service behind the
+    ingress — once it has answered ``min_requests`` requests, fail no more than
+    ``max_error_rate`` of them (5xx answers and failed connections) beyond what
+    the replicas it replaces failed, and answer within ``max_latency_p95``
+    seconds (95th percentile; None: not checked) unless those were slower still.
+    A number stands for ``seconds``."""
+
+    seconds: float = 0.0
+    max_error_rate: float = Field(default=0.05, ge=0.0, le=1.0)
+    min_requests: int = Field(default=20, ge=1)
+    max_latency_p95: float | None = Field(default=None, gt=0.0)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _number(cls, data: object) -> object:
+        if isinstance(data, int | float) and not isinstance(data, bool):
+            return {"seconds": float(data)}
+        return data
+
+
 class ServiceDef(Value):
     """The desired state of one service or accessory."""
 
@@ -236,7 +258,7 @@ class ServiceDef(Value):
     max_unavailable: int = 0
     tasks: list[OneOffDef] = Field(default_factory=list)
     drain: float = 30.0  # seconds a retiring replica may take to finish its requests
-    watch: float = 0.0  # seconds a new replica must stay healthy before the rollout is done
+    watch: WatchDef = Field(default_factory=WatchDef)
     rollback: Literal["auto", "manual"] = "auto"
 
     def task_named(self, name: str) -> OneOffDef | None:

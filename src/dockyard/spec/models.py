@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic_core import PydanticCustomError
 
 from dockyard.spec.units import Bytes, Seconds, StrMap
+from dockyard.spec.watch import Watch, WatchField
 
 NAME_PATTERN = r"^[a-z][a-z0-9-]{0,40}$"
 Name = Annotated[str, Field(pattern=NAME_PATTERN)]
@@ -298,12 +299,13 @@ class Deploy(Model):
         description="How long a replica taken out of rotation may take to finish the "
         "requests it is answering before it is stopped.",
     )
-    watch: Seconds = Field(
-        default=5.0,
-        ge=0,
+    watch: WatchField = Field(
+        default_factory=Watch,
         description="How long a new replica must stay healthy after it became healthy "
-        "before the rollout counts as done.",
+        "before the rollout counts as done (seconds), or a mapping that also says "
+        "which error rate and latency make it fail (see docs/watch.md).",
     )
+
     rollback: Literal["auto", "manual"] = Field(
         default="auto",
         description="auto: a failed rollout puts the replaced replicas back; manual: it "

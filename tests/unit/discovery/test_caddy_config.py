@@ -21,6 +21,7 @@ from dockyard.discovery.caddy import (
     caddy_config,
     path_patterns,
 )
+from dockyard.discovery.traffic import TRAFFIC_LOG
 
 
 def handler_for(config: dict[str, Any], port: int, host: str, path: str) -> dict[str, Any]:
@@ -67,7 +68,18 @@ def test_a_server_per_proxied_port_and_one_for_the_public_routes() -> None:
     assert all(s["automatic_https"] == {"disable": True} for s in servers.values())
     assert config["admin"] == {"listen": ADMIN_LISTEN, "config": {"persist": True}}
     assert ADMIN_LISTEN.startswith("unix//")  # in the Caddy container's own file system
-    assert config["logging"] == {"logs": {"default": {"level": "WARN"}}}
+    logs = config["logging"]["logs"]
+    assert logs["default"]["level"] == "WARN"  # the admin API logs every request at INFO
+    assert logs["access"]["writer"] == {"output": "stdout"}
+    assert logs["traffic"]["writer"]["filename"] == TRAFFIC_LOG
+    assert servers["public"]["logs"] == {}  # the public server's access log is on
+    assert "logs" not in servers["port-8000"]
+
+
+def test_the_traffic_log_can_be_left_off() -> None:
+    config = caddy_config(RoutingTable(services=[WEB, API]), traffic=False)
+
+    assert set(config["logging"]["logs"]) == {"default", "access"}
 
 
 @pytest.mark.parametrize("host", ["web", "web:8000", "WEB:8000"])

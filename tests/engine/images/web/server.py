@@ -4,12 +4,14 @@ GET / answers "<MESSAGE> from <hostname>"; GET /healthz answers "ok"; GET
 /slow?s=<seconds> answers like / after that many seconds (at most 30), to hold a
 request in flight. HEAD and POST answer the same way (HEAD without the body);
 /close closes the connection without answering. Every answer names MESSAGE in
-its X-Replica header. It listens on $PORT and exits at once on SIGTERM (as PID
+its X-Replica header. With FAIL_EVERY=n, every n-th request other than /healthz
+gets a 500 (the health check still passes). It listens on $PORT and exits at once on SIGTERM (as PID
 1 it would otherwise ignore it), unless IGNORE_SIGTERM is set: then only the
 SIGKILL at the end of its stop grace period ends it.
 """
 
 import http.server
+import itertools
 import os
 import signal
 import socket
@@ -19,6 +21,8 @@ import urllib.parse
 
 PORT = int(os.environ.get("PORT", "8000"))
 MESSAGE = os.environ.get("MESSAGE", "hello")
+FAIL_EVERY = int(os.environ.get("FAIL_EVERY", "0"))
+_counter = itertools.count(1)
 
 
 class Handler(http.server.BaseHTTPRequestHandler):
@@ -41,8 +45,11 @@ class Handler(http.server.BaseHTTPRequestHandler):
             seconds = float(urllib.parse.parse_qs(url.query).get("s", ["1"])[0])
             time.sleep(min(max(seconds, 0.0), 30.0))
         text = "ok" if self.path == "/healthz" else f"{MESSAGE} from {socket.gethostname()}"
+        status = 200
+        if FAIL_EVERY and self.path != "/healthz" and next(_counter) % FAIL_EVERY == 0:
+            status, text = 500, f"{MESSAGE} failed"
         data = (text + "\n").encode()
-        self.send_response(200)
+        self.send_response(status)
         self.send_header("Content-Type", "text/plain")
         self.send_header("Content-Length", str(len(data)))
         self.send_header("X-Replica", MESSAGE)
