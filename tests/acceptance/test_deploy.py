@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import time
+import uuid
 from datetime import UTC, datetime
 from typing import Any
 
@@ -45,6 +46,23 @@ def test_status_reports_every_service_healthy(deployed: Example) -> None:
         assert service["ok"], f"{name} is not healthy: {service}"
     assert by_name["db"]["kind"] == "accessory"
     assert by_name["web"]["ports"] == [deployed.url]
+
+
+def test_status_shows_the_request_and_error_rates_the_ingress_saw(deployed: Example) -> None:
+    token = uuid.uuid4().hex
+    for _ in range(20):
+        assert httpx.get(f"{deployed.url}/healthz?seen={token}", timeout=10).status_code == 200
+    data = deployed.dockyard("status", deployed.env, "--json").json()
+    by_name = {s["name"]: s for s in data["services"]}
+    web = by_name["web"]["traffic"]
+    assert web["requests"] >= 20 and web["error_rate"] == 0.0, web
+    assert web["request_rate"] == web["requests"] / web["seconds"]
+    assert by_name["worker"]["traffic"] is None  # no port: the ingress does not see it
+    assert by_name["db"]["traffic"] is None
+    assert "req/s" in deployed.dockyard("status", deployed.env).out
+    # The same requests are in the ingress's access log, which `logs` shows.
+    seen = deployed.dockyard("logs", deployed.env, "ingress", "--grep", token).out
+    assert len(seen.splitlines()) == 20, seen
 
 
 def test_status_lists_every_replicas_containers(deployed: Example) -> None:

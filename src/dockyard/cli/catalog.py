@@ -6,9 +6,11 @@ import argparse
 import dataclasses
 from typing import Any
 
+from rich import box
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
 from dockyard.cli import render
 from dockyard.cli.connect import engine_of
@@ -44,7 +46,11 @@ def catalog_json(found: Catalog) -> dict[str, Any]:
 
 
 def show(out: Console, found: Catalog) -> None:
-    table = Table(title=f"{found.environment}: healthy endpoints on {found.network}")
+    table = Table(
+        title=Text(f"{found.environment}: healthy endpoints on {found.network}"),
+        title_justify="left",
+        box=box.SIMPLE_HEAD,
+    )
     for column in ("service", "replica", "address", "port", "routes"):
         table.add_column(column)
     for s in found.services:

@@ -56,9 +56,12 @@ how replicas roll:
   and join the rotation as old ones leave it; the old ones finish the requests
   they answer (deploy.drain), then get SIGTERM and, after stop_grace, SIGKILL.
   A new replica that exits, never turns healthy, or fails within deploy.watch
-  seconds of turning healthy stops the rollout: the replicas it replaced come
-  back (deploy.rollback: auto), the release is recorded as failed, and the
-  command exits 1 with the failing container's last log lines.
+  seconds of turning healthy stops the rollout; so does one whose requests fail
+  at the ingress (5xx answers, refused connections) past deploy.watch's
+  max_error_rate, or are slower than its max_latency_p95, compared with the
+  replicas it replaces. Then the replicas it replaced come back
+  (deploy.rollback: auto), the release is recorded as failed, and the command
+  exits 1 with the figures or the failing container's last log lines.
 """
 
 

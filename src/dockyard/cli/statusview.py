@@ -10,7 +10,7 @@ from rich.table import Table
 from rich.text import Text
 
 from dockyard.cli.render import _printable
-from dockyard.deploy.status import ContainerStatus, EnvironmentStatus
+from dockyard.deploy.status import ContainerStatus, EnvironmentStatus, Traffic
 
 
 def status_view(st: EnvironmentStatus) -> Group:
@@ -18,7 +18,9 @@ def status_view(st: EnvironmentStatus) -> Group:
     table = Table(
         title=Text(f"{st.environment} ({st.engine})"), title_justify="left", box=box.SIMPLE_HEAD
     )
-    for col in ("service", "kind", "ready", "release", "ports"):
+    traffic = any(s.traffic is not None for s in st.services)
+    columns = ("service", "kind", "ready", "release", "ports") + (("traffic",) if traffic else ())
+    for col in columns:
         table.add_column(col, overflow="fold")
     for s in st.services:
         style = "green" if s.ok else "red" if s.healthy < s.desired else "yellow"
@@ -26,14 +28,19 @@ def status_view(st: EnvironmentStatus) -> Group:
         ready = f"[{style}]{s.healthy}/{s.desired}[/]"
         if len(s.tasks) != s.desired:
             ready += f" [dim]({len(s.tasks)} running)[/]"
-        table.add_row(
+        cells: list[RenderableType] = [
             Text(s.name),
             Text(s.kind),
             ready,
             Text(", ".join(releases) or "-"),
             Text(" ".join(s.ports) or "-"),
-        )
+        ]
+        if traffic:
+            cells.append(_traffic(s.traffic))
+        table.add_row(*cells)
     parts: list[RenderableType] = [table]
+    if st.traffic_error:
+        parts.append(Text(f"request rates unknown: {st.traffic_error}", style="yellow"))
     if any(s.tasks for s in st.services):
         parts.append(_replicas(st))
     for s in st.services:
@@ -84,6 +91,16 @@ def _replicas(st: EnvironmentStatus) -> Table:
                 )
                 first = False
     return table
+
+
+def _traffic(t: Traffic | None) -> Text:
+    """``2.4 req/s, 0.0% errors`` over the last minute; ``-`` where not proxied."""
+    if t is None:
+        return Text("-")
+    if not t.requests:
+        return Text("idle", style="dim")
+    style = "red" if t.error_rate >= 0.05 else "yellow" if t.error_rate > 0 else "green"
+    return Text.assemble(f"{t.request_rate:.1f} req/s, ", (f"{t.error_rate:.1%} errors", style))
 
 
 def _duration(seconds: float | None) -> str:

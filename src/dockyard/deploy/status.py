@@ -6,7 +6,8 @@ supervisor are listed alike. Each replica names its containers, their state
 and health, restarts, how long they have been up, the image they run (its
 registry digest when it has one) and the release that started them. An engine
 that cannot inspect a container (no ``Attaching``) leaves uptime and digests
-out.
+out. Each service the ingress proxies has its request and error rates over the
+last TRAFFIC_SECONDS, as the ingress saw them (``dockyard.discovery.rates``).
 """
 
 from __future__ import annotations
@@ -14,8 +15,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+from dockyard.discovery.rates import service_rates
 from dockyard.engines.access import Attaching, ContainerDetails
 from dockyard.engines.base import Platform
+from dockyard.errors import DockyardError
 from dockyard.plan.desired import ingress_of
 from dockyard.plan.discovery import AGENT_SERVICE
 from dockyard.plan.ingress import HOLDER_SERVICE
@@ -26,6 +29,18 @@ from dockyard.spec.models import Port
 
 LAST_LINES = 5
 """Log lines ``status`` shows of a container that does not run well."""
+TRAFFIC_SECONDS = 60.0
+"""The window of the request and error rates ``status`` shows."""
+
+
+@dataclass(frozen=True)
+class Traffic:
+    """What the ingress saw of one service over the last ``seconds``."""
+
+    seconds: float
+    requests: int
+    request_rate: float  # requests per second
+    error_rate: float  # the share that failed: 5xx answers and failed connections
 
 
 @dataclass(frozen=True)
@@ -72,6 +87,7 @@ class ServiceStatus:
     healthy: int
     ports: list[str]
     tasks: list[TaskStatus] = field(default_factory=list)
+    traffic: Traffic | None = None  # None: the ingress does not proxy it
 
     @property
     def ok(self) -> bool:
@@ -89,6 +105,7 @@ class EnvironmentStatus:
     network: str | None
     volumes: list[str]
     services: list[ServiceStatus]
+    traffic_error: str | None = None  # why the rates could not be read
 
 
 def status(engine: Platform, env: LoadedEnvironment) -> EnvironmentStatus:
@@ -114,6 +131,8 @@ def status(engine: Platform, env: LoadedEnvironment) -> EnvironmentStatus:
     for t in actual.tasks:
         wanted.setdefault(t.service, (t.kind, 0, []))
 
+    proxied = {p.service for p in ingress.proxied} if ingress is not None else set()
+    traffic, traffic_error = _traffic(engine, env.name, proxied)
     now = datetime.now(UTC)
     services = []
     for name, (kind, count, ports) in wanted.items():
@@ -127,6 +146,7 @@ def status(engine: Platform, env: LoadedEnvironment) -> EnvironmentStatus:
                 healthy=sum(1 for t in tasks if t.healthy),
                 ports=ports,
                 tasks=[_task_status(engine, t, now) for t in tasks],
+                traffic=traffic.get(name),
             )
         )
     return EnvironmentStatus(
@@ -135,7 +155,30 @@ def status(engine: Platform, env: LoadedEnvironment) -> EnvironmentStatus:
         network=actual.network,
         volumes=actual.volumes,
         services=services,
+        traffic_error=traffic_error,
     )
+
+
+def _traffic(
+    engine: Platform, environment: str, proxied: set[str]
+) -> tuple[dict[str, Traffic], str | None]:
+    """The rates of every proxied service (zero when it got no request), or none
+    and why, when the ingress's figures cannot be read: status still shows the rest."""
+    if not proxied:
+        return {}, None
+    try:
+        rates = service_rates(engine, environment, TRAFFIC_SECONDS)
+    except DockyardError as e:
+        return {}, e.message
+    found = {}
+    for name in proxied:
+        r = rates.get(name)
+        found[name] = (
+            Traffic(r.seconds, r.requests, r.request_rate, r.error_rate)
+            if r is not None
+            else Traffic(TRAFFIC_SECONDS, 0, 0.0, 0.0)
+        )
+    return found, None
 
 
 def _task_status(engine: Platform, t: ActualTask, now: datetime) -> TaskStatus:
