@@ -44,6 +44,32 @@ def test_frames_parse_the_same_whatever_the_reads_cut_them_into(size: int) -> No
     assert list(lines_of(reads)) == EXPECTED
 
 
+def test_a_long_lines_parts_are_joined_at_its_first_parts_time() -> None:
+    """Docker stores a line longer than 16 KiB as parts without a newline; a
+    line of the other stream may come between them."""
+    stream = b"".join(
+        [
+            frame(1, b"2026-12-04T02:05:06Z " + b"x" * 16384),
+            frame(2, b"2026-12-04T02:05:06.5Z between\n"),
+            frame(1, b"2026-12-04T02:05:07Z " + b"y" * 100 + b"\n"),
+            frame(1, b"2026-12-04T02:05:08Z no newline at the end"),
+        ]
+    )
+    assert list(lines_of(iter([stream]))) == [
+        LogLine(parse_time("2026-12-04T02:05:06.5Z", 0), "stderr", "between"),
+        LogLine(parse_time("2026-12-04T02:05:06Z", 0), "stdout", "x" * 16384 + "y" * 100),
+        LogLine(parse_time("2026-12-04T02:05:08Z", 0), "stdout", "no newline at the end"),
+    ]
+
+
+def test_a_line_without_end_is_shown_in_pieces_of_bounded_size(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr("dockyard.engines.docker.logs.MAX_LINE", 10)
+    stream = b"".join(frame(1, b"2026-12-04T02:05:06Z " + b"z" * 4) for _ in range(6))
+    assert [line.text for line in lines_of(iter([stream]))] == ["z" * 12, "z" * 12]
+
+
 def entry(prefix: str, text: str, stream: str = "stdout", replica: int | None = 1) -> Entry:
     source = LogSource("id", f"t-{prefix}", prefix.split(".")[0], "service", "c", "main", replica)
     return Entry(source, prefix, LogLine(5 * NS + 7, stream, text))

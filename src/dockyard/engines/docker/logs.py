@@ -125,6 +125,11 @@ def chunks(res: requests.Response, follow: bool) -> Iterator[bytes]:
         yield data
 
 
+MAX_LINE = 1 << 20
+"""Characters of a long line joined from its parts; a longer one is shown in pieces
+of this size, so that a program that never writes a newline costs bounded memory."""
+
+
 def lines_of(data: Iterator[bytes], tty: bool = False) -> Iterator[LogLine]:
     """Log lines from the multiplexed stream's bytes (or a terminal's raw ones)."""
     clock = _Clock()
@@ -141,6 +146,7 @@ def lines_of(data: Iterator[bytes], tty: bool = False) -> Iterator[LogLine]:
     buf = b""
     unpack = _HEADER.unpack_from
     line = clock.line
+    parts: dict[int, LogLine] = {}  # per stream, the parts of a long line read so far
     for chunk in data:
         buf = buf + chunk if buf else chunk
         at, end = 0, len(buf)
@@ -149,10 +155,31 @@ def lines_of(data: Iterator[bytes], tty: bool = False) -> Iterator[LogLine]:
             stop = at + 8 + size
             if stop > end:
                 break
+            whole = buf[stop - 1] == 10
             # the payload without its newline (a long line's parts have none)
-            yield line(stream, buf[at + 8 : stop - 1 if buf[stop - 1] == 10 else stop])
+            read = line(stream, buf[at + 8 : stop - 1 if whole else stop])
             at = stop
+            if whole and not parts:
+                yield read
+                continue
+            joined = _joined(parts, stream, read, whole)
+            if joined is not None:
+                yield joined
         buf = buf[at:]
+    yield from sorted(parts.values())  # a last line without its newline
+
+
+def _joined(parts: dict[int, LogLine], stream: int, read: LogLine, whole: bool) -> LogLine | None:
+    """Docker keeps a line longer than 16 KiB as parts without a newline: the
+    line they make, at the first part's time, once its last part is read (or
+    once it is MAX_LINE long); None while it goes on."""
+    first = parts.pop(stream, None)
+    if first is not None:
+        read = LogLine(first.time, first.stream, first.text + read.text)
+    if whole or len(read.text) >= MAX_LINE:
+        return read
+    parts[stream] = read
+    return None
 
 
 class _Clock:
