@@ -10,7 +10,7 @@ from pathlib import Path
 from dockyard.engines.images import Images
 from dockyard.engines.model import BuildRequest
 from dockyard.events import Event, Reporter
-from dockyard.plan.discovery import AGENT_SERVICE
+from dockyard.plan.discovery import AGENT_SERVICE, wants_agent
 from dockyard.spec.loaded import LoadedEnvironment
 
 PACKAGE = Path(__file__).parent.parent
@@ -50,9 +50,9 @@ def agent_build(base_image: str) -> BuildRequest:
 
 def agent_images(engine: Images, env: LoadedEnvironment, report: Reporter) -> dict[str, str]:
     """Build the agent image unless the engine has it: ``{"catalog-agent": tag}``,
-    or nothing when the environment lists no registrars. Built ``FROM`` the
+    or nothing when the environment runs no agent (``wants_agent``). Built ``FROM`` the
     ingress's base image, on the engine, and not pushed."""
-    if not env.spec.discovery.registrars:
+    if not wants_agent(env):
         return {}
     request = agent_build(env.spec.ingress.base_image)
     if not engine.image_present(request.tag):
