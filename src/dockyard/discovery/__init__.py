@@ -13,9 +13,11 @@ alias) and forwards to that service's healthy replicas only.
 - ``catalog``: every service's healthy endpoints and the routes to them;
 - ``registrars``: external catalogs (etcd, Consul) kept in sync with it;
 - ``agent``: the image of the catalog agent, the accessory that keeps the
-  registrars in sync between deploys (its program: ``agent_image/agent.py``).
+  registrars in sync between deploys (its program: ``agent_image/agent.py``);
+- ``metrics``: the image of the environment's Prometheus, whose targets file the
+  agent keeps (``registrars.file_sd``).
 
-See docs/ingress.md and docs/catalog.md.
+See docs/ingress.md, docs/catalog.md and docs/metrics.md.
 """
 
 from dockyard.discovery.caddy import HealthProbe, ProxiedService, RoutingTable, caddy_config
