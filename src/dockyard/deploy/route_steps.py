@@ -20,6 +20,7 @@ from dockyard.deploy.routing import routing_table
 from dockyard.discovery.agent import agent_images
 from dockyard.discovery.caddy import caddy_config
 from dockyard.discovery.ingress import ingress_build
+from dockyard.discovery.metrics import prometheus_images
 from dockyard.engines.images import Images
 from dockyard.events import Event, Reporter
 from dockyard.plan.desired import ingress_of
@@ -42,7 +43,11 @@ def ingress_images(
     that image: a new ingress image replaces Caddy alone, which loses no request,
     and not the holder, whose replacement closes the public port for a moment
     (``actual``: what runs)."""
-    supervisor = {**supervisor_images(engine, env, report), **agent_images(engine, env, report)}
+    supervisor = {
+        **supervisor_images(engine, env, report),
+        **agent_images(engine, env, report),
+        **prometheus_images(engine, env, report),
+    }
     if ingress_of(env) is None:
         return supervisor
     holder = _holder_image(engine, actual)

@@ -20,8 +20,9 @@ from dockyard.engines.access import Attaching, ContainerDetails
 from dockyard.engines.base import Platform
 from dockyard.errors import DockyardError
 from dockyard.plan.desired import ingress_of
-from dockyard.plan.discovery import AGENT_SERVICE
+from dockyard.plan.discovery import AGENT_SERVICE, wants_agent
 from dockyard.plan.ingress import HOLDER_SERVICE
+from dockyard.plan.metrics import PROMETHEUS_SERVICE
 from dockyard.plan.model import ActualContainer, ActualTask
 from dockyard.plan.supervisor import SUPERVISOR_SERVICE
 from dockyard.spec.loaded import LoadedEnvironment
@@ -126,8 +127,12 @@ def status(engine: Platform, env: LoadedEnvironment) -> EnvironmentStatus:
         wanted[HOLDER_SERVICE] = ("accessory", 1, [])
         wanted[ingress.service] = ("accessory", 1, [public] if public else [])
     wanted[SUPERVISOR_SERVICE] = ("accessory", 1, [])
-    if env.spec.discovery.registrars:
+    if wants_agent(env):
         wanted[AGENT_SERVICE] = ("accessory", 1, [])
+    prometheus = env.spec.metrics.prometheus
+    if prometheus is not None:
+        published = [f"http://127.0.0.1:{prometheus.port}"] if prometheus.port else []
+        wanted[PROMETHEUS_SERVICE] = ("accessory", 1, published)
     for t in actual.tasks:
         wanted.setdefault(t.service, (t.kind, 0, []))
 

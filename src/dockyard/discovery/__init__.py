@@ -13,11 +13,13 @@ alias) and forwards to that service's healthy replicas only.
 - ``catalog``: every service's healthy endpoints and the routes to them;
 - ``registrars``: external catalogs (etcd, Consul) kept in sync with it;
 - ``agent``: the image of the catalog agent, the accessory that keeps the
-  registrars in sync between deploys (its program: ``agent_image/agent.py``).
+  registrars in sync between deploys (its program: ``agent_image/agent.py``);
+- ``metrics``: the image of the environment's Prometheus, whose targets file the
+  agent keeps (``registrars.file_sd``);
 - ``traffic``: what the ingress saw of each replica (its log of proxied
   attempts), as figures; ``rates``: per-service request and error rates.
 
-See docs/ingress.md, docs/catalog.md and docs/watch.md.
+See docs/ingress.md, docs/catalog.md, docs/metrics.md and docs/watch.md.
 """
 
 from dockyard.discovery.caddy import HealthProbe, ProxiedService, RoutingTable, caddy_config

@@ -10,7 +10,7 @@ from dockyard.engines.images import Images
 from dockyard.engines.model import BuildRequest
 from dockyard.engines.own_images import ensure_built, own_build
 from dockyard.events import Reporter
-from dockyard.plan.discovery import AGENT_SERVICE
+from dockyard.plan.discovery import AGENT_SERVICE, wants_agent
 from dockyard.spec.loaded import LoadedEnvironment
 
 PACKAGE = Path(__file__).parent.parent
@@ -42,9 +42,9 @@ def agent_build(base_image: str) -> BuildRequest:
 
 def agent_images(engine: Images, env: LoadedEnvironment, report: Reporter) -> dict[str, str]:
     """Build the agent image unless the engine has it: ``{"catalog-agent": tag}``,
-    or nothing when the environment lists no registrars. Built ``FROM`` the
+    or nothing when the environment runs no agent (``wants_agent``). Built ``FROM`` the
     ingress's base image, on the engine, and not pushed."""
-    if not env.spec.discovery.registrars:
+    if not wants_agent(env):
         return {}
     request = agent_build(env.spec.ingress.base_image)
     return {AGENT_SERVICE: ensure_built(engine, request, report)}

@@ -46,7 +46,14 @@ def container_def(
 
 def _ports(c: Container) -> list[PortDef]:
     return [
-        PortDef(name=p.name, port=p.port, protocol=p.protocol, publish=p.publish, host_ip=p.host_ip)
+        PortDef(
+            name=p.name,
+            port=p.port,
+            protocol=p.protocol,
+            publish=p.publish,
+            host_ip=p.host_ip,
+            metrics=p.metrics_path,
+        )
         for p in c.ports
     ]
 

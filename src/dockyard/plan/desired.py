@@ -14,6 +14,7 @@ from dockyard.plan.ingress import (
     holder_service,
     ingress_service,
 )
+from dockyard.plan.metrics import add_prometheus
 from dockyard.plan.model import (
     ContainerDef,
     DesiredState,
@@ -58,6 +59,7 @@ def desire(
         services.update(_ingress_parts(env, images, ingress, services))
     add_supervisor(services, env.name, images, only)
     add_agent(services, env, images, ingress_of(env), only)
+    add_prometheus(services, env, images, only)
     services = with_logging(services, env.spec.logging)  # the holder's was set already
     return DesiredState(
         environment=env.name,

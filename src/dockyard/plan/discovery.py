@@ -3,10 +3,11 @@ catalog agent. Pure; the catalog itself is in ``dockyard.discovery.catalog``, th
 agent's image and program in ``dockyard.discovery.agent``.
 
 The **catalog agent** (accessory ``catalog-agent``) runs only in an environment
-whose file lists ``discovery.registrars``: one container in the engine host's
-network namespace (so ``http://127.0.0.1:2379`` is the host's etcd) that reads
-the environment's containers through the engine's socket every ``interval`` and
-keeps each registrar in sync with the healthy endpoints.
+whose file lists ``discovery.registrars`` or sets ``metrics.prometheus``: one
+container in the engine host's network namespace (so ``http://127.0.0.1:2379`` is
+the host's etcd) that reads the environment's containers through the engine's
+socket every ``interval`` and keeps each registrar in sync with the healthy
+endpoints.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from collections.abc import Collection, Iterable, Mapping, MutableMapping, Seque
 from dataclasses import dataclass
 from typing import Literal
 
+from dockyard.plan.metrics import metrics_registrar, targets_mount
 from dockyard.plan.model import ContainerDef, HealthDef, IngressDef, MountDef, ServiceDef, TaskDef
 from dockyard.plan.supervisor import DOCKER_SOCKET, own_image
 from dockyard.spec.loaded import LoadedEnvironment
@@ -80,6 +82,7 @@ def agent_service(
     registrars: Iterable[Mapping[str, object]],
     routes: Mapping[str, Mapping[int, Sequence[str]]],
     interval: float = 1.0,
+    mounts: Sequence[MountDef] = (),
 ) -> ServiceDef:
     """The catalog agent of ``environment``: ``registrars`` as the environment file
     lists them (JSON form), ``routes`` of each service's ports (what entries say
@@ -111,7 +114,7 @@ def agent_service(
         },
         health=health,
         memory=64 * 1024**2,
-        mounts=[MountDef(target=DOCKER_SOCKET, source=DOCKER_SOCKET, read_only=True)],
+        mounts=[MountDef(target=DOCKER_SOCKET, source=DOCKER_SOCKET, read_only=True), *mounts],
         stop_grace=STOP_GRACE,
     )
     return ServiceDef(
@@ -165,9 +168,21 @@ def add_agent(
     (a deploy of the whole environment, or one that names it in ``only``);
     ``ingress``: what the environment's ingress routes."""
     discovery = env.spec.discovery
-    if not discovery.registrars or (only is not None and AGENT_SERVICE not in only):
+    if not wants_agent(env) or (only is not None and AGENT_SERVICE not in only):
         return
     image = own_image(services, images, AGENT_SERVICE, "the environment's catalog agent")
     registrars = [r.model_dump(mode="json") for r in discovery.registrars]
+    mounts = []
+    if env.spec.metrics.prometheus is not None:  # it keeps Prometheus's targets file
+        registrars.append(metrics_registrar())
+        mounts.append(targets_mount(env.name, read_only=False))
     routes = environment_routes(env, ingress)
-    services[AGENT_SERVICE] = agent_service(env.name, image, registrars, routes, discovery.interval)
+    services[AGENT_SERVICE] = agent_service(
+        env.name, image, registrars, routes, discovery.interval, mounts
+    )
+
+
+def wants_agent(env: LoadedEnvironment) -> bool:
+    """Whether the environment runs a catalog agent: it lists registrars, or its
+    Prometheus needs a targets file."""
+    return bool(env.spec.discovery.registrars) or env.spec.metrics.prometheus is not None

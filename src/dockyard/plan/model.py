@@ -42,6 +42,14 @@ class PortDef(Value):
     protocol: str = "tcp"
     publish: int | None = None
     host_ip: str = "127.0.0.1"
+    metrics: str | None = None  # the path it serves Prometheus metrics at
+
+    def canonical(self) -> dict[str, Any]:
+        """As JSON data, without ``metrics`` while it is not set."""
+        data = self.model_dump(mode="json")
+        if data["metrics"] is None:
+            del data["metrics"]
+        return data
 
 
 class HealthDef(Value):
@@ -147,6 +155,7 @@ class ContainerDef(Value):
             if not data[key]:
                 del data[key]
         data["mounts"] = [m.canonical() for m in self.mounts]
+        data["ports"] = [p.canonical() for p in self.ports]
         if self.health is not None:
             data["health"] = self.health.canonical()
         return data

@@ -82,14 +82,17 @@ def add_supervisor(
 
 
 def own_image(
-    services: Mapping[str, ServiceDef], images: Mapping[str, str], name: str, what: str
+    services: Mapping[str, ServiceDef],
+    images: Mapping[str, str],
+    name: str,
+    what: str,
+    hint: str = "Rename it.",
 ) -> str:
     """The image of Dockyard's own accessory ``name`` (``what`` it is), which no
     service or accessory of the spec may be called."""
     if name in services:
         raise SpecError(
-            f"a service or accessory cannot be called {name}: {what} has that name",
-            hint="Rename it.",
+            f"a service or accessory cannot be called {name}: {what} has that name", hint=hint
         )
     image = images.get(name)
     if image is None:

@@ -10,6 +10,7 @@ from typing import Literal
 from pydantic import Field, field_validator, model_validator
 
 from dockyard.spec.logconfig import LoggingConfig
+from dockyard.spec.metrics import MetricsConfig
 from dockyard.spec.models import (
     Container,
     ImageBuild,
@@ -212,6 +213,10 @@ class EnvironmentSpec(Model):
     logging: LoggingConfig | None = Field(
         default=None,
         description="The log driver of every container; json-file, 10 MB x 3, when omitted.",
+    )
+    metrics: MetricsConfig = Field(
+        default_factory=MetricsConfig,
+        description="A Prometheus that scrapes the services' metrics ports (docs/metrics.md).",
     )
 
     @field_validator("labels")

@@ -118,6 +118,24 @@ class Port(Model):
         "that use the service's name, and public routes, get healthy replicas only. "
         "false: callers connect to the replicas directly (for protocols other than HTTP).",
     )
+    metrics: bool | str = Field(
+        default=False,
+        description="This port serves Prometheus metrics: true (at /metrics) or the "
+        "path. The environment's Prometheus scrapes it on every healthy replica.",
+    )
+
+    @model_validator(mode="after")
+    def _metrics_path(self) -> Port:
+        if isinstance(self.metrics, str) and not re.match(r"^/[A-Za-z0-9._~/-]*$", self.metrics):
+            raise invalid(f"metrics: {self.metrics!r} is not a path such as /metrics", "metrics")
+        return self
+
+    @property
+    def metrics_path(self) -> str | None:
+        """Where it serves metrics, or None when it does not."""
+        if self.metrics is True:
+            return "/metrics"
+        return self.metrics or None
 
 
 class Route(Model):

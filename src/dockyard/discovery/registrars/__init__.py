@@ -5,7 +5,9 @@ backend per module, chosen by the ``kind`` of an entry of the environment file's
 ``discovery.registrars``:
 
 - ``etcd``: etcd v3 through its JSON gateway; every entry under one lease;
-- ``consul``: a Consul agent's HTTP API; one service instance with a TTL check each.
+- ``consul``: a Consul agent's HTTP API; one service instance with a TTL check each;
+- ``file_sd``: a Prometheus targets file (the environment's ``metrics:``, not listed
+  in ``discovery.registrars``).
 
 These modules use only the standard library, httpx and ``dockyard.errors``: the
 environment's catalog agent runs them in its container (see
@@ -22,11 +24,13 @@ import httpx
 from dockyard.discovery.registrars.base import Entry, Registrar, RegistrarError
 from dockyard.discovery.registrars.consul import ConsulRegistrar
 from dockyard.discovery.registrars.etcd import EtcdRegistrar
+from dockyard.discovery.registrars.file_sd import FileSdRegistrar
 
 __all__ = [
     "ConsulRegistrar",
     "Entry",
     "EtcdRegistrar",
+    "FileSdRegistrar",
     "Registrar",
     "RegistrarError",
     "registrar_for",
@@ -49,6 +53,8 @@ def registrar_for(
         return ConsulRegistrar(
             environment, endpoints, ttl=ttl, deregister_after=after, client=client
         )
+    if kind == "file_sd":
+        return FileSdRegistrar(environment, str(config.get("path")))
     raise RegistrarError(
         f"no registrar of kind {kind!r}", hint="discovery.registrars: use etcd or consul"
     )

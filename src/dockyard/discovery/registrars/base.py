@@ -29,6 +29,8 @@ class Entry:
     address: str
     task: str = ""
     routes: tuple[str, ...] = field(default_factory=tuple)
+    container: str = ""  # the container of the task that declares the port
+    metrics: str | None = None  # the path it serves Prometheus metrics at, if it does
 
     @property
     def key(self) -> str:

@@ -83,6 +83,8 @@ def _task_entries(
                     address=str(address),
                     task=task,
                     routes=tuple(routes.get(service, {}).get(str(number), ())),
+                    container=str(container.get("name") or ""),
+                    metrics=port.get("metrics"),
                 )
             )
     return entries
