@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import json
 import os
+import queue
 import signal
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from datetime import UTC, datetime
@@ -201,17 +203,35 @@ def test_logs_select_a_time_window_and_a_pattern(deployed: Example) -> None:
 
 
 def test_logs_follow_shows_new_lines_and_ends_at_ctrl_c(deployed: Example) -> None:
+    """Nothing says when `logs -f` follows: requests, each with a marker of its
+    own, go on until the line of one of them arrives."""
     follow = deployed.popen("logs", deployed.env, "web", "-f", "--tail", "0", "--json")
-    assert follow.stdout is not None
+    out = follow.stdout
+    assert out is not None
+    lines: queue.Queue[str] = queue.Queue()
+    threading.Thread(target=lambda: [lines.put(line) for line in out], daemon=True).start()
+    sent: list[str] = []
+    seen: dict[str, Any] | None = None
     try:
-        marker = f"/api/items?follow={time.time_ns()}"
-        wait_for(lambda: httpx.get(deployed.url + marker, timeout=10).status_code == 200)
-        line = json.loads(follow.stdout.readline())
-        assert line["source"] == "web.1" and marker in line["message"], line
+        deadline = time.monotonic() + 60
+        while seen is None and time.monotonic() < deadline:
+            sent.append(f"/api/items?follow={time.time_ns()}")
+            assert httpx.get(deployed.url + sent[-1], timeout=10).status_code == 200
+            try:
+                line = json.loads(lines.get(timeout=1))
+            except queue.Empty:
+                continue
+            if any(marker in line["message"] for marker in sent):
+                seen = line
     finally:
         follow.send_signal(signal.SIGINT)
-        _, err = follow.communicate(timeout=20)
-    assert follow.returncode == 130, err
+        try:
+            follow.wait(timeout=20)
+        finally:
+            follow.kill()  # a no-op once it ended
+    assert seen is not None, "no request's line arrived within 60 s"
+    assert seen["source"] == "web.1", seen
+    assert follow.returncode == 130, follow.stderr.read() if follow.stderr else ""
 
 
 def test_second_deploy_plans_nothing_and_touches_no_container(deployed: Example) -> None:

@@ -99,7 +99,12 @@ def test_a_second_database_server_on_the_volume_is_refused(shop: Example) -> Non
     (db,) = containers(shop, "db")
     client = docker.from_env()
     try:
-        volume = next(m["Name"] for m in db.attrs["Mounts"] if m["Type"] == "volume")
+        # The data volume, not the one that holds its secrets at /run/secrets.
+        volume = next(
+            m["Name"]
+            for m in db.attrs["Mounts"]
+            if m["Type"] == "volume" and m["Destination"] != "/run/secrets"
+        )
         intruder = client.containers.run(
             db.image.id,
             detach=True,
