@@ -436,7 +436,12 @@ def test_a_dead_replica_is_skipped_without_a_failed_request(
     """No passive health check. With the ingress's probe (a service with an HTTP
     health check) a dead replica leaves the rotation once a probe fails; without
     one, each request that lands on it fails to connect and goes to the other
-    replica, later by the failed lookup and ``try_interval``."""
+    replica, later by the failed lookup and ``try_interval``.
+
+    The load sends one request at a time, so at most one was being answered by B
+    when it was killed: if B had sent its headers, Caddy had passed them on and
+    that response can only end short (no proxy can answer it again). That one
+    truncated answer is the kill's, not a request sent to a dead replica."""
     probe = HealthProbe(path="/healthz", interval=0.5, timeout=2.0) if probed else None
     setup.admin.load(caddy_config(setup.table(setup.dial_a, setup.dial_b, health=probe)))
     assert setup.b.main is not None
@@ -449,5 +454,6 @@ def test_a_dead_replica_is_skipped_without_a_failed_request(
     load.stop()
 
     print(f"\nB stopped under load: served {load.served}, failed {len(load.failures)}")
-    assert load.failures == []
+    cut_short = [f for f in load.failures if "IncompleteRead" in f.what]
+    assert len(cut_short) <= 1 and load.failures == cut_short, load.failures
     assert set(after) == {"A"}
