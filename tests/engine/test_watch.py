@@ -23,6 +23,7 @@ from dockyard.deploy.watch import WatchFailed
 from dockyard.discovery import (
     INGRESS_SERVICE,
     PublicRoute,
+    RatesReader,
     holder_service,
     ingress_build,
     ingress_service,
@@ -155,9 +156,12 @@ def test_a_version_that_fails_half_its_requests_is_reverted_and_the_old_one_serv
 
 def test_a_healthy_version_under_load_passes_the_watch(shop: Shop) -> None:
     events: list[Event] = []
+    kept = RatesReader(shop.engine, shop.run.environment)  # as status --watch keeps it
+    kept.service_rates(seconds=600)
     load = Load(shop.public_port, max_seconds=300)
     with load:
         served_since(load, 0, BEFORE)
+        kept.service_rates(seconds=600)  # a look in the middle reads up to here
         shop.converge(shop.desired("v2"), "r2", events)
         mark = load.served
         served_since(load, mark, BEFORE)
@@ -167,6 +171,9 @@ def test_a_healthy_version_under_load_passes_the_watch(shop: Shop) -> None:
     assert shop.versions() == sorted([shop.desired("v2").service("web").task.spec_hash()] * 2)
     rates = service_rates(shop.engine, shop.run.environment, seconds=600)["web"]
     assert (rates.requests, rates.error_rate) == (load.served, 0.0)
+    # A reader kept between looks, reading only what is new, counts what a new one does.
+    again = kept.service_rates(seconds=600)["web"]
+    assert (again.requests, again.figures.classes) == (rates.requests, rates.figures.classes)
     (summary,) = [e.message for e in events if e.message.startswith("new replicas:")]
     print(f"\n{summary}")
     assert re.match(r"new replicas: \d+ requests, 0 failed \(0%\), p95 \d+ms; ", summary)

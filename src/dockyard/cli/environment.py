@@ -19,6 +19,7 @@ from dockyard.cli.statusview import status_view
 from dockyard.deploy import ops
 from dockyard.deploy.history import adopt
 from dockyard.deploy.ship import selection
+from dockyard.discovery.rates import RatesReader
 from dockyard.engines.model import RemovedImage
 from dockyard.state import HistoryMissing, StateStore, StoreMissing, actor
 
@@ -50,7 +51,8 @@ def cmd_status(args: argparse.Namespace, out: Console, err: Console) -> int:
     env = load(args)
     engine = engine_of(env)
     if args.watch:
-        return _watch(out, lambda: ops.status(engine, env))
+        rates = RatesReader(engine, env.name)  # each redraw reads only what is new
+        return _watch(out, lambda: ops.status(engine, env, rates))
     st = ops.status(engine, env)
     if args.json:
         render.print_json(render.status_json(st))

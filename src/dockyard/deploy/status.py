@@ -15,7 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from dockyard.discovery.rates import service_rates
+from dockyard.discovery.rates import RatesReader
 from dockyard.engines.access import Attaching, ContainerDetails
 from dockyard.engines.base import Platform
 from dockyard.errors import DockyardError
@@ -109,8 +109,12 @@ class EnvironmentStatus:
     traffic_error: str | None = None  # why the rates could not be read
 
 
-def status(engine: Platform, env: LoadedEnvironment) -> EnvironmentStatus:
-    """What runs, service by service, against the replica counts the specs ask for."""
+def status(
+    engine: Platform, env: LoadedEnvironment, rates: RatesReader | None = None
+) -> EnvironmentStatus:
+    """What runs, service by service, against the replica counts the specs ask for.
+    ``rates`` reads the ingress's figures (a new reader when None; one kept
+    between looks reads only what is new)."""
     actual = engine.observe(env.name)
     wanted: dict[str, tuple[str, int, list[str]]] = {}
     for name, acc in env.spec.accessories.items():
@@ -137,7 +141,7 @@ def status(engine: Platform, env: LoadedEnvironment) -> EnvironmentStatus:
         wanted.setdefault(t.service, (t.kind, 0, []))
 
     proxied = {p.service for p in ingress.proxied} if ingress is not None else set()
-    traffic, traffic_error = _traffic(engine, env.name, proxied)
+    traffic, traffic_error = _traffic(rates or RatesReader(engine, env.name), proxied)
     now = datetime.now(UTC)
     services = []
     for name, (kind, count, ports) in wanted.items():
@@ -164,20 +168,18 @@ def status(engine: Platform, env: LoadedEnvironment) -> EnvironmentStatus:
     )
 
 
-def _traffic(
-    engine: Platform, environment: str, proxied: set[str]
-) -> tuple[dict[str, Traffic], str | None]:
+def _traffic(rates: RatesReader, proxied: set[str]) -> tuple[dict[str, Traffic], str | None]:
     """The rates of every proxied service (zero when it got no request), or none
     and why, when the ingress's figures cannot be read: status still shows the rest."""
     if not proxied:
         return {}, None
     try:
-        rates = service_rates(engine, environment, TRAFFIC_SECONDS)
+        found_rates = rates.service_rates(TRAFFIC_SECONDS)
     except DockyardError as e:
         return {}, e.message
     found = {}
     for name in proxied:
-        r = rates.get(name)
+        r = found_rates.get(name)
         found[name] = (
             Traffic(r.seconds, r.requests, r.request_rate, r.error_rate)
             if r is not None

@@ -29,7 +29,7 @@ from dockyard.discovery.ingress import (
     IngressUnavailable,
     ingress_build,
 )
-from dockyard.discovery.rates import ServiceRates, service_rates
+from dockyard.discovery.rates import RatesReader, ServiceRates, service_rates
 from dockyard.discovery.traffic import Figures, TrafficLog
 from dockyard.plan.ingress import HOLDER_SERVICE, INGRESS_SERVICE, holder_service, ingress_service
 from dockyard.plan.model import PublicRoute
@@ -44,6 +44,7 @@ __all__ = [
     "IngressUnavailable",
     "ProxiedService",
     "PublicRoute",
+    "RatesReader",
     "RoutingTable",
     "ServiceRates",
     "TrafficLog",

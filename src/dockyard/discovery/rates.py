@@ -55,27 +55,46 @@ class ServiceRates:
         return self.figures.failed / self.seconds if self.seconds > 0 else 0.0
 
 
+class RatesReader:
+    """Looks at the rates again and again (``status --watch``): it keeps each
+    ingress's :class:`TrafficLog`, so a look after the first reads only what
+    the ingress logged since the one before."""
+
+    def __init__(self, engine: RatesEngine, environment: str) -> None:
+        self.engine = engine
+        self.environment = environment
+        self._logs: dict[str, TrafficLog] = {}  # by ingress container
+        self._name = re.compile(rf"^{re.escape(environment)}-(.+)-\d+-[0-9a-f]{{7}}$")
+
+    def service_rates(self, seconds: float = 60.0) -> dict[str, ServiceRates]:
+        """Per proxied service, its request rate and error rate at the ingress
+        over the last ``seconds``. Empty when no ingress runs; a service that got
+        no request in the window is left out. Raises IngressError when the
+        ingress's log cannot be read."""
+        actual = self.engine.observe(self.environment)
+        by_service: dict[str, list[Sample]] = {}
+        logs: dict[str, TrafficLog] = {}
+        # Mid-upgrade two Caddies run, and both answer: their figures add up.
+        for ingress in actual.tasks_of(INGRESS_SERVICE):
+            if not ingress.running or ingress.main is None:
+                continue
+            cid = ingress.main.id
+            log = self._logs.get(cid) or TrafficLog(self.engine, cid)
+            logs[cid] = log
+            since = log.read(first=RATES_BYTES) - seconds
+            for sample in log.samples_since(since):
+                match = self._name.match(sample.upstream.rpartition(":")[0])
+                if match:
+                    by_service.setdefault(match.group(1), []).append(sample)
+        self._logs = logs  # an ingress that has gone takes its log with it
+        return {
+            service: ServiceRates(service, seconds, Figures.of(samples))
+            for service, samples in sorted(by_service.items())
+        }
+
+
 def service_rates(
     engine: RatesEngine, environment: str, seconds: float = 60.0
 ) -> dict[str, ServiceRates]:
-    """Per proxied service, its request rate and error rate at the ingress of
-    ``environment`` over the last ``seconds``. Empty when no ingress runs; a
-    service that got no request in the window is left out. Raises IngressError
-    when the ingress's log cannot be read."""
-    actual = engine.observe(environment)
-    by_service: dict[str, list[Sample]] = {}
-    name = re.compile(rf"^{re.escape(environment)}-(.+)-\d+-[0-9a-f]{{7}}$")
-    # Mid-upgrade two Caddies run, and both answer: their figures add up.
-    for ingress in actual.tasks_of(INGRESS_SERVICE):
-        if not ingress.running or ingress.main is None:
-            continue
-        log = TrafficLog(engine, ingress.main.id)
-        since = log.read(first=RATES_BYTES) - seconds
-        for sample in log.samples_since(since):
-            match = name.match(sample.upstream.rpartition(":")[0])
-            if match:
-                by_service.setdefault(match.group(1), []).append(sample)
-    return {
-        service: ServiceRates(service, seconds, Figures.of(samples))
-        for service, samples in sorted(by_service.items())
-    }
+    """One look at the rates of ``environment`` (see :meth:`RatesReader.service_rates`)."""
+    return RatesReader(engine, environment).service_rates(seconds)
