@@ -14,6 +14,7 @@ from collections.abc import Collection
 from typing import Any, Literal
 
 from dockyard.plan.model import (
+    Action,
     ActualState,
     ActualTask,
     DesiredState,
@@ -141,6 +142,7 @@ def _service_step(service: ServiceDef, tasks: list[ActualTask]) -> Step:
     if before != service.replicas:
         changes.insert(0, FieldChange(path="replicas", old=before, new=service.replicas))
 
+    action: Action
     if not tasks:
         action = "create"
     elif replace:

@@ -30,7 +30,12 @@ LABEL_DEFINITION = "dockyard.definition"  # canonical JSON of the TaskDef (no se
 
 
 class Value(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    """A part of a plan: immutable. Fields it does not know are ignored when read,
+    so release records and definition labels a later Dockyard wrote still read
+    here (and a rollback across the two versions works); code that builds a
+    Value with a field it lacks is a type error (``init_forbid_extra``)."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
 
 
 # --------------------------------------------------------------------- desired
