@@ -5,6 +5,7 @@ read, with the fields it knows intact; rolling back across the versions needs it
 from __future__ import annotations
 
 import json
+
 from dockyard.plan.model import ContainerDef, DesiredState, ServiceDef, TaskDef
 
 
