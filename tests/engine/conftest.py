@@ -15,11 +15,12 @@ import docker
 import docker.errors
 import pytest
 
+from dockyard.discovery import ingress_build
 from dockyard.engines.docker import DockerEngine
 from dockyard.engines.model import BuildRequest
 from dockyard.errors import EngineUnreachable
 
-from .support import BASE_IMAGE, TEST_RUN_LABEL, Run
+from .support import BASE_IMAGE, TEST_RUN_LABEL, Run, build_once
 
 IMAGES = Path(__file__).parent / "images"
 
@@ -87,6 +88,14 @@ def web_image(engine: DockerEngine, suite_run: str) -> str:
         lambda line: None,
     )
     return tag
+
+
+@pytest.fixture(scope="session")
+def ingress_image(engine: DockerEngine, suite_run: str) -> str:
+    """The ingress image (Caddy), built once for the whole run; removed by label at the end."""
+    return build_once(
+        engine, ingress_build(BASE_IMAGE), f"dockyard-test/ingress:{suite_run}", suite_run
+    )
 
 
 @pytest.fixture

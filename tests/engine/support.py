@@ -6,11 +6,13 @@ import socket
 import time
 import urllib.request
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import docker
 import pytest
 
+from dockyard.engines.docker import DockerEngine
+from dockyard.engines.model import BuildRequest
 from dockyard.plan.model import (
     ContainerDef,
     DesiredState,
@@ -116,3 +118,10 @@ FETCH = (
     "print(urllib.request.urlopen(sys.argv[1], timeout=2).read().decode())"
 )
 """A python3 -c program that prints what GET argv[1] answers."""
+
+
+def build_once(engine: DockerEngine, request: BuildRequest, tag: str, run: str) -> str:
+    """Build ``request`` as ``tag``, labelled for removal at the end of ``run``."""
+    request = replace(request, tag=tag, labels={TEST_RUN_LABEL: run})
+    engine.build(request, lambda line: None)
+    return request.tag

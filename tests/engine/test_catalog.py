@@ -10,7 +10,6 @@ tries) and the catalog agent syncing a private etcd every second.
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
@@ -26,7 +25,7 @@ from dockyard.plan.discovery import AGENT_SERVICE, agent_service
 from dockyard.plan.model import DesiredState, HealthDef, PortDef, ServiceDef
 from tests.fixtures.etcd import etcd_keys, etcd_server
 
-from .support import BASE_IMAGE, TEST_RUN_LABEL, Run, exec_in, service, wait_for, web
+from .support import BASE_IMAGE, Run, build_once, exec_in, service, wait_for, web
 
 pytestmark = [pytest.mark.engine]
 
@@ -66,13 +65,8 @@ def etcd() -> Iterator[str]:
 
 @pytest.fixture(scope="session")
 def agent_image(engine: DockerEngine, suite_run: str) -> str:
-    request = dataclasses.replace(
-        agent_build(BASE_IMAGE),
-        tag=f"dockyard-test/catalog-agent:{suite_run}",
-        labels={TEST_RUN_LABEL: suite_run},
-    )
-    engine.build(request, lambda line: None)
-    return request.tag
+    tag = f"dockyard-test/catalog-agent:{suite_run}"
+    return build_once(engine, agent_build(BASE_IMAGE), tag, suite_run)
 
 
 @dataclass

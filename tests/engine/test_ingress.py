@@ -11,7 +11,6 @@ on a new connection each.
 
 from __future__ import annotations
 
-import dataclasses
 import http.client
 import threading
 from dataclasses import dataclass
@@ -28,7 +27,6 @@ from dockyard.discovery import (
     RoutingTable,
     caddy_config,
     holder_service,
-    ingress_build,
     ingress_service,
 )
 from dockyard.discovery.caddy import bootstrap_config
@@ -38,9 +36,7 @@ from dockyard.plan.model import ActualTask, DesiredState, ServiceDef
 from tests.fixtures.load import Load, get, served_since, who
 
 from .support import (
-    BASE_IMAGE,
     FETCH,
-    TEST_RUN_LABEL,
     Run,
     free_port,
     service,
@@ -59,18 +55,6 @@ RELOADS = 100
 """Configs loaded one after another under load. Without the sysctl of
 ``migrate_pending_connections`` a few of them reset a new connection (16 in 100
 loads with three clients, 0 to 2 in 40 loads with two, here)."""
-
-
-@pytest.fixture(scope="session")
-def ingress_image(engine: DockerEngine, suite_run: str) -> str:
-    """The ingress image, built once for the whole run; removed by label at the end."""
-    request = dataclasses.replace(
-        ingress_build(BASE_IMAGE),
-        tag=f"dockyard-test/ingress:{suite_run}",
-        labels={TEST_RUN_LABEL: suite_run},
-    )
-    engine.build(request, lambda line: None)
-    return request.tag
 
 
 @dataclass

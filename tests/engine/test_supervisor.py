@@ -10,7 +10,6 @@ which a test fetches ``127.0.0.1:8000``).
 
 from __future__ import annotations
 
-import dataclasses
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -21,7 +20,7 @@ import docker
 import pytest
 
 from dockyard.deploy.apply import apply
-from dockyard.discovery import holder_service, ingress_build, ingress_service
+from dockyard.discovery import holder_service, ingress_service
 from dockyard.engines.docker import DockerEngine
 from dockyard.plan import plan
 from dockyard.plan.model import ActualTask, DesiredState, IngressDef, ProxyDef, PublicRoute
@@ -29,7 +28,7 @@ from dockyard.plan.supervisor import HEARTBEAT, SUPERVISOR_SERVICE, supervisor_s
 from dockyard.supervise import supervisor_build
 from tests.fixtures.load import Load, served_since
 
-from .support import BASE_IMAGE, FETCH, TEST_RUN_LABEL, Run, free_port, service, wait_for, web
+from .support import BASE_IMAGE, FETCH, Run, build_once, free_port, service, wait_for, web
 
 pytestmark = [pytest.mark.engine, pytest.mark.fault]
 
@@ -46,23 +45,11 @@ MARGIN = 1.0
 (it leaves Docker 0.2 s to restart it first)."""
 
 
-def build_once(engine: DockerEngine, request: Any, tag: str, run: str) -> str:
-    request = dataclasses.replace(request, tag=tag, labels={TEST_RUN_LABEL: run})
-    engine.build(request, lambda line: None)
-    return str(request.tag)
-
-
 @pytest.fixture(scope="session")
 def supervisor_image(engine: DockerEngine, suite_run: str) -> str:
     """The supervisor image, built once for the whole run; removed by label at the end."""
     tag = f"dockyard-test/supervisor:{suite_run}"
     return build_once(engine, supervisor_build(BASE_IMAGE), tag, suite_run)
-
-
-@pytest.fixture(scope="session")
-def caddy_image(engine: DockerEngine, suite_run: str) -> str:
-    tag = f"dockyard-test/ingress:{suite_run}"
-    return build_once(engine, ingress_build(BASE_IMAGE), tag, suite_run)
 
 
 @dataclass
@@ -126,14 +113,14 @@ def make_env(
     client: docker.DockerClient,
     test_run: Run,
     web_image: str,
-    caddy_image: str,
+    ingress_image: str,
     supervisor_image: str,
 ) -> Callable[..., Env]:
     def make(replicas: int = 1, message: str = "v1") -> Env:
         port = free_port()
         name = test_run.environment
-        holder = holder_service(name, caddy_image, port, "127.0.0.1", {"web": [PORT]})
-        ingress = ingress_service(name, caddy_image, holder)
+        holder = holder_service(name, ingress_image, port, "127.0.0.1", {"web": [PORT]})
+        ingress = ingress_service(name, ingress_image, holder)
         routing = IngressDef(
             proxied=[ProxyDef(service="web", ports=[PORT], health_path="/healthz")],
             routes=[PublicRoute(service="web", port=PORT)],

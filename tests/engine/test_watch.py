@@ -25,7 +25,6 @@ from dockyard.discovery import (
     PublicRoute,
     RatesReader,
     holder_service,
-    ingress_build,
     ingress_service,
     service_rates,
 )
@@ -34,7 +33,7 @@ from dockyard.events import Event
 from dockyard.plan.model import DesiredState, IngressDef, ProxyDef
 from tests.fixtures.load import Load, served_since
 
-from .support import BASE_IMAGE, TEST_RUN_LABEL, Run, free_port, service, web
+from .support import Run, free_port, service, web
 
 pytestmark = pytest.mark.engine
 
@@ -42,17 +41,6 @@ PORT = 8000
 WATCH = {"seconds": 20, "max_error_rate": 0.05, "min_requests": 20}
 BEFORE = 200
 """Requests the old version serves before the new one starts, and after a revert."""
-
-
-@pytest.fixture(scope="session")
-def ingress_image(engine: DockerEngine, suite_run: str) -> str:
-    request = dataclasses.replace(
-        ingress_build(BASE_IMAGE),
-        tag=f"dockyard-test/ingress:{suite_run}",
-        labels={TEST_RUN_LABEL: suite_run},
-    )
-    engine.build(request, lambda line: None)
-    return request.tag
 
 
 @dataclasses.dataclass
