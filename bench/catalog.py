@@ -31,10 +31,9 @@ import sys
 import threading
 import time
 from collections.abc import Callable
-from datetime import datetime
 from pathlib import Path
 
-from common import load_average
+from common import load_average, parse_stamp
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -102,19 +101,7 @@ class Bench:
         info = self.engine.api.inspect_container(self.main_id(replica))
         log = info["State"]["Health"]["Log"]
         ends = [entry["End"] for entry in log if entry["ExitCode"] == 0]
-        return parse(ends[0])
-
-
-def parse(stamp: str) -> float:
-    head, _, rest = stamp.partition(".")
-    fraction = rest.rstrip("Z")
-    zone = ""
-    for sign in "+-":
-        if sign in fraction:
-            fraction, _, zone = fraction.partition(sign)
-            zone = sign + zone
-    text = f"{head}.{fraction[:6]}{zone or '+00:00'}"
-    return datetime.fromisoformat(text).timestamp()
+        return parse_stamp(ends[0])
 
 
 def until(condition: Callable[[], bool], what: str) -> float:
