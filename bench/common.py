@@ -39,6 +39,7 @@ from dockyard.plan.model import (
     DesiredState,
     HealthDef,
     IngressDef,
+    PortDef,
     ProxyDef,
     ServiceDef,
     TaskDef,
@@ -190,12 +191,18 @@ def web_service(
     replicas: int = 2,
     env: Mapping[str, str] | None = None,
     watch: WatchDef | None = None,
+    ports: Sequence[PortDef] = (),
 ) -> ServiceDef:
     """``web``, the engine tests' web server, behind the ingress. It gives up its
     name as an alias, so each replica's hostname (in its answers) is its short
     container id."""
     container = ContainerDef(
-        name="web", image=image, health=health, stop_grace=2, env=dict(env or {})
+        name="web",
+        image=image,
+        health=health,
+        stop_grace=2,
+        env=dict(env or {}),
+        ports=list(ports),
     )
     return ServiceDef(
         name="web",
