@@ -167,8 +167,9 @@ def parse_stamp(stamp: str) -> float:
 # ------------------------------------------------- web behind the ingress
 
 
-def web_health(interval: float = 0.5) -> HealthDef:
-    """The web server's health check: GET /healthz every ``interval`` seconds."""
+def web_health(interval: float = 0.5, timeout: float = 2.0) -> HealthDef:
+    """The web server's health check: GET /healthz every ``interval`` seconds, each
+    given ``timeout`` seconds (python3 starts slowly on a loaded machine)."""
     return HealthDef(
         test=[
             "CMD",
@@ -178,7 +179,7 @@ def web_health(interval: float = 0.5) -> HealthDef:
             f"urllib.request.urlopen('http://127.0.0.1:{WEB_PORT}/healthz', timeout=1)",
         ],
         interval=interval,
-        timeout=2.0,
+        timeout=timeout,
         retries=3,
         start_period=0.0,
     )

@@ -90,7 +90,7 @@ from dockyard.plan.model import DesiredState, PortDef, network_name, task_name  
 BENCH_LABEL = "dockyard-bench.probe"
 INTERVAL = 1.0
 """Seconds between two health checks, Docker's and the peer's."""
-HEALTH = web_health(INTERVAL)
+HEALTH = web_health(INTERVAL, timeout=5.0)
 VERSIONS = ("v1", "v2")
 REPLICAS = 2
 PEER_PROBE = "/healthz?peer"
