@@ -9,18 +9,24 @@ replica, from its first passing health check (the end of the first success in
 Docker's record of the probe, ``State.Health.Log``) to:
 
 - its presence in the catalog (what `dockyard catalog` reads), polled every 20 ms;
-- its upstream in the config Caddy runs, read through the admin API as Dockyard
-  reads it (an exec into the Caddy container, so its resolution is one such
-  call, 0.1-0.3 s; left out with --no-admin);
+- Dockyard's readiness wait seeing it healthy (its "ready" event), and the
+  return of the load that put it into rotation (its "in rotation" event);
+- with --admin, its upstream in the config Caddy runs, read through the admin
+  API as Dockyard reads it: an exec into the Caddy container, one after
+  another, each taken at its return (so late by up to one such call, and
+  competing with Dockyard's own load for the engine and the CPU: off by
+  default);
 - the first request through the ingress on 127.0.0.1 that the replica answers
   (it answers with its hostname, its container's short id). One client asks
   every 10 ms and Caddy picks replicas round robin, so this is late by up to
   three requests.
 
 What sets the moment: Dockyard's readiness wait sees the healthy state (it
-looks every 0.2 s), and the rollout loads the new routes into Caddy at once
-(a scale adds the replica; a rollout adds it and takes an old one out in the
-same load), through the same exec into the Caddy container.
+looks every 0.2 s), and the rollout loads the new routes into Caddy at once (a
+scale adds the replica; a rollout adds it and takes an old one out in the same
+load), through an exec into the Caddy container that runs a short python3
+program on the admin socket. Caddy serves the new routes before that exec has
+returned.
 
 The peer, measured in the same run on the same replicas: a proxy that admits a
 replica on its own probe, the way kamal-proxy admits a new target (it probes
@@ -37,7 +43,7 @@ container gets requests from Docker's DNS as soon as it starts, healthy or not.
 Everything the bench creates carries its label and is removed at the end, also
 on failure. Traffic goes only to 127.0.0.1.
 
-Usage: python bench/probe.py [--runs N] [--no-admin]
+Usage: python bench/probe.py [--runs N] [--admin]
 """
 
 from __future__ import annotations
@@ -83,6 +89,7 @@ from dockyard.discovery import (  # noqa: E402
 from dockyard.discovery.caddy import DRAINING_VAR  # noqa: E402
 from dockyard.discovery.catalog import catalog_of  # noqa: E402
 from dockyard.engines.docker import DockerEngine  # noqa: E402
+from dockyard.events import Event, Reporter, silent  # noqa: E402
 from dockyard.plan.diff import plan  # noqa: E402
 from dockyard.plan.ingress import SYSCTLS  # noqa: E402
 from dockyard.plan.model import DesiredState, PortDef, network_name, task_name  # noqa: E402
@@ -135,10 +142,11 @@ class Bench:
             labels=self.labels,
         )
 
-    def deploy(self, version: str, replicas: int) -> None:
+    def deploy(self, version: str, replicas: int, report: Reporter = silent) -> None:
         desired = self.desired(version, replicas)
         actual = self.engine.observe(self.environment)
-        apply(self.engine, desired, actual, plan(desired, actual), f"r{time.time_ns()}")
+        release = f"r{time.time_ns()}"
+        apply(self.engine, desired, actual, plan(desired, actual), release, report)
 
     def web(self) -> dict[str, str]:
         """The web replicas that run: container id -> task name."""
@@ -326,6 +334,8 @@ def live_upstreams(config: Mapping[str, Any]) -> set[str]:
 class Joined:
     """Seconds from one new replica's first passing check to each place."""
 
+    ready: float  # Dockyard's readiness wait saw it healthy
+    loaded: float  # the load that put it into rotation returned
     catalog: float
     admin: float | None
     ingress: float
@@ -341,24 +351,27 @@ class Watchers:
     admin: bool
 
     @contextlib.contextmanager
-    def deploy(self) -> Iterator[list[Joined]]:
-        """Around one deploy: what each replica it started took to join."""
+    def deploy(self) -> Iterator[Deploy]:
+        """Around one deploy (given ``report`` of what it yields): what each replica
+        it started took to join."""
         bench = self.bench
         before = bench.web()
         catalog = Firsts(bench.listed)
         caddy = bench.caddy()
         config = Firsts(lambda: live_upstreams(caddy.config()), 0.05) if self.admin else None
-        joined: list[Joined] = []
+        deploy = Deploy()
         try:
-            yield joined
+            yield deploy
             new = {c: t for c, t in bench.web().items() if c not in before}
-            joined += self._wait(new, catalog, config)
+            deploy.joined += self._wait(new, deploy, catalog, config)
         finally:
             catalog.stop()
             if config is not None:
                 config.stop()
 
-    def _wait(self, new: Mapping[str, str], catalog: Firsts, config: Firsts | None) -> list[Joined]:
+    def _wait(
+        self, new: Mapping[str, str], deploy: Deploy, catalog: Firsts, config: Firsts | None
+    ) -> list[Joined]:
         dials = set(self.bench.peer_dials())
         deadline = time.monotonic() + DEADLINE
         found = []
@@ -383,8 +396,13 @@ class Watchers:
                 time.sleep(0.1)
             assert probe is not None and peer_probe is not None and peer is not None
             listed, upstream, answered = (s or 0.0 for s in seen)
+            ready, loaded = deploy.ready.get(task), deploy.in_rotation.get(task)
+            if ready is None or loaded is None:
+                raise SystemExit(f"the deploy did not say when {task} was ready and in rotation")
             found.append(
                 Joined(
+                    ready=ready - probe,
+                    loaded=loaded - probe,
                     catalog=listed - probe,
                     admin=upstream - probe if config is not None else None,
                     ingress=answered - probe,
@@ -394,6 +412,24 @@ class Watchers:
         return found
 
 
+class Deploy:
+    """What one deploy reported: when (``time.time()``) each task was ready and
+    when the load that put it into rotation returned; then what each took."""
+
+    def __init__(self) -> None:
+        self.ready: dict[str, float] = {}
+        self.in_rotation: dict[str, float] = {}
+        self.joined: list[Joined] = []
+
+    def report(self, event: Event) -> None:
+        now = time.time()
+        if event.kind == "ready" and event.message.endswith(" is ready"):
+            self.ready.setdefault(event.message.removesuffix(" is ready"), now)
+        elif event.kind == "route" and event.message.endswith(" in rotation"):
+            for task in event.message.removesuffix(" in rotation").split(", "):
+                self.in_rotation.setdefault(task, now)
+
+
 def dial_of(task: str) -> str:
     return f"{task}:{WEB_PORT}"
 
@@ -401,13 +437,15 @@ def dial_of(task: str) -> str:
 def show(label: str, values: list[float]) -> float:
     median = statistics.median(values)
     runs = " ".join(f"{v:5.2f}" for v in values)
-    print(f"  {label:<38} median {median:5.2f} s   samples: {runs}")
+    print(f"  {label:<40} median {median:5.2f} s   samples: {runs}")
     return median
 
 
 def report(kind: str, joined: list[Joined]) -> tuple[float, float]:
     print(f"{kind}: from its first passing check (Docker's) to")
     show("the catalog", [j.catalog for j in joined])
+    show("Dockyard's readiness wait seeing it", [j.ready for j in joined])
+    show("the load into rotation returning", [j.loaded for j in joined])
     admin = [j.admin for j in joined if j.admin is not None]
     if admin:
         show("Caddy's config (admin API)", admin)
@@ -432,7 +470,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument(
-        "--no-admin", action="store_true", help="do not read Caddy's config meanwhile"
+        "--admin", action="store_true", help="read Caddy's config meanwhile, through its admin API"
     )
     args = parser.parse_args()
     print(f"a new replica into the catalog and the ingress ({load_average()})", flush=True)
@@ -442,18 +480,18 @@ def main() -> None:
         limit = 300 + 120 * args.runs
         ingress, peer = Answers(bench.public_port, limit), Answers(bench.peer_port, limit)
         healthy = Healthy(bench)
-        watchers = Watchers(bench, healthy, ingress, peer, admin=not args.no_admin)
+        watchers = Watchers(bench, healthy, ingress, peer, admin=args.admin)
         try:
             for n in range(args.runs):
                 version, other = VERSIONS[n % 2], VERSIONS[(n + 1) % 2]
-                with watchers.deploy() as joined:
-                    bench.deploy(version, REPLICAS + 1)
-                scaled += joined
-                with watchers.deploy() as joined:
-                    bench.deploy(other, REPLICAS + 1)
-                rolled += joined
+                with watchers.deploy() as scale:
+                    bench.deploy(version, REPLICAS + 1, scale.report)
+                scaled += scale.joined
+                with watchers.deploy() as rollout:
+                    bench.deploy(other, REPLICAS + 1, rollout.report)
+                rolled += rollout.joined
                 bench.deploy(other, REPLICAS)
-                print(f"run {n + 1}: {scaled[-1]}; rollout: {joined}", file=sys.stderr)
+                print(f"run {n + 1}: {scale.joined}; rollout: {rollout.joined}", file=sys.stderr)
         finally:
             for watcher in (ingress, peer, healthy):
                 watcher.stop()
