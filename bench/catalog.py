@@ -13,6 +13,8 @@ under a 5 s lease. For each run:
   passing health check (Docker's record of the probe) to its presence in the
   catalog and in etcd.
 
+How a new replica joins the ingress's rotation is measured by bench/probe.py.
+
 The peer: Consul removes an instance whose check failed no sooner than its
 documented minimum `deregister_critical_service_after`, 1 minute; the bench
 prints that figure beside etcd's and their ratio (it runs no Consul). Everything
