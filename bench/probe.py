@@ -352,8 +352,8 @@ class Watchers:
 
     @contextlib.contextmanager
     def deploy(self) -> Iterator[Deploy]:
-        """Around one deploy (given ``report`` of what it yields): what each replica
-        it started took to join."""
+        """Around one deploy, which reports to the ``Deploy`` yielded: then what each
+        replica it started took to join."""
         bench = self.bench
         before = bench.web()
         catalog = Firsts(bench.listed)
@@ -376,7 +376,7 @@ class Watchers:
         deadline = time.monotonic() + DEADLINE
         found = []
         for container, task in new.items():
-            if f"{task}:{WEB_PORT}" not in dials:
+            if dial_of(task) not in dials:
                 raise SystemExit(f"{task} is not among the peer's upstreams")
             host = container[:12]
             while True:
