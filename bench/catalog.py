@@ -13,6 +13,8 @@ under a 5 s lease. For each run:
   passing health check (Docker's record of the probe) to its presence in the
   catalog and in etcd.
 
+How a new replica joins the ingress's rotation is measured by bench/probe.py.
+
 The peer: Consul removes an instance whose check failed no sooner than its
 documented minimum `deregister_critical_service_after`, 1 minute; the bench
 prints that figure beside etcd's and their ratio (it runs no Consul). Everything
@@ -31,10 +33,9 @@ import sys
 import threading
 import time
 from collections.abc import Callable
-from datetime import datetime
 from pathlib import Path
 
-from common import load_average
+from common import load_average, parse_stamp
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -102,19 +103,7 @@ class Bench:
         info = self.engine.api.inspect_container(self.main_id(replica))
         log = info["State"]["Health"]["Log"]
         ends = [entry["End"] for entry in log if entry["ExitCode"] == 0]
-        return parse(ends[0])
-
-
-def parse(stamp: str) -> float:
-    head, _, rest = stamp.partition(".")
-    fraction = rest.rstrip("Z")
-    zone = ""
-    for sign in "+-":
-        if sign in fraction:
-            fraction, _, zone = fraction.partition(sign)
-            zone = sign + zone
-    text = f"{head}.{fraction[:6]}{zone or '+00:00'}"
-    return datetime.fromisoformat(text).timestamp()
+        return parse_stamp(ends[0])
 
 
 def until(condition: Callable[[], bool], what: str) -> float:

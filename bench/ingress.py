@@ -50,7 +50,6 @@ import contextlib
 import dataclasses
 import io
 import json
-import secrets
 import sys
 import tarfile
 import time
@@ -63,40 +62,29 @@ import docker.errors
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from common import free_port  # noqa: E402
+from common import (  # noqa: E402
+    BASE_IMAGE,
+    build_ingress,
+    build_web,
+    free_port,
+    ingress_desired,
+    labelled_run,
+    web_health,
+    web_service,
+)
 
 from dockyard.deploy.apply import apply  # noqa: E402
-from dockyard.discovery import (  # noqa: E402
-    HOLDER_SERVICE,
-    INGRESS_SERVICE,
-    IngressClient,
-    PublicRoute,
-    holder_service,
-    ingress_build,
-    ingress_service,
-)
-from dockyard.engines.base import BuildRequest  # noqa: E402
+from dockyard.discovery import HOLDER_SERVICE, INGRESS_SERVICE, IngressClient  # noqa: E402
 from dockyard.engines.docker import DockerEngine  # noqa: E402
 from dockyard.engines.docker.observe import started_at  # noqa: E402
 from dockyard.plan.diff import plan  # noqa: E402
 from dockyard.plan.ingress import SYSCTLS  # noqa: E402
-from dockyard.plan.model import (  # noqa: E402
-    ContainerDef,
-    DesiredState,
-    HealthDef,
-    IngressDef,
-    ProxyDef,
-    ServiceDef,
-    TaskDef,
-    network_name,
-)
+from dockyard.plan.model import DesiredState, network_name  # noqa: E402
 from dockyard.plan.supervisor import supervisor_service  # noqa: E402
 from dockyard.supervise import supervisor_build  # noqa: E402
 from tests.fixtures.load import Load, served_since  # noqa: E402
 
-BASE_IMAGE = "dockyard/base:bookworm"
 BENCH_LABEL = "dockyard-bench.ingress"
-PORT = 8000
 PER_STEP = 200
 """Requests each client must be served after a fault before it counts as over."""
 FAULTS = (
@@ -113,18 +101,7 @@ BACK = 120.0
 """Seconds a killed container may take to run again before the bench gives up."""
 PEER_CONFIG = "/config/caddy/autosave.json"
 """Where Caddy (run with --resume) finds its routes when its container starts."""
-HEALTH = HealthDef(
-    test=[
-        "CMD",
-        "python3",
-        "-c",
-        "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8000/healthz', timeout=1)",
-    ],
-    interval=0.5,
-    timeout=2.0,
-    retries=3,
-    start_period=0.0,
-)
+HEALTH = web_health()
 
 
 @dataclasses.dataclass
@@ -150,38 +127,15 @@ class Bench:
 
     def desired(self) -> DesiredState:
         names = ["web", *(f"extra{n}" for n in range(1, self.extra + 1))]
-        proxied = {name: [PORT] for name in names}
-        holder = holder_service(
-            self.environment, self.ingress_images[0], self.public_port, "127.0.0.1", proxied
-        )
-        caddy = ingress_service(self.environment, self.ingress_images[self.generation % 2], holder)
-        container = ContainerDef(name="web", image=self.web_image, health=HEALTH, stop_grace=2)
-        web = ServiceDef(
-            name="web",
-            task=TaskDef(containers=[container], aliases=[]),
-            replicas=2,
-            depends_on=[INGRESS_SERVICE],
-            drain=5.0,
-        )
-        ingress = IngressDef(
-            service=INGRESS_SERVICE,
-            proxied=[
-                ProxyDef(service=name, ports=ports, health_path="/healthz", health_port=PORT)
-                for name, ports in proxied.items()
-            ],
-            routes=[PublicRoute(service="web", port=PORT)],
-        )
-        return DesiredState(
-            environment=self.environment,
-            network=network_name(self.environment),
-            services=[
-                holder,
-                caddy,
-                web,
-                supervisor_service(self.environment, self.supervisor_image),
-            ],
+        return ingress_desired(
+            self.environment,
+            web_service(self.web_image, HEALTH),
+            holder_image=self.ingress_images[0],
+            caddy_image=self.ingress_images[self.generation % 2],
+            public_port=self.public_port,
             labels=self.labels,
-            ingress=ingress,
+            proxied=names,
+            services=[supervisor_service(self.environment, self.supervisor_image)],
         )
 
     def deploy(self) -> None:
@@ -360,26 +314,15 @@ def measure(bench: Bench, fault: Callable[[], None], port: int, tally: Tally) ->
 
 def build(engine: DockerEngine, run: str) -> tuple[str, tuple[str, str], str]:
     labels = {BENCH_LABEL: run}
-    web = f"dockyard-bench/web:{run}"
-    engine.build(
-        BuildRequest(
-            service="web",
-            context=ROOT / "tests" / "engine" / "images" / "web",
-            dockerfile="Dockerfile",
-            tag=web,
-            labels=labels,
-        ),
-        lambda line: None,
-    )
-    tags = []
-    for generation in ("1", "2"):
-        request = dataclasses.replace(
-            ingress_build(BASE_IMAGE),
-            tag=f"dockyard-bench/ingress:{run}-{generation}",
-            labels={**labels, "dockyard-bench.generation": generation},
+    web = build_web(engine, run, labels)
+    tags = [
+        build_ingress(
+            engine,
+            f"dockyard-bench/ingress:{run}-{generation}",
+            {**labels, "dockyard-bench.generation": generation},
         )
-        engine.build(request, lambda line: None)
-        tags.append(request.tag)
+        for generation in ("1", "2")
+    ]
     supervisor = dataclasses.replace(
         supervisor_build(BASE_IMAGE), tag=f"dockyard-bench/supervisor:{run}", labels=labels
     )
@@ -387,32 +330,15 @@ def build(engine: DockerEngine, run: str) -> tuple[str, tuple[str, str], str]:
     return web, (tags[0], tags[1]), str(supervisor.tag)
 
 
-def remove_labelled(client: docker.DockerClient, label: str) -> None:
-    for container in client.containers.list(all=True, filters={"label": label}):
-        with contextlib.suppress(docker.errors.NotFound):
-            container.remove(force=True, v=True)
-    for network in client.networks.list(filters={"label": label}):
-        with contextlib.suppress(docker.errors.NotFound):
-            network.remove()
-    for image in client.images.list(filters={"label": label}):
-        with contextlib.suppress(docker.errors.NotFound):
-            client.images.remove(str(image.id), force=True)
-
-
 @contextlib.contextmanager
 def bench_environment() -> Iterator[Bench]:
-    engine = DockerEngine()
-    run = secrets.token_hex(4)
-    try:
+    with labelled_run(BENCH_LABEL) as (engine, run):
         web, ingress, supervisor = build(engine, run)
         ports = free_port(), free_port()
         bench = Bench(engine, engine.client, run, web, ingress, supervisor, *ports)
         bench.deploy()
         bench.start_peer(ingress[0], bench.peer_config())
         yield bench
-    finally:
-        remove_labelled(engine.client, f"{BENCH_LABEL}={run}")
-        engine.close()
 
 
 def main() -> None:

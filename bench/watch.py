@@ -35,68 +35,41 @@ import argparse
 import contextlib
 import dataclasses
 import http.client
-import secrets
 import statistics
 import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import docker
-import docker.errors
-
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from common import free_port, load_average  # noqa: E402
+from common import (  # noqa: E402
+    build_ingress,
+    build_web,
+    free_port,
+    ingress_desired,
+    labelled_run,
+    load_average,
+    web_health,
+    web_service,
+)
 
 from dockyard.deploy.apply import apply  # noqa: E402
 from dockyard.deploy.routing import routing_table  # noqa: E402
 from dockyard.deploy.watch import WatchFailed  # noqa: E402
-from dockyard.discovery import (  # noqa: E402
-    INGRESS_SERVICE,
-    IngressClient,
-    PublicRoute,
-    caddy_config,
-    holder_service,
-    ingress_build,
-    ingress_service,
-)
+from dockyard.discovery import INGRESS_SERVICE, IngressClient, caddy_config  # noqa: E402
 from dockyard.engines.docker import DockerEngine  # noqa: E402
-from dockyard.engines.model import BuildRequest  # noqa: E402
 from dockyard.events import Event  # noqa: E402
 from dockyard.plan.diff import plan  # noqa: E402
-from dockyard.plan.model import (  # noqa: E402
-    ContainerDef,
-    DesiredState,
-    HealthDef,
-    IngressDef,
-    ProxyDef,
-    ServiceDef,
-    TaskDef,
-    WatchDef,
-    network_name,
-)
+from dockyard.plan.model import DesiredState, WatchDef  # noqa: E402
 from tests.fixtures.load import Load, served_since  # noqa: E402
 
-BASE_IMAGE = "dockyard/base:bookworm"
 BENCH_LABEL = "dockyard-bench.watch"
-PORT = 8000
 BEFORE = 300
 """Requests the old version serves before each bad deploy."""
 WATCH = WatchDef(seconds=15, max_error_rate=0.05, min_requests=20)
-HEALTH = HealthDef(
-    test=[
-        "CMD",
-        "python3",
-        "-c",
-        "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8000/healthz', timeout=1)",
-    ],
-    interval=0.5,
-    timeout=2.0,
-    retries=3,
-    start_period=0.0,
-)
+HEALTH = web_health()
 
 
 @dataclasses.dataclass
@@ -112,34 +85,13 @@ class Bench:
         return f"bench-{self.run}"
 
     def desired(self, **env: str) -> DesiredState:
-        holder = holder_service(
-            self.environment, self.ingress_image, self.public_port, "127.0.0.1", {"web": [PORT]}
-        )
-        caddy = ingress_service(self.environment, self.ingress_image, holder)
-        container = ContainerDef(
-            name="web", image=self.web_image, health=HEALTH, stop_grace=2, env=env
-        )
-        web = ServiceDef(
-            name="web",
-            task=TaskDef(containers=[container], aliases=[]),
-            replicas=2,
-            depends_on=[INGRESS_SERVICE],
-            drain=5.0,
-            watch=WATCH,
-        )
-        ingress = IngressDef(
-            service=INGRESS_SERVICE,
-            proxied=[
-                ProxyDef(service="web", ports=[PORT], health_path="/healthz", health_port=PORT)
-            ],
-            routes=[PublicRoute(service="web", port=PORT)],
-        )
-        return DesiredState(
-            environment=self.environment,
-            network=network_name(self.environment),
-            services=[holder, caddy, web],
+        return ingress_desired(
+            self.environment,
+            web_service(self.web_image, HEALTH, env=env, watch=WATCH),
+            holder_image=self.ingress_image,
+            caddy_image=self.ingress_image,
+            public_port=self.public_port,
             labels={BENCH_LABEL: self.run},
-            ingress=ingress,
         )
 
     def deploy(self, desired: DesiredState, events: list[tuple[float, Event]]) -> None:
@@ -237,50 +189,15 @@ def p95(values: list[float]) -> float:
     return sorted(values)[max(0, int(0.95 * len(values)) - 1)]
 
 
-def build(engine: DockerEngine, run: str) -> tuple[str, str]:
-    labels = {BENCH_LABEL: run}
-    web = f"dockyard-bench/web:{run}"
-    engine.build(
-        BuildRequest(
-            service="web",
-            context=ROOT / "tests" / "engine" / "images" / "web",
-            dockerfile="Dockerfile",
-            tag=web,
-            labels=labels,
-        ),
-        lambda line: None,
-    )
-    request = dataclasses.replace(
-        ingress_build(BASE_IMAGE), tag=f"dockyard-bench/ingress:{run}", labels=labels
-    )
-    engine.build(request, lambda line: None)
-    return web, request.tag
-
-
-def remove_labelled(client: docker.DockerClient, label: str) -> None:
-    for container in client.containers.list(all=True, filters={"label": label}):
-        with contextlib.suppress(docker.errors.NotFound):
-            container.remove(force=True, v=True)
-    for network in client.networks.list(filters={"label": label}):
-        with contextlib.suppress(docker.errors.NotFound):
-            network.remove()
-    for image in client.images.list(filters={"label": label}):
-        with contextlib.suppress(docker.errors.NotFound):
-            client.images.remove(str(image.id), force=True)
-
-
 @contextlib.contextmanager
 def bench_environment() -> Iterator[Bench]:
-    engine = DockerEngine()
-    run = secrets.token_hex(4)
-    try:
-        web, ingress = build(engine, run)
+    with labelled_run(BENCH_LABEL) as (engine, run):
+        labels = {BENCH_LABEL: run}
+        web = build_web(engine, run, labels)
+        ingress = build_ingress(engine, f"dockyard-bench/ingress:{run}", labels)
         bench = Bench(engine, run, web, ingress, free_port())
         bench.deploy(bench.desired(MESSAGE="v1"), [])
         yield bench
-    finally:
-        remove_labelled(engine.client, f"{BENCH_LABEL}={run}")
-        engine.close()
 
 
 def main() -> None:
