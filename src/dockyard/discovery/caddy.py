@@ -111,7 +111,7 @@ class RoutingTable(Value):
         if self.metrics_port is not None and self.metrics_port in (*self.ports(), PUBLIC_PORT):
             raise ValueError(
                 f"the ingress cannot serve its metrics on port {self.metrics_port}: "
-                "it proxies that port"
+                "another of its servers listens there"
             )
         both = sorted(set(self.draining) & self.live())
         if both:

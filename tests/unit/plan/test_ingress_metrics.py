@@ -168,6 +168,6 @@ def test_the_routing_table_keeps_its_metrics_port_through_changes() -> None:
     assert METRICS_SERVER in caddy_config(changed)["apps"]["http"]["servers"]
     with pytest.raises(ValidationError, match="metrics on port 8000"):
         RoutingTable(services=table.services, metrics_port=8000)
-    with pytest.raises(ValidationError, match="metrics on port 80"):
+    with pytest.raises(ValidationError, match="metrics on port 80: another"):
         RoutingTable(metrics_port=80)
     assert metrics_server(2019)["listen"] == [":2019"]
