@@ -23,6 +23,7 @@ from dockyard.discovery.caddy import (
 from dockyard.errors import SpecError, SpecErrors
 from dockyard.plan import desire
 from dockyard.plan.desired import ingress_of
+from dockyard.plan.diff import plan
 from dockyard.plan.discovery import AGENT_SERVICE
 from dockyard.plan.ingress import (
     HOLDER_SERVICE,
@@ -35,6 +36,7 @@ from dockyard.plan.metrics import PROMETHEUS_SERVICE, prometheus_config
 from dockyard.plan.model import ActualState, DesiredState
 from dockyard.spec import load_environment
 from dockyard.spec.metrics import PrometheusConfig
+from tests.unit.plan.states import running
 
 VALID = Path(__file__).resolve().parents[1] / "spec" / "cases" / "valid"
 IMAGES = {
@@ -47,6 +49,8 @@ IMAGES = {
     PROMETHEUS_SERVICE: "dockyard/prometheus:test",
 }
 METRICS = "\nmetrics:\n  prometheus: {interval: 5s}\n"
+RUNNING = ("db", "api", "worker", HOLDER_SERVICE, INGRESS_SERVICE)
+"""What runs of the valid case's environment without Prometheus (its own parts aside)."""
 
 
 def repo(tmp_path: Path, env_extra: str = "", api_port: int | None = None) -> Path:
@@ -171,3 +175,18 @@ def test_the_routing_table_keeps_its_metrics_port_through_changes() -> None:
     with pytest.raises(ValidationError, match="metrics on port 80: another"):
         RoutingTable(metrics_port=80)
     assert metrics_server(2019)["listen"] == [":2019"]
+
+
+def test_turning_prometheus_on_shows_the_holders_new_alias_in_the_plan(tmp_path: Path) -> None:
+    plain = desired(tmp_path / "a")
+    state = desired(tmp_path / "b", METRICS)
+    actual = ActualState(
+        environment="local",
+        tasks=[running(plain.service(name), environment="local") for name in RUNNING],
+    )
+    steps = {s.name: s for s in plan(state, actual).changes}
+    holder = {c.path: (c.old, c.new) for c in steps[HOLDER_SERVICE].changes}
+    assert holder == {"aliases": (["api"], ["api", "ingress"])}
+    caddy = [c.path for c in steps[INGRESS_SERVICE].changes]
+    assert caddy == ["joins"]  # the new holder's task: Caddy follows it
+    assert "api" not in steps  # the services stay
