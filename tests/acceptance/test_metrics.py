@@ -1,7 +1,9 @@
 """The example with ``metrics.prometheus`` on: a real Prometheus (Debian's, in an
 image built FROM the local base) scrapes the api's ``stats`` sidecar on each
 healthy replica; a killed replica leaves its targets and its replacement appears,
-as the catalog agent rewrites the targets file.
+as the catalog agent rewrites the targets file. It scrapes the ingress's Caddy
+too, at ``ingress:2019``, which counts the requests it proxies, and follows the
+ingress when it is replaced.
 """
 
 from __future__ import annotations
@@ -134,6 +136,88 @@ def test_a_new_replica_appears_after_a_deploy(deployed: Example) -> None:
     wait_for(three, timeout=WAIT, what="replica 3 up in Prometheus")
     urls = catalog_urls(deployed)
     assert set(targets(deployed)) == set(urls)
+
+
+def ingress_target(example: Example) -> dict[str, Any] | None:
+    """The one target of the ingress job, once it is up."""
+    found = api(example, "/api/v1/targets", state="active")["activeTargets"]
+    (target,) = [t for t in found if t["labels"].get("job") == "ingress"]
+    return target if target["health"] == "up" else None
+
+
+def requests_of(example: Example, server: str) -> float:
+    """What Prometheus last scraped of the requests the ingress's ``server``
+    answered (0 before the first)."""
+    query = f'sum(caddy_http_requests_total{{job="ingress",server="{server}"}})'
+    result = api(example, "/api/v1/query", query=query)["result"]
+    return float(result[0]["value"][1]) if result else 0.0
+
+
+def caddy_started(example: Example) -> float | None:
+    """The start time of the Caddy Prometheus last scraped."""
+    query = 'process_start_time_seconds{job="ingress"}'
+    result = api(example, "/api/v1/query", query=query)["result"]
+    return float(result[0]["value"][1]) if result else None
+
+
+def counted(example: Example, requests: int) -> None:
+    """Send ``requests`` pairs of requests to the ingress's public port: web's own
+    GET /healthz, and GET /api/items, for which web asks the api through the
+    ingress (``http://api:8000``); Prometheus then counts all of them in
+    caddy_http_requests_total of the public server, and the api's in the server of
+    port 8000. Caddy counts a request whatever its answer: web's call may time out
+    on a busy machine (a 502 from web)."""
+    before = {server: requests_of(example, server) for server in ("public", "port-8000")}
+    for _ in range(requests):
+        assert httpx.get(example.url + "/healthz", timeout=10.0).status_code == 200
+        httpx.get(example.url + "/api/items", timeout=10.0)
+    wanted = {
+        "public": before["public"] + 2 * requests,
+        "port-8000": before["port-8000"] + requests,
+    }
+
+    def all_counted() -> bool:
+        return all(requests_of(example, server) >= n for server, n in wanted.items())
+
+    wait_for(all_counted, timeout=WAIT, what=f"caddy_http_requests_total at {wanted}")
+
+
+def test_the_ingress_is_scraped_and_counts_the_requests_it_answers(deployed: Example) -> None:
+    target = wait_for(lambda: ingress_target(deployed), timeout=WAIT, what="the ingress up")
+    assert target["scrapeUrl"] == "http://ingress:2019/metrics"
+    assert target["labels"]["service"] == "ingress" and target["labels"]["env"] == deployed.env
+    counted(deployed, 7)
+
+
+def test_the_metrics_port_is_published_nowhere(deployed: Example) -> None:
+    client = docker.from_env()
+    labels = [f"dockyard.env={deployed.env}", "dockyard.service=ingress-holder"]
+    (holder,) = client.containers.list(filters={"label": labels})
+    ports = holder.attrs["NetworkSettings"]["Ports"] or {}
+    assert {port for port, bound in ports.items() if bound} == {"80/tcp"}  # the public one
+    assert "2019/tcp" not in ports  # not even exposed
+    network = holder.attrs["NetworkSettings"]["Networks"][f"dockyard-{deployed.env}"]
+    assert "ingress" in network["Aliases"]
+
+
+def test_the_ingress_job_follows_a_new_ingress(deployed: Example) -> None:
+    # A new host port replaces the holder, and with it Caddy: a new namespace, a new
+    # address, the same name.
+    wait_for(lambda: ingress_target(deployed), timeout=WAIT, what="the ingress up")
+    started = wait_for(lambda: caddy_started(deployed), timeout=WAIT, what="Caddy's start time")
+    port = free_port()
+    params = yaml.safe_load(deployed.env_file.read_text())
+    params["params"]["web_port"] = port
+    deployed.env_file.write_text(yaml.safe_dump(params, sort_keys=False))
+    deployed.dockyard("deploy", deployed.env)
+    deployed.web_port = port
+    wait_for(
+        lambda: (caddy_started(deployed) or 0) > started,
+        timeout=WAIT,
+        what="the new Caddy's start time in Prometheus",
+    )
+    assert ingress_target(deployed) is not None
+    counted(deployed, 5)
 
 
 def test_status_counts_prometheus_as_wanted(deployed: Example) -> None:

@@ -1,6 +1,7 @@
 """The ingress against a real Caddy: routing, switching upstreams under load, draining,
 surviving a restart, a 503 when no replica is listed, running as the caddy user,
-and what happens when a replica closes without answering or dies mid-request.
+serving its metrics, and what happens when a replica closes without answering or
+dies mid-request.
 
 Two replicas of the test web server (``A`` and ``B`` in their answers) run without
 a network alias; the ingress's holder has the alias ``web`` and publishes the
@@ -76,10 +77,13 @@ class Setup:
     def dial_b(self) -> str:
         return f"{self.b.task}:{PORT}"
 
-    def table(self, *dials: str, health: HealthProbe | None = None) -> RoutingTable:
+    def table(
+        self, *dials: str, health: HealthProbe | None = None, metrics_port: int | None = None
+    ) -> RoutingTable:
         return RoutingTable(
             services=[ProxiedService(name="web", upstreams={PORT: list(dials)}, health=health)],
             routes=[PublicRoute(service="web", port=PORT)],
+            metrics_port=metrics_port,
         )
 
     def fetch_inside(self, url: str) -> tuple[int, str]:
@@ -283,6 +287,44 @@ def test_a_restarted_ingress_resumes_its_routes_on_its_own(
     assert container.attrs["State"]["StartedAt"] != started
     assert set(load.bodies[mark:]) == {"A", "B"}
     assert setup.admin.config()["apps"] == config["apps"]
+
+
+METRICS = (
+    "import sys, urllib.request; "
+    "text = urllib.request.urlopen(sys.argv[1], timeout=2).read().decode(); "
+    "print(sum(float(line.split()[-1]) for line in text.splitlines() "
+    "if line.startswith('caddy_http_requests_total{') and 'server=\"public\"' in line))"
+)
+"""A python3 -c program that prints the public server's caddy_http_requests_total
+at the metrics URL argv[1]."""
+
+
+def test_the_metrics_server_counts_requests_and_serves_beside_a_second_caddy(
+    setup: Setup, engine: DockerEngine
+) -> None:
+    config = caddy_config(setup.table(setup.dial_a, setup.dial_b, metrics_port=2019))
+    setup.admin.load(config)
+    connection = http.client.HTTPConnection("127.0.0.1", setup.public_port, timeout=5)
+    for _ in range(10):
+        assert get(connection, "/", {})[0] == 200
+    connection.close()
+    # The holder's alias `web` leads to its namespace: port 2019 answers there.
+    code, output = scrape(setup)
+    assert code == 0 and float(output) >= 10, output
+
+    # An upgrade: a second Caddy in the same namespace loads the same config, its
+    # metrics server on the same port (SO_REUSEPORT), while the first one serves.
+    second = engine.start_task(setup.desired, setup.desired.service("ingress"), 2, "r1")
+    engine.wait_ready(second, READY, lambda line: None)
+    assert second.main is not None
+    IngressClient(engine, second.main.id).load(config)
+    scrapes = [scrape(setup) for _ in range(10)]  # either Caddy may answer each
+    assert all(code == 0 for code, _ in scrapes), scrapes
+    engine.remove_task(second)
+
+
+def scrape(setup: Setup) -> tuple[int, str]:
+    return exec_in_engine(setup, "python3", "-c", METRICS, "http://web:2019/metrics")
 
 
 def test_no_listed_replica_is_a_503_and_a_bad_config_is_refused(setup: Setup) -> None:

@@ -230,7 +230,8 @@ def routing_table(
     ingress: IngressDef, actual: ActualState, *, running: bool = False
 ) -> RoutingTable:
     """The table for what runs in ``actual``: every healthy replica of every service
-    ``ingress`` proxies in rotation (every running one, with ``running``)."""
+    ``ingress`` proxies in rotation (every running one, with ``running``), and the
+    ingress's metrics server when it has one."""
     services = []
     for proxy in ingress.proxied:
         tasks = actual.tasks_of(proxy.service)
@@ -239,7 +240,9 @@ def routing_table(
         services.append(
             ProxiedService(name=proxy.service, upstreams=upstreams, health=_probe(proxy))
         )
-    return RoutingTable(services=services, routes=list(ingress.routes))
+    return RoutingTable(
+        services=services, routes=list(ingress.routes), metrics_port=ingress.metrics_port
+    )
 
 
 def _probe(proxy: ProxyDef) -> HealthProbe | None:

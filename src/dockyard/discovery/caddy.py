@@ -11,6 +11,10 @@ API takes at ``POST /load``:
   service's name, with or without ``:port``) picks the service; the ingress
   holds the service's network alias, so ``http://api:8000`` from any container
   of the environment lands here;
+- with the table's ``metrics_port`` (an environment with a Prometheus), one
+  server there that answers every request with Caddy's metrics (the ``metrics``
+  handler), and Caddy's request metrics turned on for the other servers (Caddy
+  2.6 counts a server's requests only when it says ``metrics: {}``);
 - every route ends in a ``reverse_proxy`` to the replicas listed in the table
   (Dockyard lists healthy ones only; a replica that dies later is left out by
   the ingress's own probe, and a request it refuses is sent to the next one),
@@ -56,6 +60,7 @@ went out (it closed without an answer, or died): the safe methods, which change
 nothing. Any request is sent again when its connection could not be made."""
 
 PUBLIC_SERVER = "public"
+METRICS_SERVER = "metrics"
 DRAINING_VAR = "dockyard.draining"
 """A request variable nothing sets: the route of the draining upstreams matches on it."""
 
@@ -93,6 +98,7 @@ class RoutingTable(Value):
     services: list[ProxiedService] = Field(default_factory=list)
     routes: list[PublicRoute] = Field(default_factory=list)
     draining: list[str] = Field(default_factory=list)
+    metrics_port: int | None = None
 
     @model_validator(mode="after")
     def _check(self) -> RoutingTable:
@@ -102,6 +108,11 @@ class RoutingTable(Value):
         for port in self.ports():
             if not 0 < port < 65536:
                 raise ValueError(f"the ingress cannot proxy port {port}: ports run from 1 to 65535")
+        if self.metrics_port is not None and self.metrics_port in (*self.ports(), PUBLIC_PORT):
+            raise ValueError(
+                f"the ingress cannot serve its metrics on port {self.metrics_port}: "
+                "another of its servers listens there"
+            )
         both = sorted(set(self.draining) & self.live())
         if both:
             raise ValueError(f"upstreams cannot be live and draining at once: {both}")
@@ -137,7 +148,12 @@ class RoutingTable(Value):
         else:
             services[services.index(found)] = updated
         draining = [d for d in self.draining if d not in dials]
-        return RoutingTable(services=services, routes=list(self.routes), draining=draining)
+        return RoutingTable(
+            services=services,
+            routes=list(self.routes),
+            draining=draining,
+            metrics_port=self.metrics_port,
+        )
 
     def ports(self) -> list[int]:
         """Every proxied port, ascending."""
@@ -161,7 +177,12 @@ class RoutingTable(Value):
             for s in self.services
         ]
         draining = [*self.draining, *sorted(gone - set(self.draining))]
-        return RoutingTable(services=services, routes=list(self.routes), draining=draining)
+        return RoutingTable(
+            services=services,
+            routes=list(self.routes),
+            draining=draining,
+            metrics_port=self.metrics_port,
+        )
 
     def forget(self, dials: Iterable[str]) -> RoutingTable:
         """The same table without ``dials`` among the draining (once they are stopped)."""
@@ -174,11 +195,11 @@ def caddy_config(
 ) -> dict[str, Any]:
     """The Caddy JSON config for ``table``.
 
-    Servers are named ``public`` and ``port-<n>``. When a proxied port is also the
-    public port, one server listens there: the services' Host routes come
-    first, then the public routes. The public server writes an access log; with
-    ``traffic`` the proxy logs every attempt for the figures of
-    :mod:`dockyard.discovery.traffic`.
+    Servers are named ``public`` and ``port-<n>``, and ``metrics`` with the table's
+    ``metrics_port``. When a proxied port is also the public port, one server
+    listens there: the services' Host routes come first, then the public routes.
+    The public server writes an access log; with ``traffic`` the proxy logs every
+    attempt for the figures of :mod:`dockyard.discovery.traffic`.
     """
     servers: dict[str, dict[str, Any]] = {}
     for port in table.ports():
@@ -186,6 +207,9 @@ def caddy_config(
             servers[f"port-{port}"] = _server(port, _service_routes(table, port))
     public = _service_routes(table, public_port) + _public_routes(table) + _draining(table)
     servers[PUBLIC_SERVER] = {**_server(public_port, public), "logs": {}}
+    if table.metrics_port is not None:
+        servers = {name: {**server, "metrics": {}} for name, server in servers.items()}
+        servers[METRICS_SERVER] = metrics_server(table.metrics_port)
     return {
         **bootstrap_config(traffic=traffic),
         "apps": {"http": {"servers": dict(sorted(servers.items()))}},
@@ -198,6 +222,16 @@ def bootstrap_config(*, traffic: bool = True) -> dict[str, Any]:
     return {
         "admin": {"listen": ADMIN_LISTEN, "config": {"persist": True}},
         "logging": logging_config(traffic=traffic),
+    }
+
+
+def metrics_server(port: int) -> dict[str, Any]:
+    """A server on ``port`` that answers any request with Caddy's metrics, in
+    Prometheus's format. Its own requests are not counted (no ``metrics: {}``)."""
+    return {
+        "listen": [f":{port}"],
+        "automatic_https": {"disable": True},
+        "routes": [{"handle": [{"handler": "metrics"}]}],
     }
 
 

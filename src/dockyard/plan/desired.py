@@ -10,6 +10,7 @@ from dockyard.plan.discovery import add_agent
 from dockyard.plan.ingress import (
     HOLDER_SERVICE,
     INGRESS_SERVICE,
+    METRICS_PORT,
     RESERVED,
     holder_service,
     ingress_service,
@@ -59,7 +60,7 @@ def desire(
         services.update(_ingress_parts(env, images, ingress, services))
     add_supervisor(services, env.name, images, only)
     add_agent(services, env, images, ingress_of(env), only)
-    add_prometheus(services, env, images, only)
+    add_prometheus(services, env, images, ingress_of(env), only)
     services = with_logging(services, env.spec.logging)  # the holder's was set already
     return DesiredState(
         environment=env.name,
@@ -239,7 +240,12 @@ def _ingress_parts(
     image = _image(images, INGRESS_SERVICE)
     # The holder only waits: it keeps the image it was made with (see ingress_images).
     holder = holder_service(
-        env.name, images.get(HOLDER_SERVICE, image), config.port, config.host_ip, ports
+        env.name,
+        images.get(HOLDER_SERVICE, image),
+        config.port,
+        config.host_ip,
+        ports,
+        metrics=ingress.metrics_port is not None,
     )
     # Caddy joins the holder's task by its name, made from its definition's hash.
     holder = with_logging({HOLDER_SERVICE: holder}, env.spec.logging)[HOLDER_SERVICE]
@@ -266,7 +272,8 @@ def ingress_of(env: LoadedEnvironment) -> IngressDef | None:
         for svc in env.services
         for r in svc.spec.routes
     ]
-    return IngressDef(service=INGRESS_SERVICE, proxied=proxied, routes=routes)
+    metrics = METRICS_PORT if env.spec.metrics.prometheus is not None else None
+    return IngressDef(service=INGRESS_SERVICE, proxied=proxied, routes=routes, metrics_port=metrics)
 
 
 def _proxy(svc: LoadedService) -> ProxyDef | None:

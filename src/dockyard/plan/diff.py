@@ -242,8 +242,13 @@ def diff_fields(old: dict[str, Any], new: dict[str, Any]) -> list[FieldChange]:
 
 
 def _flatten(task: TaskDef) -> dict[str, Any]:
-    """``containers.<name>.<field>[.<key>]`` → value, for readable diffs."""
+    """``containers.<name>.<field>[.<key>]`` → value, for readable diffs; the
+    task's network aliases and the namespace it joins, when it says."""
     flat: dict[str, Any] = {"restart": task.restart}
+    if task.aliases is not None:
+        flat["aliases"] = list(task.aliases)
+    if task.joins is not None:
+        flat["joins"] = task.joins
     for c in task.containers:
         data = c.model_dump(mode="json", exclude={"name"})
         for key, value in data.items():

@@ -14,7 +14,9 @@ The ingress is two accessories:
 
 Each Caddy's admin API listens on a unix socket in its own container's file
 system, so two generations never compete for an address and nothing on the
-network reaches it.
+network reaches it. In an environment with a Prometheus, Caddy also serves its
+metrics on ``METRICS_PORT``, published nowhere, and the holder takes the network
+alias ``ingress`` for Prometheus to reach them by (``ingress:2019``).
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from collections.abc import Iterable, Mapping
 
 from dockyard.errors import SpecError
 from dockyard.plan.model import ContainerDef, HealthDef, PortDef, ServiceDef, TaskDef, task_name
+from dockyard.spec.metrics import INGRESS_METRICS_PORT
 
 INGRESS_SERVICE = "ingress"
 """The name of the ingress's Caddy (an accessory) in every environment."""
@@ -41,6 +44,12 @@ ADMIN_LISTEN = f"unix/{ADMIN_SOCKET}"
 """The socket in the form of Caddy's ``admin.listen``."""
 PUBLIC_PORT = 80
 """The port the public server listens on inside the namespace."""
+METRICS_PORT = INGRESS_METRICS_PORT
+"""The port Caddy serves its metrics on inside the namespace, in an environment
+with a Prometheus; no service's port may be proxied there (DY130)."""
+METRICS_ALIAS = INGRESS_SERVICE
+"""The holder's network alias in an environment with a Prometheus, which scrapes
+``METRICS_ALIAS:METRICS_PORT``: the name stays when the holder or Caddy is replaced."""
 STOP_GRACE = 10.0
 """Seconds a Caddy that stops gets to finish the requests it is answering."""
 HOLDER_STOP_GRACE = 1.0
@@ -86,11 +95,15 @@ def holder_service(
     public_port: int | None,
     host_ip: str = "127.0.0.1",
     proxied: Mapping[str, Iterable[int]] | None = None,
+    *,
+    metrics: bool = False,
 ) -> ServiceDef:
     """The holder of ``environment``'s ingress namespace: it publishes
     ``public_port`` (when given) on ``host_ip`` to port 80, exposes every proxied
     port, holds the network alias of every service in ``proxied`` (name → ports),
     whose replicas then need no alias of their own, and carries the sysctls.
+    With ``metrics`` (the environment has a Prometheus) it also holds the alias
+    ``METRICS_ALIAS``, by which Prometheus reaches Caddy's metrics.
     ``image`` only needs python3; nothing in it is served."""
     proxied = {name: sorted(set(ports)) for name, ports in (proxied or {}).items()}
     clash = sorted(set(proxied) & set(RESERVED))
@@ -100,6 +113,12 @@ def holder_service(
             hint="Rename the service.",
         )
     ports = sorted({p for listed in proxied.values() for p in listed} - {PUBLIC_PORT})
+    if metrics and METRICS_PORT in ports:
+        raise SpecError(
+            f"port {METRICS_PORT} cannot be proxied: the ingress serves its metrics there",
+            hint="Choose another port for the service, or `proxy: false`.",
+        )
+    aliases = sorted(proxied) + ([METRICS_ALIAS] if metrics else [])
     container = ContainerDef(
         name=HOLDER_CONTAINER,
         image=image,
@@ -115,7 +134,7 @@ def holder_service(
     return ServiceDef(
         name=HOLDER_SERVICE,
         kind="accessory",
-        task=TaskDef(containers=[container], restart="unless-stopped", aliases=sorted(proxied)),
+        task=TaskDef(containers=[container], restart="unless-stopped", aliases=aliases),
         replicas=1,
         max_surge=0,
         max_unavailable=1,

@@ -5,6 +5,11 @@ Its targets come from the catalog: the catalog agent (``dockyard.plan.discovery`
 keeps a Prometheus file_sd targets file (``dockyard.discovery.registrars.file_sd``)
 in the volume ``metrics-targets``, which Prometheus reads; so the targets follow
 deploys, and replicas that fail or come back between deploys, within a second or so.
+
+The ingress's own metrics (Caddy's) are one static target, ``ingress:2019``: the
+network alias of the ingress's holder, whose namespace every Caddy generation
+serves in (``dockyard.plan.ingress``), so the name follows the ingress's upgrades
+and replacements.
 """
 
 from __future__ import annotations
@@ -12,9 +17,11 @@ from __future__ import annotations
 import json
 from collections.abc import Collection, Mapping, MutableMapping
 
+from dockyard.plan.ingress import INGRESS_SERVICE, METRICS_ALIAS
 from dockyard.plan.model import (
     ContainerDef,
     HealthDef,
+    IngressDef,
     MountDef,
     PortDef,
     ServiceDef,
@@ -39,20 +46,31 @@ def _duration(seconds: float) -> str:
     return f"{round(seconds * 1000)}ms"
 
 
-def prometheus_config(environment: str, config: PrometheusConfig) -> dict[str, object]:
-    """Prometheus's configuration: the services' metrics ports from the targets file."""
+def prometheus_config(
+    environment: str, config: PrometheusConfig, ingress: IngressDef | None = None
+) -> dict[str, object]:
+    """Prometheus's configuration: the services' metrics ports from the targets
+    file (job ``services``) and, when ``ingress`` serves metrics, Caddy's (job
+    ``ingress``)."""
+    jobs: list[dict[str, object]] = [
+        {
+            "job_name": "services",
+            "file_sd_configs": [{"files": [f"{TARGETS_DIR}/*.json"]}],
+        },
+    ]
+    if ingress is not None and ingress.metrics_port is not None:
+        target = f"{METRICS_ALIAS}:{ingress.metrics_port}"
+        labels = {"env": environment, "service": INGRESS_SERVICE}
+        jobs.append(
+            {"job_name": "ingress", "static_configs": [{"targets": [target], "labels": labels}]}
+        )
     return {
         "global": {
             "scrape_interval": _duration(config.interval),
             "scrape_timeout": _duration(min(config.interval, 10.0)),
             "external_labels": {"env": environment},
         },
-        "scrape_configs": [
-            {
-                "job_name": "services",
-                "file_sd_configs": [{"files": [f"{TARGETS_DIR}/*.json"]}],
-            },
-        ],
+        "scrape_configs": jobs,
     }
 
 
@@ -67,8 +85,11 @@ def targets_mount(environment: str, read_only: bool) -> MountDef:
     return MountDef(target=TARGETS_DIR, volume=volume, read_only=read_only, shared=True)
 
 
-def prometheus_service(environment: str, image: str, config: PrometheusConfig) -> ServiceDef:
-    """The Prometheus of ``environment``, running ``image``."""
+def prometheus_service(
+    environment: str, image: str, config: PrometheusConfig, ingress: IngressDef | None = None
+) -> ServiceDef:
+    """The Prometheus of ``environment``, running ``image``; it scrapes ``ingress``
+    too when that serves metrics."""
     command = (
         f'printf "%s" "$DOCKYARD_PROMETHEUS_CONFIG" > {CONFIG_FILE} && exec prometheus'
         f" --config.file={CONFIG_FILE} --storage.tsdb.path={DATA_DIR}"
@@ -94,7 +115,7 @@ def prometheus_service(environment: str, image: str, config: PrometheusConfig) -
         command=["sh", "-c", command],
         env={
             "DOCKYARD_PROMETHEUS_CONFIG": json.dumps(
-                prometheus_config(environment, config), sort_keys=True
+                prometheus_config(environment, config, ingress), sort_keys=True
             )
         },
         ports=[
@@ -122,10 +143,12 @@ def add_prometheus(
     services: MutableMapping[str, ServiceDef],
     env: LoadedEnvironment,
     images: Mapping[str, str],
+    ingress: IngressDef | None = None,
     only: Collection[str] | None = None,
 ) -> None:
     """Add Prometheus to ``services`` when the environment sets ``metrics.prometheus``
-    (a deploy of the whole environment, or one that names it in ``only``)."""
+    (a deploy of the whole environment, or one that names it in ``only``); it
+    scrapes the environment's ``ingress`` too, when there is one."""
     config = env.spec.metrics.prometheus
     if config is None or (only is not None and PROMETHEUS_SERVICE not in only):
         return
@@ -136,4 +159,4 @@ def add_prometheus(
         "the environment's metrics.prometheus",
         hint="Rename it, or take metrics.prometheus out of the environment file.",
     )
-    services[PROMETHEUS_SERVICE] = prometheus_service(env.name, image, config)
+    services[PROMETHEUS_SERVICE] = prometheus_service(env.name, image, config, ingress)

@@ -314,6 +314,7 @@ class IngressDef(Value):
     service: str = "ingress"
     proxied: list[ProxyDef] = Field(default_factory=list)
     routes: list[PublicRoute] = Field(default_factory=list)
+    metrics_port: int | None = None  # where Caddy serves its metrics; None: it does not
 
     def proxy(self, service: str) -> ProxyDef | None:
         return next((p for p in self.proxied if p.service == service), None)

@@ -35,6 +35,7 @@ MEMORY_TOO_LOW = "DY126"
 BAD_LABEL = "DY127"
 OUTSIDE_REPO = "DY128"
 VOLUME_WRITERS = "DY129"
+RESERVED_PORT = "DY130"
 
 NO_REPO = "DY201"
 UNKNOWN_ENVIRONMENT = "DY202"
@@ -69,6 +70,7 @@ DESCRIPTIONS: dict[str, str] = {
     BAD_LABEL: "a label key or value is too long or contains control characters",
     OUTSIDE_REPO: "a build context or Dockerfile lies outside its repo, or takes in `.dockyard/`",
     VOLUME_WRITERS: "a data volume would be written by two tasks at once",
+    RESERVED_PORT: "a proxied port is the one the ingress serves its metrics on",
     NO_REPO: "no environment repo (a folder with `environments/`) was found",
     UNKNOWN_ENVIRONMENT: "no environment file of that name",
 }

@@ -8,6 +8,12 @@ from pydantic import Field
 from dockyard.spec.models import Model
 from dockyard.spec.units import Seconds
 
+INGRESS_METRICS_PORT = 2019
+"""Where the ingress serves Caddy's metrics on the environment's network
+(``ingress:2019/metrics``) when the environment has a Prometheus: Caddy's usual
+metrics port (its admin API's), published nowhere. No service may have the
+ingress proxy it then (DY130)."""
+
 
 class PrometheusConfig(Model):
     """The environment's Prometheus (Debian's prometheus, in an image built FROM the

@@ -17,6 +17,7 @@ from dockyard.spec import codes
 from dockyard.spec.builds import check_build
 from dockyard.spec.environment import EnvironmentSpec
 from dockyard.spec.hints import KeyPath, did_you_mean
+from dockyard.spec.metrics import INGRESS_METRICS_PORT
 from dockyard.spec.models import Container, ServiceSpec
 from dockyard.spec.values import check_values
 from dockyard.spec.writers import check_writers
@@ -155,8 +156,9 @@ def _duplicate_services(env: EnvironmentSpec, source: SourceMap) -> list[SpecErr
 
 
 def _ingress(env: EnvironmentSpec, source: SourceMap, units: Sequence[_Unit]) -> list[SpecError]:
-    """The ingress's name is reserved, its host port is its own, and a service's
-    name leads either to the ingress (every TCP port proxied) or to its replicas."""
+    """The ingress's name is reserved, its host port is its own, a service's name
+    leads either to the ingress (every TCP port proxied) or to its replicas, and
+    with a Prometheus the ingress's metrics port is not proxied."""
     if not env.ingress.enabled:
         return []
     errors: list[SpecError] = []
@@ -194,6 +196,20 @@ def _ingress(env: EnvironmentSpec, source: SourceMap, units: Sequence[_Unit]) ->
                         (*at, "proxy"),
                     )
                 )
+        if env.metrics.prometheus is not None:
+            errors += [
+                _error(
+                    codes.RESERVED_PORT,
+                    f"port {port.port} of `{cname}` is proxied, but the ingress serves its "
+                    "metrics on it",
+                    f"the environment's Prometheus scrapes the ingress on port "
+                    f"{INGRESS_METRICS_PORT}; choose another port, or `proxy: false`",
+                    unit.source,
+                    (*at, "port"),
+                )
+                for cname, port, at in tcp
+                if port.proxy and port.port == INGRESS_METRICS_PORT
+            ]
         ingress = env.ingress
         for cname, port, at in tcp:
             clash = port.publish is not None and port.publish == ingress.port

@@ -66,8 +66,9 @@ def test_prometheus_publishes_on_localhost_and_reads_the_agents_targets(tmp_path
     assert "--storage.tsdb.retention.time=1d" in command
     config = json.loads(prometheus.env["DOCKYARD_PROMETHEUS_CONFIG"])
     assert config["global"]["scrape_interval"] == "5000ms"
-    (job,) = config["scrape_configs"]
+    job, ingress = config["scrape_configs"]
     assert job["file_sd_configs"] == [{"files": [f"{TARGETS_DIR}/*.json"]}]
+    assert ingress["job_name"] == "ingress"  # tests/unit/plan/test_ingress_metrics.py
     reads = next(m for m in prometheus.mounts if m.target == TARGETS_DIR)
     assert reads.read_only and reads.volume == "dockyard-local-metrics-targets"
     (agent,) = desired.service(AGENT_SERVICE).task.containers
