@@ -2,8 +2,8 @@
 image built FROM the local base) scrapes the api's ``stats`` sidecar on each
 healthy replica; a killed replica leaves its targets and its replacement appears,
 as the catalog agent rewrites the targets file. It scrapes the ingress's Caddy
-too, at ``ingress:2019``, which counts the requests it proxies, and follows the
-ingress when it is replaced.
+too, on port 2019 at a name its holder holds (``api:2019``), which counts the
+requests it proxies, and follows the ingress when it is replaced.
 """
 
 from __future__ import annotations
@@ -184,8 +184,13 @@ def counted(example: Example, requests: int) -> None:
 
 def test_the_ingress_is_scraped_and_counts_the_requests_it_answers(deployed: Example) -> None:
     target = wait_for(lambda: ingress_target(deployed), timeout=WAIT, what="the ingress up")
-    assert target["scrapeUrl"] == "http://ingress:2019/metrics"
-    assert target["labels"]["service"] == "ingress" and target["labels"]["env"] == deployed.env
+    assert target["scrapeUrl"] == "http://api:2019/metrics"  # the first proxied service's name
+    labels = target["labels"]
+    assert (labels["service"], labels["instance"], labels["env"]) == (
+        "ingress",
+        "ingress",
+        deployed.env,
+    )
     counted(deployed, 7)
 
 
@@ -196,8 +201,9 @@ def test_the_metrics_port_is_published_nowhere(deployed: Example) -> None:
     ports = holder.attrs["NetworkSettings"]["Ports"] or {}
     assert {port for port, bound in ports.items() if bound} == {"80/tcp"}  # the public one
     assert "2019/tcp" not in ports  # not even exposed
+    # Prometheus reaches it by a name the holder holds for the services it proxies.
     network = holder.attrs["NetworkSettings"]["Networks"][f"dockyard-{deployed.env}"]
-    assert "ingress" in network["Aliases"]
+    assert "api" in network["Aliases"]
 
 
 def test_the_ingress_job_follows_a_new_ingress(deployed: Example) -> None:

@@ -15,8 +15,9 @@ The ingress is two accessories:
 Each Caddy's admin API listens on a unix socket in its own container's file
 system, so two generations never compete for an address and nothing on the
 network reaches it. In an environment with a Prometheus, Caddy also serves its
-metrics on ``METRICS_PORT``, published nowhere, and the holder takes the network
-alias ``ingress`` for Prometheus to reach them by (``ingress:2019``).
+metrics on ``METRICS_PORT``, published nowhere; Prometheus reaches them by a name
+the holder already holds (:func:`metrics_target`), so turning Prometheus on
+changes Caddy's config, never the holder.
 """
 
 from __future__ import annotations
@@ -47,9 +48,6 @@ PUBLIC_PORT = 80
 METRICS_PORT = INGRESS_METRICS_PORT
 """The port Caddy serves its metrics on inside the namespace, in an environment
 with a Prometheus; no service's port may be proxied there (DY130)."""
-METRICS_ALIAS = INGRESS_SERVICE
-"""The holder's network alias in an environment with a Prometheus, which scrapes
-``METRICS_ALIAS:METRICS_PORT``: the name stays when the holder or Caddy is replaced."""
 STOP_GRACE = 10.0
 """Seconds a Caddy that stops gets to finish the requests it is answering."""
 HOLDER_STOP_GRACE = 1.0
@@ -102,8 +100,8 @@ def holder_service(
     ``public_port`` (when given) on ``host_ip`` to port 80, exposes every proxied
     port, holds the network alias of every service in ``proxied`` (name → ports),
     whose replicas then need no alias of their own, and carries the sysctls.
-    With ``metrics`` (the environment has a Prometheus) it also holds the alias
-    ``METRICS_ALIAS``, by which Prometheus reaches Caddy's metrics.
+    With ``metrics`` (the environment has a Prometheus) no service may be
+    proxied on ``METRICS_PORT``, where Caddy serves its metrics.
     ``image`` only needs python3; nothing in it is served."""
     proxied = {name: sorted(set(ports)) for name, ports in (proxied or {}).items()}
     clash = sorted(set(proxied) & set(RESERVED))
@@ -118,7 +116,6 @@ def holder_service(
             f"port {METRICS_PORT} cannot be proxied: the ingress serves its metrics there",
             hint="Choose another port for the service, or `proxy: false`.",
         )
-    aliases = sorted(proxied) + ([METRICS_ALIAS] if metrics else [])
     container = ContainerDef(
         name=HOLDER_CONTAINER,
         image=image,
@@ -134,7 +131,7 @@ def holder_service(
     return ServiceDef(
         name=HOLDER_SERVICE,
         kind="accessory",
-        task=TaskDef(containers=[container], restart="unless-stopped", aliases=aliases),
+        task=TaskDef(containers=[container], restart="unless-stopped", aliases=sorted(proxied)),
         replicas=1,
         max_surge=0,
         max_unavailable=1,
@@ -172,3 +169,11 @@ def ingress_service(environment: str, image: str, holder: ServiceDef) -> Service
 def holder_task(environment: str, holder: ServiceDef) -> str:
     """The container name of the holder's (single) task."""
     return task_name(environment, holder.name, 1, holder.task.spec_hash())
+
+
+def metrics_target(proxied: Iterable[str], port: int) -> str:
+    """Where Prometheus scrapes Caddy's metrics: ``port`` at the first of the
+    ``proxied`` services' names, which the holder holds on the environment's
+    network (every Caddy serves in its namespace). The name changes only with
+    the set of proxied services, which replaces the holder anyway."""
+    return f"{min(proxied)}:{port}"

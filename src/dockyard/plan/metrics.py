@@ -6,10 +6,10 @@ keeps a Prometheus file_sd targets file (``dockyard.discovery.registrars.file_sd
 in the volume ``metrics-targets``, which Prometheus reads; so the targets follow
 deploys, and replicas that fail or come back between deploys, within a second or so.
 
-The ingress's own metrics (Caddy's) are one static target, ``ingress:2019``: the
-network alias of the ingress's holder, whose namespace every Caddy generation
-serves in (``dockyard.plan.ingress``), so the name follows the ingress's upgrades
-and replacements.
+The ingress's own metrics (Caddy's) are one static target, port 2019 at a
+service name the ingress's holder holds (``dockyard.plan.ingress.metrics_target``),
+in whose namespace every Caddy generation serves, so the target follows the
+ingress's upgrades and replacements; its ``instance`` label is ``ingress``.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 from collections.abc import Collection, Mapping, MutableMapping
 
-from dockyard.plan.ingress import INGRESS_SERVICE, METRICS_ALIAS
+from dockyard.plan.ingress import INGRESS_SERVICE, metrics_target
 from dockyard.plan.model import (
     ContainerDef,
     HealthDef,
@@ -59,8 +59,8 @@ def prometheus_config(
         },
     ]
     if ingress is not None and ingress.metrics_port is not None:
-        target = f"{METRICS_ALIAS}:{ingress.metrics_port}"
-        labels = {"env": environment, "service": INGRESS_SERVICE}
+        target = metrics_target([p.service for p in ingress.proxied], ingress.metrics_port)
+        labels = {"env": environment, "service": INGRESS_SERVICE, "instance": INGRESS_SERVICE}
         jobs.append(
             {"job_name": "ingress", "static_configs": [{"targets": [target], "labels": labels}]}
         )

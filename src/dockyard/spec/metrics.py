@@ -10,7 +10,7 @@ from dockyard.spec.units import Seconds
 
 INGRESS_METRICS_PORT = 2019
 """Where the ingress serves Caddy's metrics on the environment's network
-(``ingress:2019/metrics``) when the environment has a Prometheus: Caddy's usual
+(``<a proxied service>:2019/metrics``) when the environment has a Prometheus: Caddy's usual
 metrics port (its admin API's), published nowhere. No service may have the
 ingress proxy it then (DY130)."""
 

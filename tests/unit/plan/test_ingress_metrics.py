@@ -1,7 +1,8 @@
 """The ingress's own metrics: with ``metrics.prometheus``, Caddy serves them on
-port 2019 (published nowhere), its servers count their requests, the holder takes
-the network alias ``ingress`` and Prometheus scrapes ``ingress:2019`` as the job
-``ingress``. Without it, the ingress's definitions and config are what they were."""
+port 2019 (published nowhere), its servers count their requests, and Prometheus
+scrapes it as the job ``ingress`` at a name the holder holds already (the first
+proxied service's), so the holder does not change. Without it, the ingress's
+definitions and config are what they were."""
 
 from __future__ import annotations
 
@@ -28,7 +29,6 @@ from dockyard.plan.discovery import AGENT_SERVICE
 from dockyard.plan.ingress import (
     HOLDER_SERVICE,
     INGRESS_SERVICE,
-    METRICS_ALIAS,
     METRICS_PORT,
     holder_service,
 )
@@ -96,7 +96,8 @@ def test_with_prometheus_caddy_serves_metrics_on_a_port_published_nowhere(
     state = desired(tmp_path / "b", METRICS)
     assert state.ingress is not None and state.ingress.metrics_port == METRICS_PORT == 2019
     holder = state.service(HOLDER_SERVICE)
-    assert holder.task.aliases == ["api", METRICS_ALIAS] and METRICS_ALIAS == "ingress"
+    # The holder stays as it was: turning Prometheus on replaces no holder (a gap).
+    assert holder == plain.service(HOLDER_SERVICE)
     assert holder.task.containers[0].ports == plain.service(HOLDER_SERVICE).task.containers[0].ports
     assert all(p.port != METRICS_PORT for p in holder.task.containers[0].ports)
     assert state.service(INGRESS_SERVICE).task.containers[0].ports == []
@@ -119,11 +120,14 @@ def test_with_prometheus_caddy_serves_metrics_on_a_port_published_nowhere(
     assert counted == before["apps"]["http"]["servers"]
 
 
-def test_prometheus_scrapes_the_ingress_by_its_alias(tmp_path: Path) -> None:
+def test_prometheus_scrapes_the_ingress_by_a_name_its_holder_holds(tmp_path: Path) -> None:
     jobs = prometheus_jobs(desired(tmp_path, METRICS))
     assert set(jobs) == {"services", "ingress"}
     assert jobs["ingress"]["static_configs"] == [
-        {"targets": ["ingress:2019"], "labels": {"env": "local", "service": "ingress"}}
+        {
+            "targets": ["api:2019"],
+            "labels": {"env": "local", "service": "ingress", "instance": "ingress"},
+        }
     ]
     assert "metrics_path" not in jobs["ingress"]  # Caddy's /metrics, Prometheus's default
 
@@ -177,7 +181,7 @@ def test_the_routing_table_keeps_its_metrics_port_through_changes() -> None:
     assert metrics_server(2019)["listen"] == [":2019"]
 
 
-def test_turning_prometheus_on_shows_the_holders_new_alias_in_the_plan(tmp_path: Path) -> None:
+def test_turning_prometheus_on_replaces_neither_the_holder_nor_caddy(tmp_path: Path) -> None:
     plain = desired(tmp_path / "a")
     state = desired(tmp_path / "b", METRICS)
     actual = ActualState(
@@ -185,8 +189,7 @@ def test_turning_prometheus_on_shows_the_holders_new_alias_in_the_plan(tmp_path:
         tasks=[running(plain.service(name), environment="local") for name in RUNNING],
     )
     steps = {s.name: s for s in plan(state, actual).changes}
-    holder = {c.path: (c.old, c.new) for c in steps[HOLDER_SERVICE].changes}
-    assert holder == {"aliases": (["api"], ["api", "ingress"])}
-    caddy = [c.path for c in steps[INGRESS_SERVICE].changes]
-    assert caddy == ["joins"]  # the new holder's task: Caddy follows it
+    # A new holder would leave the public port unanswered for seconds; a new Caddy
+    # config (its metrics server) is loaded in place.
+    assert HOLDER_SERVICE not in steps and INGRESS_SERVICE not in steps
     assert "api" not in steps  # the services stay
