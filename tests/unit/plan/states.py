@@ -4,7 +4,10 @@ tasks, and tasks that run a service's definition in a state the test gives."""
 from __future__ import annotations
 
 from collections.abc import Collection
+from pathlib import Path
 
+from dockyard.plan.discovery import AGENT_SERVICE
+from dockyard.plan.metrics import PROMETHEUS_SERVICE
 from dockyard.plan.model import (
     ActualContainer,
     ActualTask,
@@ -13,6 +16,19 @@ from dockyard.plan.model import (
     ServiceDef,
     task_name,
 )
+
+VALID = Path(__file__).resolve().parents[1] / "spec" / "cases" / "valid"
+"""The valid spec case: an environment of db, api and worker, with an ingress."""
+IMAGES = {
+    "db": "sha256:db",
+    "api": "sha256:api",
+    "worker": "sha256:worker",
+    "ingress": "dockyard/ingress:test",
+    "supervisor": "dockyard/supervisor:test",
+    AGENT_SERVICE: "dockyard/catalog-agent:test",
+    PROMETHEUS_SERVICE: "dockyard/prometheus:test",
+}
+"""The images of the valid case's services and of Dockyard's own parts, as built."""
 
 
 def release_tasks(service: str, main: ContainerDef, migrate: str = "migrate") -> list[OneOffDef]:

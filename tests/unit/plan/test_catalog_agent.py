@@ -17,16 +17,8 @@ from dockyard.plan.model import MountDef, TaskDef
 from dockyard.plan.supervisor import DOCKER_SOCKET
 from dockyard.spec import load_environment
 from dockyard.spec.loaded import LoadedEnvironment
+from tests.unit.plan.states import IMAGES, VALID
 
-VALID = Path(__file__).resolve().parents[1] / "spec" / "cases" / "valid"
-IMAGES = {
-    "db": "sha256:db",
-    "api": "sha256:api",
-    "worker": "sha256:worker",
-    "ingress": "dockyard/ingress:test",
-    "supervisor": "dockyard/supervisor:test",
-    AGENT_SERVICE: "dockyard/catalog-agent:test",
-}
 DISCOVERY = """
 discovery:
   interval: 2s

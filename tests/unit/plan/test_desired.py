@@ -15,15 +15,9 @@ from dockyard.spec import load_environment
 from dockyard.spec.environment import IngressConfig
 from dockyard.spec.loaded import LoadedEnvironment
 from dockyard.spec.models import Health
+from tests.unit.plan.states import IMAGES
 
 REPO = Path(__file__).resolve().parents[1] / "spec" / "cases" / "valid"
-IMAGES = {
-    "db": "sha256:db",
-    "api": "sha256:api",
-    "worker": "sha256:worker",
-    "ingress": "dockyard/ingress:test",
-    "supervisor": "dockyard/supervisor:test",
-}
 
 
 @pytest.fixture(scope="module")

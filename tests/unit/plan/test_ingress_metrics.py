@@ -25,7 +25,6 @@ from dockyard.errors import SpecError, SpecErrors
 from dockyard.plan import desire
 from dockyard.plan.desired import ingress_of
 from dockyard.plan.diff import plan
-from dockyard.plan.discovery import AGENT_SERVICE
 from dockyard.plan.ingress import (
     HOLDER_SERVICE,
     INGRESS_SERVICE,
@@ -36,18 +35,8 @@ from dockyard.plan.metrics import PROMETHEUS_SERVICE, prometheus_config
 from dockyard.plan.model import ActualState, DesiredState
 from dockyard.spec import load_environment
 from dockyard.spec.metrics import PrometheusConfig
-from tests.unit.plan.states import running
+from tests.unit.plan.states import IMAGES, VALID, running
 
-VALID = Path(__file__).resolve().parents[1] / "spec" / "cases" / "valid"
-IMAGES = {
-    "db": "sha256:db",
-    "api": "sha256:api",
-    "worker": "sha256:worker",
-    "ingress": "dockyard/ingress:test",
-    "supervisor": "dockyard/supervisor:test",
-    AGENT_SERVICE: "dockyard/catalog-agent:test",
-    PROMETHEUS_SERVICE: "dockyard/prometheus:test",
-}
 METRICS = "\nmetrics:\n  prometheus: {interval: 5s}\n"
 RUNNING = ("db", "api", "worker", HOLDER_SERVICE, INGRESS_SERVICE)
 """What runs of the valid case's environment without Prometheus (its own parts aside)."""

@@ -21,17 +21,8 @@ from dockyard.plan.metrics import PROMETHEUS_SERVICE, TARGETS_DIR, TARGETS_FILE,
 from dockyard.plan.model import PortDef
 from dockyard.spec import load_environment
 from dockyard.spec.loaded import LoadedEnvironment
+from tests.unit.plan.states import IMAGES, VALID
 
-VALID = Path(__file__).resolve().parents[1] / "spec" / "cases" / "valid"
-IMAGES = {
-    "db": "sha256:db",
-    "api": "sha256:api",
-    "worker": "sha256:worker",
-    "ingress": "dockyard/ingress:test",
-    "supervisor": "dockyard/supervisor:test",
-    AGENT_SERVICE: "dockyard/catalog-agent:test",
-    PROMETHEUS_SERVICE: "dockyard/prometheus:test",
-}
 METRICS = """
 metrics:
   prometheus: {port: 9090, retention: 1d, interval: 5s}

@@ -17,15 +17,9 @@ from dockyard.plan.supervisor import (
     supervisor_service,
 )
 from dockyard.spec import load_environment
+from tests.unit.plan.states import IMAGES
 
 REPO = Path(__file__).resolve().parents[1] / "spec" / "cases" / "valid"
-IMAGES = {
-    "db": "sha256:db",
-    "api": "sha256:api",
-    "worker": "sha256:worker",
-    "ingress": "dockyard/ingress:test",
-    "supervisor": "dockyard/supervisor:test",
-}
 
 
 def test_the_supervisor_is_an_accessory_that_always_restarts_and_mounts_the_socket() -> None:
