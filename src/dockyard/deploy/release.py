@@ -24,6 +24,7 @@ from dockyard.deploy.observed import observe
 from dockyard.deploy.pipeline import Build, Carried, Planned, Recorded, prepare
 from dockyard.deploy.planning import release_plan
 from dockyard.deploy.promote import carry_images
+from dockyard.deploy.serving import ServingEngine, wait_serving
 from dockyard.deploy.ship import Shipped, params_commit
 from dockyard.deploy.target import Target
 from dockyard.deploy.tasks import Runner, TaskFailed
@@ -262,6 +263,8 @@ def _converge(
             )
             result.started += done.started
             result.removed += done.removed
+            if any(t.when == "after-deploy" and t.run for t in steps.tasks):
+                _serving(engine, desired, report)
             runner.run_steps(steps.tasks, "after-deploy", number)
         except TaskFailed as failed:
             if failed.task.when == "after-deploy" and not failed.task.rollback_on_failure:
@@ -278,6 +281,20 @@ def _converge(
         finish("failed", str(e))
         raise
     return Outcome(env.name, steps, finish("succeeded"), result, time.monotonic() - began)
+
+
+def _serving(engine: ServingEngine, desired: DesiredState, report: Reporter) -> None:
+    """Before the after-deploy tasks: until the ingress serves each proxied
+    service again (see ``dockyard.deploy.serving``)."""
+    for service in wait_serving(engine, desired, report):
+        report(
+            Event(
+                "warn",
+                service,
+                f"the ingress does not answer {service}'s health check yet; "
+                "running the after-deploy tasks all the same",
+            )
+        )
 
 
 def _note(error: DeployError, reverted: str | None) -> None:
