@@ -54,6 +54,15 @@ def containers(example: Example, service: str) -> list[docker.models.containers.
         client.close()
 
 
+def print_logs(example: Example, *services: str) -> None:
+    """The last lines of the main containers of ``services``, for a failure's report."""
+    for service in services:
+        for c in containers(example, service):
+            tail = c.logs(tail=25, timestamps=True).decode("utf-8", "replace")
+            print(f"--- {c.name} ({c.status}, {c.attrs['State'].get('Health', {}).get('Status')})")
+            print(tail)
+
+
 def hashes(example: Example, service: str) -> list[str]:
     return sorted(c.labels["dockyard.spec-hash"] for c in containers(example, service))
 
@@ -74,7 +83,11 @@ def test_replacing_the_database_under_writes_loses_no_acknowledged_write(shop: E
             for generation in range(1, 4):
                 (old,) = containers(shop, "db")
                 dockerfile.write_text(f"{original}\nENV FAULT_GENERATION={generation}\n")
-                run = shop.dockyard("release", shop.env)
+                try:
+                    run = shop.dockyard("release", shop.env)
+                except AssertionError:
+                    print_logs(shop, "api", "db", "web")
+                    raise
                 # Old server gone before the new one started, and the plan said why.
                 assert "stop-first: writes volume" in run.out + run.err, run.out
                 (new,) = containers(shop, "db")

@@ -10,6 +10,7 @@ back when the new ones fail and the service says ``rollback: auto``.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from functools import partial
 from typing import Protocol, runtime_checkable
@@ -21,7 +22,10 @@ from dockyard.engines.replicas import Replicas
 from dockyard.errors import DeployError
 from dockyard.events import Event
 from dockyard.parallel import together
-from dockyard.plan.model import ActualState, ServiceDef, Step
+from dockyard.plan.model import ActualState, ActualTask, ServiceDef, Step
+
+RECOVER_POLL = 0.5
+"""Seconds between two looks at replicas that are to pass their check again."""
 
 
 @runtime_checkable
@@ -80,9 +84,49 @@ class Batches:
             return
         environment = self.ctx.desired.environment
         now = self.engine.observe(environment)
-        if self._settle_starting(now):
+        if self._settle_starting(now) | self._settle_recovering(now):
             now = self.engine.observe(environment)
         self.router.sync(now)
+
+    def _settle_recovering(self, actual: ActualState) -> bool:
+        """Wait for running replicas of proxied services that are unhealthy now (a
+        database they use was replaced a moment ago) to pass their check again,
+        up to their ``health_timeout``: the routes loaded next list healthy
+        replicas only, and one left out stays out until the next deploy. Those
+        still unhealthy then are left out, and said so. Returns whether there
+        were any."""
+        assert self.router is not None
+        proxied = {p.service for p in self.router.ingress.proxied}
+
+        def ill(state: ActualState) -> list[ActualTask]:
+            return [
+                t
+                for t in state.tasks
+                if t.service in proxied
+                and t.running
+                and t.main is not None
+                and t.main.health == "unhealthy"
+            ]
+
+        waiting = ill(actual)
+        if not waiting:
+            return False
+        ctx = self.ctx
+        names = ", ".join(sorted({t.service for t in waiting}))
+        ctx.report(Event("phase", "", f"waiting for unhealthy replicas of {names} to recover"))
+        timeout = max(ctx.desired.service(t.service).health_timeout for t in waiting)
+        deadline = time.monotonic() + timeout
+        ids = {t.task for t in waiting}
+        while True:
+            still = [t for t in ill(self.engine.observe(ctx.desired.environment)) if t.task in ids]
+            if not still:
+                return True
+            if time.monotonic() >= deadline:
+                for t in still:
+                    warning = f"{t.task} is unhealthy: it stays out of the ingress's rotation"
+                    ctx.report(Event("warn", t.service, warning))
+                return True
+            time.sleep(RECOVER_POLL)
 
     def _settle_starting(self, actual: ActualState) -> bool:
         """Wait for replicas whose health check is still starting (kept by the plan,
